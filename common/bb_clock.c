@@ -1,0 +1,43 @@
+/* common/bb_clock.c — the process clock and random source, and UUID generation. Tests inject their
+ * own bb_clock / bb_rng instead of these (DESIGN.md §5.7). */
+#include "bb.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <time.h>
+
+static int64_t sys_wall_ms(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t sys_mono_ns(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const bb_clock bb_clock_system = {sys_wall_ms, sys_mono_ns, NULL};
+
+static void sys_fill(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	randombytes_buf(buf, len);
+}
+
+const bb_rng bb_rng_system = {sys_fill, NULL};
+
+void bb_uuid4(const bb_rng *r, char out[37])
+{
+	uint8_t b[16];
+	bb_random(r, b, sizeof b);
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}

@@ -1,0 +1,263 @@
+/* node/api.c — the AWS JSON 1.1 front door: authentication, operation dispatch, error shaping, and
+ * the write driver that turns a handler's plan into a raft transaction.
+ *
+ * Errors follow reference §1.2: HTTP 400 (500 for InternalException) with
+ * {"__type": "<Code>", "message": "<text>"} and an x-amzn-RequestId header. The table below is the
+ * only place operation names appear.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node_int.h"
+
+static const struct {
+	const char *name;
+	api_op_fn fn;
+} api_ops[] = {
+	{"CreateEventBus", op_create_event_bus},
+	{"DescribeEventBus", op_describe_event_bus},
+	{"ListEventBuses", op_list_event_buses},
+	{"UpdateEventBus", op_update_event_bus},
+	{"DeleteEventBus", op_delete_event_bus},
+	{"PutRule", op_put_rule},
+	{"DescribeRule", op_describe_rule},
+	{"ListRules", op_list_rules},
+	{"DeleteRule", op_delete_rule},
+	{"EnableRule", op_enable_rule},
+	{"DisableRule", op_disable_rule},
+	{"PutTargets", op_put_targets},
+	{"RemoveTargets", op_remove_targets},
+	{"ListTargetsByRule", op_list_targets_by_rule},
+	{"ListRuleNamesByTarget", op_list_rule_names_by_target},
+	{"TagResource", op_tag_resource},
+	{"UntagResource", op_untag_resource},
+	{"ListTagsForResource", op_list_tags_for_resource},
+	{"TestEventPattern", op_test_event_pattern},
+};
+
+int api_error(api_call *c, int status, const char *type, const char *fmt, ...)
+{
+	if (c->err_type[0])
+		return -1; /* keep the first error */
+	c->status = status;
+	snprintf(c->err_type, sizeof c->err_type, "%s", type);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err_msg, sizeof c->err_msg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+meta_snap *api_snap(api_call *c)
+{
+	if (!c->snap)
+		c->snap = meta_snap_acquire(c->n->meta);
+	return c->snap;
+}
+
+double api_now_s(api_call *c) { return (double)bb_wall_ms(c->n->clock) / 1000.0; }
+
+int api_write(api_call *c, api_plan_fn plan, void *arg)
+{
+	node *n = c->n;
+	for (int attempt = 0; attempt < 16; attempt++) {
+		if (c->snap) {
+			meta_snap_release(c->snap);
+			c->snap = NULL;
+		}
+		json_decref(c->out);
+		c->out = NULL;
+		txn t;
+		memset(&t, 0, sizeof t);
+		if (plan(c, &t, arg) != 0) {
+			txn_reset(&t);
+			return -1;
+		}
+		if (t.overflow) {
+			txn_reset(&t);
+			return api_error(c, 500, "InternalException", "Request too large to apply.");
+		}
+		if (t.n_ops == 0) {
+			txn_reset(&t);
+			return 0;
+		}
+		uint8_t rid[16];
+		bb_random(&bb_rng_system, rid, sizeof rid);
+		meta_result res;
+		memset(&res, 0, sizeof res);
+		bb_err e = meta_submit_wait(n->meta, rid, t.ops, t.n_ops, (int)n->cfg.write_timeout_ms, &res);
+		txn_reset(&t);
+		if (e == BB_OK)
+			e = res.err;
+		switch (e) {
+		case BB_OK:
+			if (meta_wait_applied(n->meta, res.index, (int)n->cfg.write_timeout_ms) != BB_OK)
+				return api_error(c, 500, "InternalException", "Timed out waiting for the write to apply.");
+			return 0;
+		case BB_ECONFLICT:
+			continue; /* someone wrote meanwhile: plan again from a fresh snapshot */
+		case BB_EBUSY:
+			return api_error(c, 400, "ThrottlingException", "Rate exceeded");
+		default:
+			BB_LOGW("api", "msg=\"metadata write failed\" op=%s err=%s request_id=%s", c->op, bb_errname(e),
+				c->request_id);
+			return api_error(c, 500, "InternalException", "An internal error occurred: %s.", bb_strerror(e));
+		}
+	}
+	return api_error(c, 400, "ConcurrentModificationException",
+			 "Another request changed this resource concurrently. Retry the request.");
+}
+
+/* ---- authentication ---------------------------------------------------------------------- */
+
+static bb_err key_lookup(void *ctx, const char *akid, char *secret, size_t cap, char account[13])
+{
+	node *n = ctx;
+	char key[KEY_MAX];
+	if (strlen(akid) > 128)
+		return BB_ENOTFOUND;
+	key_access(key, akid);
+	meta_snap *s = meta_snap_acquire(n->meta);
+	json_t *rec = store_get(s, key, NULL);
+	meta_snap_release(s);
+	if (!rec)
+		return BB_ENOTFOUND;
+	const char *sec = json_string_value(json_object_get(rec, "Secret"));
+	const char *acct = json_string_value(json_object_get(rec, "Account"));
+	bb_err e = BB_OK;
+	if (!sec || !acct || strlen(sec) >= cap || strlen(acct) != 12)
+		e = BB_ECORRUPT;
+	else {
+		strcpy(secret, sec);
+		memcpy(account, acct, 13);
+	}
+	json_decref(rec);
+	return e;
+}
+
+static int authenticate(api_call *c, const api_request *rq, const char *service)
+{
+	node *n = c->n;
+	pol_request pr = {rq->method, rq->path, rq->query, rq->headers, rq->n_headers, rq->body, rq->body_len};
+	pol_verify_opts o = {bb_wall_ms(n->clock), n->cfg.max_skew_s, key_lookup, n};
+	char why[512] = "";
+	bb_err e = pol_sigv4_verify(&pr, &o, &c->who, why, sizeof why);
+	switch (e) {
+	case BB_OK:
+		break;
+	case BB_EAUTHMISSING:
+		if (n->cfg.allow_anonymous) {
+			memset(&c->who, 0, sizeof c->who);
+			snprintf(c->who.account, sizeof c->who.account, "%s", n->account);
+			snprintf(c->who.region, sizeof c->who.region, "%s", n->region);
+			snprintf(c->who.service, sizeof c->who.service, "%s", service);
+			return 0;
+		}
+		return api_error(c, 400, "MissingAuthenticationTokenException", "%s",
+				 why[0] ? why : "Missing Authentication Token");
+	case BB_EAUTHINCOMPLETE:
+		return api_error(c, 400, "IncompleteSignatureException", "%s", why);
+	case BB_EAUTHUNKNOWN:
+		return api_error(c, 400, "UnrecognizedClientException", "%s",
+				 why[0] ? why : "The security token included in the request is invalid.");
+	case BB_EAUTHSIG:
+	case BB_EAUTHEXPIRED:
+		return api_error(c, 400, "InvalidSignatureException", "%s", why);
+	default:
+		return api_error(c, 500, "InternalException", "Authentication failed: %s.", bb_strerror(e));
+	}
+	if (strcmp(c->who.region, n->region) != 0)
+		return api_error(c, 400, "InvalidSignatureException",
+				 "Credential should be scoped to a valid region, not '%s'. ", c->who.region);
+	if (strcmp(c->who.service, service) != 0)
+		return api_error(c, 400, "InvalidSignatureException",
+				 "Credential should be scoped to correct service: '%s'. ", service);
+	return 0;
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+static char *error_body(const api_call *c)
+{
+	json_t *o = json_pack("{s:s, s:s}", "__type", c->err_type, "message", c->err_msg);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return s ? s : strdup("{\"__type\":\"InternalException\",\"message\":\"out of memory\"}");
+}
+
+static int run_events_op(api_call *c, const api_request *rq, const char *op_name)
+{
+	api_op_fn fn = NULL;
+	for (size_t i = 0; i < BB_ARRAY_LEN(api_ops); i++) {
+		if (strcmp(api_ops[i].name, op_name) == 0) {
+			fn = api_ops[i].fn;
+			c->op = api_ops[i].name;
+			break;
+		}
+	}
+	if (authenticate(c, rq, "events") != 0)
+		return -1;
+	if (!fn)
+		return api_error(c, 400, "UnknownOperationException", "%s", "");
+	if (rq->body_len == 0) {
+		c->in = json_object();
+	} else {
+		json_error_t jerr;
+		c->in = json_loadb((const char *)rq->body, rq->body_len, JSON_ALLOW_NUL, &jerr);
+		if (!c->in || !json_is_object(c->in))
+			return api_error(c, 400, "SerializationException", "%s",
+					 c->in ? "Start of structure or map found where not expected." : jerr.text);
+	}
+	return fn(c);
+}
+
+int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
+	       const char **err_type)
+{
+	api_call c;
+	memset(&c, 0, sizeof c);
+	c.n = n;
+	c.op = "?";
+	bb_uuid4(&bb_rng_system, c.request_id);
+	memcpy(request_id, c.request_id, 37);
+	*content_type = "application/x-amz-json-1.1";
+	*err_type = NULL;
+
+	int rc;
+	if (strcmp(rq->method, "POST") != 0 || strcmp(rq->path, "/") != 0) {
+		rc = api_error(&c, 404, "UnknownOperationException", "No operation at %s %s", rq->method, rq->path);
+	} else if (!rq->target) {
+		rc = api_error(&c, 400, "UnknownOperationException", "Missing X-Amz-Target header.");
+	} else if (strncmp(rq->target, "AWSEvents.", 10) == 0) {
+		rc = run_events_op(&c, rq, rq->target + 10);
+	} else {
+		rc = api_error(&c, 400, "UnknownOperationException", "%s", "");
+	}
+
+	int status = 200;
+	if (rc != 0 || c.err_type[0]) {
+		status = c.status ? c.status : 400;
+		*resp_body = error_body(&c);
+		static __thread char type_buf[64];
+		snprintf(type_buf, sizeof type_buf, "%s", c.err_type);
+		*err_type = type_buf;
+		if (status >= 500)
+			BB_LOGW("api", "msg=\"request failed\" op=%s type=%s request_id=%s", c.op, c.err_type,
+				c.request_id);
+		else
+			BB_LOGD("api", "msg=\"request rejected\" op=%s type=%s request_id=%s", c.op, c.err_type,
+				c.request_id);
+	} else {
+		*resp_body = c.out ? json_dumps(c.out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(13)) : strdup("{}");
+		if (!*resp_body) {
+			*resp_body = strdup("{\"__type\":\"InternalException\",\"message\":\"out of memory\"}");
+			status = 500;
+		}
+	}
+	if (c.snap)
+		meta_snap_release(c.snap);
+	json_decref(c.in);
+	json_decref(c.out);
+	return status;
+}

@@ -1,0 +1,211 @@
+/* node/node_int.h — private declarations shared by the files of node/ (not a public header).
+ *
+ * Request path: http.c (libmicrohttpd, one thread per connection) collects a bounded body and calls
+ * api_handle(); api.c authenticates (policy/), finds the operation in its table and runs the
+ * handler; handlers read an immutable metadata snapshot (raft/) and, for writes, build a
+ * transaction of compare-and-set ops that api_write() submits through raft, retrying on conflict.
+ * Records are stored as compact JSON objects under the keys built by store.c.
+ */
+#ifndef NODE_INT_H
+#define NODE_INT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "../policy/pol.h"
+#include "../raft/meta.h"
+#include "node.h"
+#include "pattern/pat.h"
+
+struct MHD_Daemon;
+
+struct node {
+	node_config cfg;       /* strings below are owned copies */
+	char *data_dir, *listen, *raft_listen, *region, *account, *access_key, *secret_key;
+	const bb_clock *clock;
+	meta_node *meta;
+	struct MHD_Daemon *mhd;
+	unsigned port;
+	_Atomic unsigned inflight;
+};
+
+/* ---- one API call ------------------------------------------------------------------------- */
+typedef struct api_call {
+	node *n;
+	const char *op;        /* operation name, e.g. "PutRule" */
+	json_t *in;            /* request body (a JSON object), owned */
+	json_t *out;           /* response body on success, owned */
+	pol_identity who;      /* verified caller */
+	char request_id[37];
+	int status;            /* HTTP status of an error */
+	char err_type[64];     /* AWS error code; empty on success */
+	char err_msg[32768];
+	meta_snap *snap;       /* read snapshot, acquired by api_snap() and released by the dispatcher */
+} api_call;
+
+/* Sets the call's error (first one wins) and returns -1 so handlers can `return api_error(...)`. */
+int api_error(api_call *c, int status, const char *type, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The current snapshot for this call (acquired on first use). */
+meta_snap *api_snap(api_call *c);
+/* Current wall time in seconds with millisecond precision (for CreationTime etc.). */
+double api_now_s(api_call *c);
+
+/* A transaction under construction: ops with owned key/value buffers. */
+#define TXN_MAX_OPS 64
+typedef struct txn {
+	meta_op ops[TXN_MAX_OPS];
+	char *owned[2 * TXN_MAX_OPS];
+	size_t n_ops, n_owned;
+	bool overflow;
+} txn;
+
+/* Adds a PUT of json (dumped compact; json is borrowed) / DEL / CHECK / DEL_PREFIX. */
+void txn_put(txn *t, const char *key, json_t *val, int64_t expect);
+void txn_del(txn *t, const char *key, int64_t expect);
+void txn_check(txn *t, const char *key, int64_t expect);
+void txn_del_prefix(txn *t, const char *prefix);
+void txn_reset(txn *t);
+
+/* Plans a write against c->snap: validates, fills t, and may set c->out. Returns 0, or -1 after
+ * api_error (then nothing is written). */
+typedef int (*api_plan_fn)(api_call *c, txn *t, void *arg);
+/* Runs plan against a fresh snapshot, submits the transaction through raft, and retries from a new
+ * snapshot when a precondition failed (a concurrent writer). When plan leaves t empty nothing is
+ * submitted. Returns 0 on success (the write is visible to reads on this node), -1 with the error
+ * set (ThrottlingException when raft's queue is full, ConcurrentModificationException after too many
+ * conflicts, InternalException on I/O failures). */
+int api_write(api_call *c, api_plan_fn plan, void *arg);
+
+/* Entry from http.c: handles one request and fills the response. body is borrowed. Returns the HTTP
+ * status; *resp_body is malloc'd JSON text the caller frees; *content_type is static. */
+typedef struct api_request {
+	const char *method, *path, *query, *target; /* target = X-Amz-Target or NULL */
+	const pol_header *headers;
+	size_t n_headers;
+	const uint8_t *body;
+	size_t body_len;
+} api_request;
+int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
+	       const char **err_type);
+
+/* ---- operation handlers (op_*.c) ---------------------------------------------------------- */
+typedef int (*api_op_fn)(api_call *c);
+int op_create_event_bus(api_call *c);
+int op_describe_event_bus(api_call *c);
+int op_list_event_buses(api_call *c);
+int op_update_event_bus(api_call *c);
+int op_delete_event_bus(api_call *c);
+int op_put_rule(api_call *c);
+int op_describe_rule(api_call *c);
+int op_list_rules(api_call *c);
+int op_delete_rule(api_call *c);
+int op_enable_rule(api_call *c);
+int op_disable_rule(api_call *c);
+int op_put_targets(api_call *c);
+int op_remove_targets(api_call *c);
+int op_list_targets_by_rule(api_call *c);
+int op_list_rule_names_by_target(api_call *c);
+int op_tag_resource(api_call *c);
+int op_untag_resource(api_call *c);
+int op_list_tags_for_resource(api_call *c);
+int op_test_event_pattern(api_call *c);
+
+/* ---- JSON access with AWS-shaped errors (jv.c) -------------------------------------------- */
+/* Each reads member key of obj. Absent or null → *present=false (or *out=NULL), returns 0. Present
+ * with the wrong JSON type → SerializationException, returns -1. */
+int jv_str(api_call *c, json_t *obj, const char *key, const char **out);
+int jv_int(api_call *c, json_t *obj, const char *key, bool *present, long long *out);
+int jv_bool(api_call *c, json_t *obj, const char *key, bool *present, bool *out);
+int jv_arr(api_call *c, json_t *obj, const char *key, json_t **out);
+int jv_obj(api_call *c, json_t *obj, const char *key, json_t **out);
+
+/* Collects Coral-style constraint violations: "N validation error(s) detected: Value '<v>' at
+ * '<path>' failed to satisfy constraint: Member must ...; ...". */
+typedef struct vcheck {
+	int count;
+	size_t len;
+	char msg[32768];
+} vcheck;
+void v_init(vcheck *v);
+/* Adds one violation. value NULL prints `Value null`. */
+void v_add(vcheck *v, const char *value, const char *path, const char *constraint_fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* String member checks. regex is the pattern text shown in the message, ok() the matcher (NULL: no
+ * pattern). Returns true when s is valid (or absent and not required). */
+bool v_string(vcheck *v, const char *path, const char *s, bool required, size_t min, size_t max, const char *regex,
+	      bool (*ok)(const char *s));
+void v_int_range(vcheck *v, const char *path, bool present, long long val, long long min, long long max);
+void v_list_len(vcheck *v, const char *path, json_t *arr, bool required, size_t min, size_t max);
+void v_enum(vcheck *v, const char *path, const char *s, const char *const *values, const char *shown);
+/* If any violation was collected sets ValidationException and returns -1, else 0. */
+int v_finish(api_call *c, vcheck *v);
+
+/* Character-class checks for AWS's name regexes. */
+bool name_ok(const char *s);          /* [\.\-_A-Za-z0-9]+ */
+bool bus_name_ok(const char *s);      /* [/\.\-_A-Za-z0-9]+ */
+bool bus_name_or_arn_ok(const char *s); /* (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+ */
+bool tag_key_ok(const char *s);
+/* rate(N unit) (singular unit for 1) or cron(six fields). */
+bool schedule_expression_ok(const char *s);
+
+#define RE_NAME "[\\.\\-_A-Za-z0-9]+"
+#define RE_BUS "[/\\.\\-_A-Za-z0-9]+"
+#define RE_BUS_OR_ARN "(arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{12}:event-bus\\/)?[/\\.\\-_A-Za-z0-9]+"
+
+/* ---- keys and records (store.c) ----------------------------------------------------------- */
+#define KEY_MAX 1024
+/* "a/<acct>" account, "k/<akid>" access key, "b/<acct>/<bus>" bus, "r/<acct>/<bus>|<rule>" rule
+ * (targets and tags live inside the rule / bus records). '|' cannot occur in bus names. */
+void key_account(char *k, const char *acct);
+void key_access(char *k, const char *akid);
+void key_bus(char *k, const char *acct, const char *bus);
+void key_bus_prefix(char *k, const char *acct);
+void key_rule(char *k, const char *acct, const char *bus, const char *rule);
+void key_rule_prefix(char *k, const char *acct, const char *bus);
+
+/* Loads the record at key from s: a new json_t reference (caller decrefs), or NULL if absent (or
+ * corrupt, which is logged). *version gets its version (0 if absent). */
+json_t *store_get(meta_snap *s, const char *key, uint64_t *version);
+
+/* Resolves an EventBusName member (name or ARN, absent = "default") into the bus name. Returns 0,
+ * or -1 with ResourceNotFoundException/ValidationException set. */
+int bus_resolve(api_call *c, const char *name_or_arn, char *bus, size_t cap);
+/* Builds ARNs. */
+void arn_bus(api_call *c, const char *bus, char *out, size_t cap);
+void arn_rule(api_call *c, const char *bus, const char *rule, char *out, size_t cap);
+
+/* Pagination tokens: opaque, stable (they encode the last key returned). */
+char *token_make(const char *last);               /* malloc'd */
+int token_parse(api_call *c, const char *tok, char *last, size_t cap); /* -1 with ValidationException */
+
+/* ---- HTTP server (http.c) ---------------------------------------------------------------- */
+struct sockaddr;
+/* Starts serving on addr; sets n->mhd and n->port. BB_EIO if the port cannot be bound. */
+bb_err http_start(node *n, const struct sockaddr *addr);
+/* Stops the server; in-flight requests finish first. */
+void http_stop(node *n);
+
+/* A meta_scan_fn that visits everything (for counting with meta_snap_scan's return value). */
+bool scan_count_all(void *ctx, const meta_val *v);
+/* Validates a Tags member list into v (op_bus.c). -1 with SerializationException on wrong shapes. */
+int tags_validate(api_call *c, vcheck *v, json_t *tags, const char *path);
+/* Validates an event pattern: size constraint into v; compiling it is done by pattern_check. */
+/* Compiles pattern with the engine; -1 with InvalidEventPatternException (AWS's reason text). */
+int pattern_check(api_call *c, const char *pattern);
+
+/* Rule helpers shared by op_rule.c and op_target.c. rule_load sets ResourceNotFoundException when
+ * the rule is absent; rule_request_ident reads <member> and EventBusName and resolves the bus. */
+json_t *rule_load(api_call *c, const char *bus, const char *name, uint64_t *ver);
+int rule_request_ident(api_call *c, vcheck *v, const char *member, const char **name, char *bus, size_t cap);
+/* The two halves of rule_request_ident, for operations with members between or after them. */
+int rule_request_name(api_call *c, vcheck *v, const char *member, const char **name);
+int rule_request_bus(api_call *c, vcheck *v, const char **bus_in);
+json_t *rule_public_view(api_call *c, const char *bus, json_t *rec);
+int rule_bus_exists(api_call *c, const char *bus);
+
+/* ---- misc ----------------------------------------------------------------------------------- */
+/* Copies the tag list of rec["Tags"] (or an empty array). New reference. */
+json_t *tags_of(json_t *rec);
+
+#endif /* NODE_INT_H */

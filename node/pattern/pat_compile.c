@@ -1,0 +1,1066 @@
+/* node/pattern/pat_compile.c — pattern validator and compiler (pat_compile).
+ *
+ * A line-by-line port of the *behaviour* of event-ruler's JsonRuleCompiler (what AWS runs), written
+ * against the Jackson-compatible tokenizer of pat_json.c so that the first error found and its text are
+ * the same. The result is a list of branches ($or expanded: each "$or" multiplies the branches built so
+ * far by its objects), each a map flattened-path → matchers where a later duplicate key replaces the
+ * earlier one (Jackson hands duplicates through; ER's HashMap.put keeps the last).
+ *
+ * Machine.addRule falls back to the legacy RuleCompiler (no "$or" primitive, older anything-but
+ * grammar) when JsonRuleCompiler throws; we do the same when the first error is one of the "$or"
+ * structure errors (then "$or" was meant as a plain field name) and report the legacy result. For all
+ * other errors the JsonRuleCompiler text is reported, as AWS does.
+ * Limits (pat_limits): nesting depth, $or combinations (branches) and wildcard complexity per field.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pat_json.h"
+
+#define MSG_OR_ARRAY "It must be an Array followed with $or."
+#define MSG_OR_OBJ "Only JSON object is allowed in array of $or relationship."
+#define MSG_OR_TWO "There must have at least 2 Objects in $or relationship."
+#define MSG_OR_RESERVED " is Ruler reserved fieldName which cannot be used inside $or."
+#define MSG_TOO_COMPLEX                                                                                              \
+	"Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a "    \
+	"wildcard character"
+
+/* one branch under construction: path -> matchers */
+typedef struct cent {
+	char *path;
+	size_t plen;
+	pat_matcher *m;
+	uint32_t nm;
+} cent;
+
+typedef struct cbr {
+	cent *e;
+	uint32_t n, cap;
+} cbr;
+
+typedef struct cbrs {
+	cbr *v;
+	uint32_t n, cap;
+} cbrs;
+
+typedef struct mlist {
+	pat_matcher *m;
+	uint32_t n, cap;
+} mlist;
+
+typedef struct cc {
+	pj j;
+	bool legacy;
+	unsigned max_or;
+	pat_buf path;         /* current dotted path prefix */
+	cbrs rules;
+	/* temporaries freed on error */
+	mlist vals;           /* matchers of the array being parsed */
+	pat_matcher tmp;      /* matcher being built */
+	cbrs stack[64];       /* $or copies in flight (bounded by depth) */
+	int nstack;
+} cc;
+
+/* ---- containers -------------------------------------------------------------------------------- */
+
+static void cbr_free(cbr *b)
+{
+	for (uint32_t i = 0; i < b->n; i++) {
+		free(b->e[i].path);
+		for (uint32_t k = 0; k < b->e[i].nm; k++)
+			pat_matcher_free(&b->e[i].m[k]);
+		free(b->e[i].m);
+	}
+	free(b->e);
+	memset(b, 0, sizeof(*b));
+}
+
+static void cbrs_free(cbrs *r)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		cbr_free(&r->v[i]);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+static void mlist_clear(mlist *l)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		pat_matcher_free(&l->m[i]);
+	l->n = 0;
+}
+
+static void cbrs_push(cc *c, cbrs *r, cbr *b)
+{
+	if (r->n == r->cap) {
+		uint32_t nc = r->cap ? r->cap * 2 : 4;
+		cbr *v = realloc(r->v, nc * sizeof(cbr));
+		if (!v) {
+			cbr_free(b);
+			pj_oom(&c->j);
+		}
+		r->v = v;
+		r->cap = nc;
+	}
+	r->v[r->n++] = *b;
+}
+
+static void copy_matchers(cc *c, pat_matcher **out, const pat_matcher *src, uint32_t n)
+{
+	pat_matcher *m = calloc(n ? n : 1, sizeof(pat_matcher));
+	if (!m)
+		pj_oom(&c->j);
+	for (uint32_t i = 0; i < n; i++) {
+		if (pat_matcher_copy(&m[i], &src[i])) {
+			for (uint32_t k = 0; k < i; k++)
+				pat_matcher_free(&m[k]);
+			free(m);
+			pj_oom(&c->j);
+		}
+	}
+	*out = m;
+}
+
+static void cbr_copy(cc *c, cbr *dst, const cbr *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (!src->n)
+		return;
+	dst->e = calloc(src->n, sizeof(cent));
+	if (!dst->e)
+		pj_oom(&c->j);
+	dst->cap = src->n;
+	for (uint32_t i = 0; i < src->n; i++) {
+		cent *d = &dst->e[i];
+		d->path = malloc(src->e[i].plen + 1);
+		if (!d->path) {
+			cbr_free(dst);
+			pj_oom(&c->j);
+		}
+		memcpy(d->path, src->e[i].path, src->e[i].plen + 1);
+		d->plen = src->e[i].plen;
+		dst->n = i + 1;
+		copy_matchers(c, &d->m, src->e[i].m, src->e[i].nm);
+		d->nm = src->e[i].nm;
+	}
+}
+
+static void cbrs_copy(cc *c, cbrs *dst, const cbrs *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (uint32_t i = 0; i < src->n; i++) {
+		cbr b;
+		cbr_copy(c, &b, &src->v[i]);
+		cbrs_push(c, dst, &b);
+	}
+}
+
+/* rule.put(name, values) */
+static void cbr_put(cc *c, cbr *b, const char *path, size_t plen, const mlist *vals)
+{
+	cent *e = NULL;
+	for (uint32_t i = 0; i < b->n; i++)
+		if (b->e[i].plen == plen && memcmp(b->e[i].path, path, plen) == 0)
+			e = &b->e[i];
+	pat_matcher *m;
+	copy_matchers(c, &m, vals->m, vals->n);
+	if (e) {
+		for (uint32_t k = 0; k < e->nm; k++)
+			pat_matcher_free(&e->m[k]);
+		free(e->m);
+		e->m = m;
+		e->nm = vals->n;
+		return;
+	}
+	if (b->n == b->cap) {
+		uint32_t nc = b->cap ? b->cap * 2 : 4;
+		cent *v = realloc(b->e, nc * sizeof(cent));
+		if (!v)
+			goto oom;
+		b->e = v;
+		b->cap = nc;
+	}
+	e = &b->e[b->n];
+	e->path = malloc(plen + 1);
+	if (!e->path)
+		goto oom;
+	memcpy(e->path, path, plen);
+	e->path[plen] = 0;
+	e->plen = plen;
+	e->m = m;
+	e->nm = vals->n;
+	b->n++;
+	return;
+oom:
+	for (uint32_t k = 0; k < vals->n; k++)
+		pat_matcher_free(&m[k]);
+	free(m);
+	pj_oom(&c->j);
+}
+
+static void vals_push(cc *c, pat_matcher *m)
+{
+	if (c->vals.n == c->vals.cap) {
+		uint32_t nc = c->vals.cap ? c->vals.cap * 2 : 4;
+		pat_matcher *v = realloc(c->vals.m, nc * sizeof(pat_matcher));
+		if (!v) {
+			pat_matcher_free(m);
+			pj_oom(&c->j);
+		}
+		c->vals.m = v;
+		c->vals.cap = nc;
+	}
+	c->vals.m[c->vals.n++] = *m;
+	memset(m, 0, sizeof(*m));
+}
+
+static char *dup_text(cc *c, const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (!d)
+		pj_oom(&c->j);
+	if (n)
+		memcpy(d, s, n);
+	d[n] = 0;
+	return d;
+}
+
+/* ---- value helpers ------------------------------------------------------------------------------ */
+
+static _Noreturn void cannot_compare(cc *c, const char *s, size_t n)
+{
+	pj_fail(&c->j, "Cannot compare number : %.*s", (int)n, s);
+}
+
+static double num_value(cc *c, const char *s, size_t n)
+{
+	double d;
+	if (!pat_num_comparable(s, n, &d))
+		cannot_compare(c, s, n);
+	return d;
+}
+
+static bool is_ip_regex(const char *s, size_t n)
+{
+	/* [0-9]+\.[0-9]+\.[0-9]+\.[0-9]+ */
+	size_t i = 0;
+	int parts = 0;
+	for (;;) {
+		size_t st = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == st)
+			break;
+		parts++;
+		if (parts == 4)
+			return i == n;
+		if (i >= n || s[i] != '.')
+			break;
+		i++;
+	}
+	/* [0-9a-fA-F:]*:[0-9a-fA-F:]* */
+	bool colon = false;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch == ':')
+			colon = true;
+		else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+			return false;
+	}
+	return colon;
+}
+
+/* CIDR.cidr(text) */
+static void make_cidr(cc *c, const char *s, size_t n, pat_matcher *m)
+{
+	/* Java String.split("/"): trailing empty strings removed */
+	size_t parts[64][2];
+	int np = 0;
+	size_t st = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '/') {
+			if (np < 64) {
+				parts[np][0] = st;
+				parts[np][1] = i - st;
+			}
+			np++;
+			st = i + 1;
+		}
+	}
+	if (np > 64)
+		np = 64;
+	while (np > 1 && parts[np - 1][1] == 0)
+		np--;
+	if (n == 0)
+		np = 1;
+	if (np != 2)
+		pj_fail(&c->j, "Malformed CIDR, one '/' required");
+	const char *ms = s + parts[1][0];
+	size_t mn = parts[1][1];
+	long bits = 0;
+	size_t k = 0;
+	bool neg = false;
+	if (k < mn && (ms[k] == '-' || ms[k] == '+'))
+		neg = ms[k++] == '-';
+	if (k == mn)
+		pj_fail(&c->j, "Malformed CIDR, mask bits must be an integer");
+	for (; k < mn; k++) {
+		if (ms[k] < '0' || ms[k] > '9')
+			pj_fail(&c->j, "Malformed CIDR, mask bits must be an integer");
+		bits = bits * 10 + (ms[k] - '0');
+		if (bits > 2147483648L)
+			pj_fail(&c->j, "Malformed CIDR, mask bits must be an integer");
+	}
+	if (neg)
+		bits = -bits;
+	if (bits > 2147483647L)
+		pj_fail(&c->j, "Malformed CIDR, mask bits must be an integer");
+	if (bits < 0)
+		pj_fail(&c->j, "Malformed CIDR, mask bits must not be negative");
+	const char *ip = s + parts[0][0];
+	size_t ipn = parts[0][1];
+	uint8_t a[16];
+	int fam = 0;
+	if (is_ip_regex(ip, ipn)) {
+		fam = pat_ip_parse(ip, ipn, a);
+		if (!fam)
+			pj_fail(&c->j, "Invalid IP address: %.*s", (int)ipn, ip);
+	} else {
+		pj_fail(&c->j, "Nonstandard IP address: %.*s", (int)ipn, ip);
+	}
+	if (fam == 4 && bits > 31)
+		pj_fail(&c->j, "IPv4 mask bits must be < 32");
+	if (fam == 16 && bits > 127)
+		pj_fail(&c->j, "IPv6 mask bits must be < 128");
+	memset(m, 0, sizeof(*m));
+	m->kind = PM_CIDR;
+	m->fam = (uint8_t)fam;
+	int total = fam * 8;
+	for (int i = 0; i < fam; i++) {
+		int fixed = (int)bits - i * 8; /* fixed bits in this byte */
+		uint8_t mask = fixed >= 8 ? 0xff : fixed <= 0 ? 0 : (uint8_t)(0xff << (8 - fixed));
+		m->ip_lo[i] = a[i] & mask;
+		m->ip_hi[i] = (uint8_t)(a[i] | (uint8_t)~mask);
+	}
+	(void)total;
+}
+
+static void expect_end_object(cc *c, const char *msg)
+{
+	if (pj_next(&c->j) != PJ_END_OBJECT)
+		pj_fail(&c->j, "%s", msg);
+}
+
+#define ONE_KEY "Only one key allowed in match expression"
+#define TOO_MANY "Too many elements in numeric expression"
+
+static void set_str(cc *c, pat_matcher *m, pat_mkind k)
+{
+	const char *s;
+	size_t n;
+	pj_text(&c->j, &s, &n);
+	memset(m, 0, sizeof(*m));
+	m->kind = k;
+	m->s.p = dup_text(c, s, n);
+	m->s.n = (uint32_t)n;
+}
+
+static void range(pat_matcher *m, double lo, bool olo, double hi, bool ohi)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = PM_RANGE;
+	m->lo = lo;
+	m->hi = hi;
+	m->open_lo = olo;
+	m->open_hi = ohi;
+}
+
+/* processNumericMatchExpression; the current token is START_ARRAY */
+static void numeric_expr(cc *c, pat_matcher *m)
+{
+	pj *j = &c->j;
+	pj_tok t = pj_next(j);
+	const char *s;
+	size_t n;
+	if (t != PJ_STRING) {
+		pj_text(j, &s, &n);
+		pj_fail(j, "Invalid member in numeric match: %.*s", (int)n, s);
+	}
+	pj_text(j, &s, &n);
+	char op[4] = {0};
+	bool known = n <= 2;
+	if (known)
+		memcpy(op, s, n);
+	char opfull[PAT_REASON_MAX];
+	snprintf(opfull, sizeof(opfull), "%.*s", (int)n, s);
+	t = pj_next(j);
+	if (known && !strcmp(op, "=")) {
+		if (!pj_is_number(t))
+			pj_fail(j, "Value of equals must be numeric");
+		pj_text(j, &s, &n);
+		char *val = dup_text(c, s, n);
+		size_t vn = n;
+		if (pj_next(j) != PJ_END_ARRAY) {
+			free(val);
+			pj_fail(j, TOO_MANY);
+		}
+		double d;
+		bool ok = pat_num_comparable(val, vn, &d);
+		if (!ok) {
+			char msg[PAT_REASON_MAX];
+			snprintf(msg, sizeof(msg), "%s", val);
+			free(val);
+			pj_fail(j, "Cannot compare number : %s", msg);
+		}
+		free(val);
+		memset(m, 0, sizeof(*m));
+		m->kind = PM_EXACT_NUM;
+		m->lo = d;
+		return;
+	}
+	bool lower = known && (!strcmp(op, ">=") || !strcmp(op, ">"));
+	bool upper = known && (!strcmp(op, "<=") || !strcmp(op, "<"));
+	if (!lower && !upper)
+		pj_fail(j, "Unrecognized numeric range operator: %s", opfull);
+	if (!pj_is_number(t))
+		pj_fail(j, "Value of %s must be numeric", op);
+	pj_text(j, &s, &n);
+	char vbuf[1100];
+	snprintf(vbuf, sizeof(vbuf), "%.*s", (int)n, s);
+	size_t vn = strlen(vbuf);
+	if (upper) {
+		if (pj_next(j) != PJ_END_ARRAY)
+			pj_fail(j, TOO_MANY);
+		double d = num_value(c, vbuf, vn);
+		range(m, -DBL_MAX, false, d, op[1] != '=');
+		return;
+	}
+	bool open_bottom = op[1] != '=';
+	t = pj_next(j);
+	if (t == PJ_END_ARRAY) {
+		double d = num_value(c, vbuf, vn);
+		range(m, d, open_bottom, DBL_MAX, false);
+		return;
+	}
+	/* completeNumericRange */
+	if (t != PJ_STRING) {
+		pj_text(j, &s, &n);
+		pj_fail(j, "Bad value in numeric range: %.*s", (int)n, s);
+	}
+	pj_text(j, &s, &n);
+	bool open_top;
+	if (n == 1 && s[0] == '<')
+		open_top = true;
+	else if (n == 2 && s[0] == '<' && s[1] == '=')
+		open_top = false;
+	else
+		pj_fail(j, "Bad numeric range operator: %.*s", (int)n, s);
+	char op2[3] = {'<', open_top ? 0 : '=', 0};
+	if (!pj_is_number(pj_next(j)))
+		pj_fail(j, "Value of %s must be numeric", op2);
+	pj_text(j, &s, &n);
+	char tbuf[1100];
+	snprintf(tbuf, sizeof(tbuf), "%.*s", (int)n, s);
+	if (pj_next(j) != PJ_END_ARRAY)
+		pj_fail(j, "Too many terms in numeric range expression");
+	double lo = num_value(c, vbuf, vn);
+	double hi = num_value(c, tbuf, strlen(tbuf));
+	if (!(lo < hi))
+		pj_fail(j, "Bottom must be less than top");
+	range(m, lo, open_bottom, hi, open_top);
+}
+
+static void ab_push_str(cc *c, pat_matcher *m, const char *s, size_t n)
+{
+	for (uint32_t i = 0; i < m->nvals; i++) /* a Set in ER */
+		if (m->vals[i].n == n && memcmp(m->vals[i].p, s, n) == 0)
+			return;
+	pat_str *v = realloc(m->vals, (m->nvals + 1) * sizeof(pat_str));
+	if (!v)
+		pj_oom(&c->j);
+	m->vals = v;
+	m->vals[m->nvals].p = dup_text(c, s, n);
+	m->vals[m->nvals].n = (uint32_t)n;
+	m->nvals++;
+}
+
+static void ab_push_num(cc *c, pat_matcher *m, double d)
+{
+	for (uint32_t i = 0; i < m->nvals; i++)
+		if (m->nums[i] == d)
+			return;
+	double *v = realloc(m->nums, (m->nvals + 1) * sizeof(double));
+	if (!v)
+		pj_oom(&c->j);
+	m->nums = v;
+	m->nums[m->nvals++] = d;
+}
+
+/* anything-but; current token: FIELD_NAME "anything-but" */
+static void anything_but(cc *c, pat_matcher *m)
+{
+	pj *j = &c->j;
+	pat_mkind kind = PM_AB_STR;
+	bool set = false;
+	const char *s;
+	size_t n;
+	pj_tok t = pj_next(j);
+	memset(m, 0, sizeof(*m));
+	if (t == PJ_START_OBJECT) {
+		if (pj_next(j) != PJ_FIELD_NAME)
+			pj_fail(j, "Anything-But expression name not found");
+		pj_text(j, &s, &n);
+		char name[PAT_REASON_MAX];
+		snprintf(name, sizeof(name), "%.*s", (int)n, s);
+		if (!strcmp(name, "equals-ignore-case"))
+			kind = PM_AB_EIC;
+		else if (!strcmp(name, "prefix"))
+			kind = PM_AB_PREFIX;
+		else if (!strcmp(name, "suffix"))
+			kind = PM_AB_SUFFIX;
+		else if (!strcmp(name, "wildcard") && !c->legacy)
+			kind = PM_AB_WILDCARD;
+		else
+			pj_fail(j, "Unsupported anything-but pattern: %s", name);
+		set = true;
+		if (c->legacy && kind != PM_AB_EIC) {
+			/* RuleCompiler: a single non-empty string */
+			if (pj_next(j) != PJ_STRING)
+				pj_fail(j, "prefix/suffix match pattern must be a string");
+			pj_text(j, &s, &n);
+			if (n == 0)
+				pj_fail(j, "Null prefix/suffix not allowed");
+			expect_end_object(c, ONE_KEY);
+			expect_end_object(c, ONE_KEY);
+			m->kind = kind;
+			ab_push_str(c, m, s, n);
+			return;
+		}
+		t = pj_next(j);
+	}
+	if (t != PJ_START_ARRAY && t != PJ_STRING && !pj_is_number(t))
+		pj_fail(j, "Value of anything-but must be an array or single string/number value.");
+	m->kind = kind;
+	const char *nsmsg = kind == PM_AB_EIC
+				    ? (c->legacy ? "Inside anything-but/ignore-case list, number|start|null|boolean is not supported."
+						 : "Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported.")
+			    : kind == PM_AB_WILDCARD ? "wildcard match pattern must be a string"
+						     : "prefix/suffix match pattern must be a string";
+	if (t == PJ_START_ARRAY) {
+		if (!set) {
+			bool has_num = false, has_str = false;
+			while ((t = pj_next(j)) != PJ_END_ARRAY) {
+				if (t == PJ_STRING) {
+					pj_text(j, &s, &n);
+					if (has_num) {
+						/* keep parsing; mixed types are reported at the end */
+					} else {
+						ab_push_str(c, m, s, n);
+					}
+					has_str = true;
+				} else if (pj_is_number(t)) {
+					pj_text(j, &s, &n);
+					double d;
+					if (!pat_num_comparable(s, n, &d))
+						cannot_compare(c, s, n);
+					if (!has_str)
+						ab_push_num(c, m, d);
+					has_num = true;
+				} else {
+					pj_fail(j, "Inside anything but list, start|null|boolean is not supported.");
+				}
+			}
+			if (has_num == has_str)
+				pj_fail(j, "Inside anything but list, either all values are number or string, mixed type is "
+					   "not supported");
+			if (has_num) {
+				m->kind = PM_AB_NUM;
+				for (uint32_t i = 0; i < m->nvals && m->vals; i++)
+					free(m->vals[i].p);
+				free(m->vals);
+				m->vals = NULL;
+			}
+		} else {
+			while ((t = pj_next(j)) != PJ_END_ARRAY) {
+				if (t != PJ_STRING)
+					pj_fail(j, "%s", nsmsg);
+				pj_text(j, &s, &n);
+				if ((kind == PM_AB_PREFIX || kind == PM_AB_SUFFIX) && n == 0)
+					pj_fail(j, "Null prefix/suffix not allowed");
+				ab_push_str(c, m, s, n);
+			}
+			if (kind == PM_AB_WILDCARD) {
+				for (uint32_t i = 0; i < m->nvals; i++) {
+					char r[PAT_REASON_MAX];
+					if (!pat_wildcard_check(m->vals[i].p, m->vals[i].n, r, sizeof(r)))
+						pj_fail(j, "%s", r);
+				}
+			}
+		}
+	} else {
+		if (!set) {
+			pj_text(j, &s, &n);
+			if (t == PJ_STRING) {
+				ab_push_str(c, m, s, n);
+			} else {
+				m->kind = PM_AB_NUM;
+				ab_push_num(c, m, num_value(c, s, n));
+			}
+		} else {
+			if (t != PJ_STRING)
+				pj_fail(j, "%s", nsmsg);
+			pj_text(j, &s, &n);
+			if ((kind == PM_AB_PREFIX || kind == PM_AB_SUFFIX) && n == 0)
+				pj_fail(j, "Null prefix/suffix not allowed");
+			ab_push_str(c, m, s, n);
+			if (kind == PM_AB_WILDCARD) {
+				char r[PAT_REASON_MAX];
+				if (!pat_wildcard_check(m->vals[0].p, m->vals[0].n, r, sizeof(r)))
+					pj_fail(j, "%s", r);
+			}
+		}
+	}
+	expect_end_object(c, TOO_MANY);
+	if (set)
+		expect_end_object(c, TOO_MANY);
+}
+
+/* prefix/suffix { "equals-ignore-case": "x" } ; current token START_OBJECT */
+static void affix_eic(cc *c, pat_matcher *m, bool prefix)
+{
+	pj *j = &c->j;
+	const char *s;
+	size_t n;
+	if (pj_next(j) != PJ_FIELD_NAME)
+		pj_fail(j, prefix ? "Prefix expression name not found" : "Suffix expression name not found");
+	pj_text(j, &s, &n);
+	if (!(n == 18 && !memcmp(s, "equals-ignore-case", 18)))
+		pj_fail(j, "Unsupported %s pattern: %.*s", prefix ? "prefix" : "suffix", (int)n, s);
+	if (pj_next(j) != PJ_STRING)
+		pj_fail(j, "equals-ignore-case match pattern must be a string");
+	set_str(c, m, prefix ? PM_PREFIX_IC : PM_SUFFIX_IC);
+	expect_end_object(c, ONE_KEY);
+	expect_end_object(c, ONE_KEY);
+}
+
+/* processMatchExpression; current token START_OBJECT inside a value array. Result in c->tmp. */
+static void match_expr(cc *c)
+{
+	pj *j = &c->j;
+	pat_matcher *m = &c->tmp;
+	const char *s;
+	size_t n;
+	if (pj_next(j) != PJ_FIELD_NAME)
+		pj_fail(j, "Match expression name not found");
+	pj_text(j, &s, &n);
+	char name[PAT_REASON_MAX];
+	snprintf(name, sizeof(name), "%.*s", (int)n, s);
+	if (!strcmp(name, "exactly")) {
+		if (pj_next(j) != PJ_STRING)
+			pj_fail(j, "exact match pattern must be a string");
+		set_str(c, m, PM_EXACT_STR);
+		expect_end_object(c, ONE_KEY);
+	} else if (!strcmp(name, "prefix") || !strcmp(name, "suffix")) {
+		bool prefix = name[0] == 'p';
+		pj_tok t = pj_next(j);
+		if (t == PJ_START_OBJECT) {
+			affix_eic(c, m, prefix);
+			return;
+		}
+		if (t != PJ_STRING)
+			pj_fail(j, prefix ? "prefix match pattern must be a string" : "suffix match pattern must be a string");
+		set_str(c, m, prefix ? PM_PREFIX : PM_SUFFIX);
+		expect_end_object(c, ONE_KEY);
+	} else if (!strcmp(name, "numeric")) {
+		if (pj_next(j) != PJ_START_ARRAY)
+			pj_fail(j, "Value of numeric must be an array.");
+		numeric_expr(c, m);
+		expect_end_object(c, TOO_MANY);
+	} else if (!strcmp(name, "anything-but")) {
+		anything_but(c, m);
+	} else if (!strcmp(name, "exists")) {
+		pj_tok t = pj_next(j);
+		memset(m, 0, sizeof(*m));
+		if (t == PJ_TRUE)
+			m->kind = PM_EXISTS;
+		else if (t == PJ_FALSE)
+			m->kind = PM_ABSENT;
+		else
+			pj_fail(j, "exists match pattern must be either true or false.");
+		expect_end_object(c, ONE_KEY);
+	} else if (!strcmp(name, "cidr")) {
+		if (pj_next(j) != PJ_STRING)
+			pj_fail(j, "prefix match pattern must be a string");
+		pj_text(j, &s, &n);
+		make_cidr(c, s, n, m);
+		expect_end_object(c, ONE_KEY);
+	} else if (!strcmp(name, "equals-ignore-case")) {
+		if (pj_next(j) != PJ_STRING)
+			pj_fail(j, "equals-ignore-case match pattern must be a string");
+		set_str(c, m, PM_EIC);
+		expect_end_object(c, ONE_KEY);
+	} else if (!strcmp(name, "wildcard")) {
+		if (pj_next(j) != PJ_STRING)
+			pj_fail(j, "wildcard match pattern must be a string");
+		set_str(c, m, PM_WILDCARD);
+		char r[PAT_REASON_MAX];
+		if (!pat_wildcard_check(m->s.p, m->s.n, r, sizeof(r)))
+			pj_fail(j, "%s", r);
+		expect_end_object(c, ONE_KEY);
+	} else {
+		pj_fail(j, "Unrecognized match type %s", name);
+	}
+}
+
+/* writeRules: current token START_ARRAY, name = full path */
+static void write_rules(cc *c, cbrs *rules, const char *name, size_t nlen)
+{
+	pj *j = &c->j;
+	pj_tok t;
+	mlist_clear(&c->vals);
+	while ((t = pj_next(j)) != PJ_END_ARRAY) {
+		const char *s;
+		size_t n;
+		pat_matcher *m = &c->tmp;
+		memset(m, 0, sizeof(*m));
+		switch (t) {
+		case PJ_START_OBJECT:
+			match_expr(c);
+			break;
+		case PJ_STRING: {
+			pj_text(j, &s, &n);
+			uint8_t a[16];
+			int fam = is_ip_regex(s, n) ? pat_ip_parse(s, n, a) : 0;
+			if (fam) {
+				m->kind = PM_CIDR;
+				m->fam = (uint8_t)fam;
+				memcpy(m->ip_lo, a, 16);
+				memcpy(m->ip_hi, a, 16);
+			} else {
+				set_str(c, m, PM_EXACT_STR);
+			}
+			break;
+		}
+		case PJ_INT:
+		case PJ_FLOAT: {
+			pj_text(j, &s, &n);
+			double d;
+			if (pat_num_comparable(s, n, &d)) {
+				m->kind = PM_EXACT_NUM;
+				m->lo = d;
+			} else {
+				set_str(c, m, PM_EXACT_NUMTEXT);
+			}
+			break;
+		}
+		case PJ_NULL: m->kind = PM_NULL; break;
+		case PJ_TRUE: m->kind = PM_TRUE; break;
+		case PJ_FALSE: m->kind = PM_FALSE; break;
+		default: pj_fail(j, "Match value must be String, number, true, false, or null");
+		}
+		vals_push(c, m);
+	}
+	if (c->vals.n == 0)
+		pj_fail(j, "Empty arrays are not allowed");
+	if (rules->n == 0) {
+		cbr b = {0};
+		cbrs_push(c, rules, &b);
+	}
+	for (uint32_t i = 0; i < rules->n; i++)
+		cbr_put(c, &rules->v[i], name, nlen, &c->vals);
+	mlist_clear(&c->vals);
+}
+
+static const char *const reserved[] = {"exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists",
+				       "wildcard", "numeric", "cidr", "=", "<", "<=", ">", ">=", "regex", "not-wildcard",
+				       "not-equals-ignore-case", "date-after", "date-on-or-after", "date-before",
+				       "date-on-or-before", "in-date-range", "ip-address-in-range",
+				       "ip-address-not-in-range"};
+
+static void parse_object(cc *c, cbrs *rules, bool in_or);
+
+/* parseIntoOrRelationship; current token FIELD_NAME "$or" */
+static void parse_or(cc *c, cbrs *rules)
+{
+	pj *j = &c->j;
+	if (c->nstack >= 64)
+		pj_fail(j, "Pattern nesting depth exceeds the maximum allowed (%u)", j->max_depth);
+	cbrs *cur = &c->stack[c->nstack++];
+	*cur = *rules; /* move: currentRules = copy(rules); rules.clear() */
+	memset(rules, 0, sizeof(*rules));
+	if (pj_next(j) != PJ_START_ARRAY)
+		pj_fail(j, MSG_OR_ARRAY);
+	int loop = 0;
+	pj_tok t;
+	while ((t = pj_next(j)) != PJ_END_ARRAY) {
+		loop++;
+		if (t != PJ_START_OBJECT)
+			pj_fail(j, MSG_OR_OBJ);
+		if (c->nstack >= 64)
+			pj_fail(j, "Pattern nesting depth exceeds the maximum allowed (%u)", j->max_depth);
+		cbrs *nr = &c->stack[c->nstack++];
+		cbrs_copy(c, nr, cur);
+		if (nr->n == 0) {
+			cbr b = {0};
+			cbrs_push(c, nr, &b);
+		}
+		parse_object(c, nr, true);
+		for (uint32_t i = 0; i < nr->n; i++) {
+			cbrs_push(c, rules, &nr->v[i]);
+			memset(&nr->v[i], 0, sizeof(cbr));
+		}
+		nr->n = 0;
+		cbrs_free(nr);
+		c->nstack--;
+		if (rules->n > c->max_or)
+			pj_fail(j, "Event pattern is too complex: the combinations of $or exceed the limit of %u", c->max_or);
+	}
+	if (loop < 2)
+		pj_fail(j, MSG_OR_TWO);
+	cbrs_free(cur);
+	c->nstack--;
+}
+
+static void parse_object(cc *c, cbrs *rules, bool in_or)
+{
+	pj *j = &c->j;
+	bool fields = false;
+	pj_tok t;
+	while ((t = pj_next(j)) != PJ_END_OBJECT) {
+		fields = true;
+		const char *s;
+		size_t n;
+		pj_text(j, &s, &n);
+		if (!c->legacy && n == 3 && !memcmp(s, "$or", 3)) {
+			parse_or(c, rules);
+			continue;
+		}
+		if (in_or && !c->legacy) {
+			for (size_t k = 0; k < sizeof(reserved) / sizeof(reserved[0]); k++)
+				if (strlen(reserved[k]) == n && !memcmp(reserved[k], s, n))
+					pj_fail(j, "%s" MSG_OR_RESERVED, reserved[k]);
+		}
+		size_t save = c->path.len;
+		if (save && pat_buf_putc(&c->path, '.'))
+			pj_oom(j);
+		if (pat_buf_put(&c->path, s, n))
+			pj_oom(j);
+		char step[PAT_REASON_MAX];
+		snprintf(step, sizeof(step), "%.*s", (int)n, s);
+		switch (pj_next(j)) {
+		case PJ_START_OBJECT:
+			parse_object(c, rules, in_or);
+			break;
+		case PJ_START_ARRAY:
+			write_rules(c, rules, c->path.p, c->path.len);
+			break;
+		default:
+			pj_fail(j, "\"%s\" must be an object or an array", step);
+		}
+		c->path.len = save;
+		if (c->path.p)
+			c->path.p[save] = 0;
+	}
+	if (!fields)
+		pj_fail(j, "Empty objects are not allowed");
+}
+
+static int cent_cmp(const void *a, const void *b)
+{
+	const cent *x = a, *y = b;
+	size_t n = x->plen < y->plen ? x->plen : y->plen;
+	int r = memcmp(x->path, y->path, n);
+	if (r)
+		return r;
+	return x->plen < y->plen ? -1 : x->plen > y->plen;
+}
+
+/* Runs one compiler mode. Returns BB_OK with c->rules filled, or an error with c->j.err. */
+static bb_err run(cc *c, const char *json, size_t len, unsigned depth)
+{
+	jmp_buf jb;
+	pj_init(&c->j, json, len, depth, &jb);
+	if (setjmp(jb)) {
+		/* free temporaries */
+		mlist_clear(&c->vals);
+		pat_matcher_free(&c->tmp);
+		for (int i = 0; i < c->nstack; i++)
+			cbrs_free(&c->stack[i]);
+		c->nstack = 0;
+		cbrs_free(&c->rules);
+		return c->j.fail_code;
+	}
+	if (pj_next(&c->j) != PJ_START_OBJECT)
+		pj_fail(&c->j, "Filter is not an object");
+	parse_object(c, &c->rules, false);
+	return BB_OK;
+}
+
+static void cc_free(cc *c)
+{
+	mlist_clear(&c->vals);
+	free(c->vals.m);
+	c->vals.m = NULL;
+	c->vals.cap = 0;
+	pat_buf_free(&c->path);
+	cbrs_free(&c->rules);
+	pj_free(&c->j);
+}
+
+static bool or_structural(const char *e)
+{
+	size_t n = strlen(e), rn = strlen(MSG_OR_RESERVED);
+	return !strcmp(e, MSG_OR_ARRAY) || !strcmp(e, MSG_OR_OBJ) || !strcmp(e, MSG_OR_TWO) ||
+	       (n > rn && !strcmp(e + n - rn, MSG_OR_RESERVED));
+}
+
+/* Builds the pat_rule from the compiled branches (conditions sorted by path). */
+static bb_err to_rule(cc *c, pat_rule **out)
+{
+	pat_rule *r = calloc(1, sizeof(*r));
+	if (!r)
+		return BB_ENOMEM;
+	r->nb = c->rules.n;
+	r->b = calloc(r->nb ? r->nb : 1, sizeof(pat_branch));
+	if (!r->b) {
+		free(r);
+		return BB_ENOMEM;
+	}
+	size_t bytes = sizeof(*r) + r->nb * sizeof(pat_branch);
+	for (uint32_t i = 0; i < c->rules.n; i++) {
+		cbr *b = &c->rules.v[i];
+		qsort(b->e, b->n, sizeof(cent), cent_cmp);
+		pat_branch *pb = &r->b[i];
+		pb->c = calloc(b->n ? b->n : 1, sizeof(pat_cond));
+		if (!pb->c) {
+			pat_rule_free(r);
+			return BB_ENOMEM;
+		}
+		pb->nc = b->n;
+		for (uint32_t k = 0; k < b->n; k++) {
+			pb->c[k].path.p = b->e[k].path;
+			pb->c[k].path.n = (uint32_t)b->e[k].plen;
+			pb->c[k].m = b->e[k].m;
+			pb->c[k].nm = b->e[k].nm;
+			bytes += sizeof(pat_cond) + b->e[k].plen + b->e[k].nm * sizeof(pat_matcher);
+			b->e[k].path = NULL;
+			b->e[k].m = NULL;
+			b->e[k].nm = 0;
+		}
+	}
+	r->bytes = bytes;
+	*out = r;
+	return BB_OK;
+}
+
+/* Wildcard complexity per path (all wildcard strings of that path across branches). */
+static bool too_complex(const pat_rule *r, unsigned limit)
+{
+	for (uint32_t i = 0; i < r->nb; i++) {
+		for (uint32_t k = 0; k < r->b[i].nc; k++) {
+			const pat_cond *pc = &r->b[i].c[k];
+			/* gather all wildcard strings of this path */
+			pat_str *w = NULL;
+			size_t nw = 0, cap = 0;
+			bool any = false;
+			for (uint32_t bi = 0; bi < r->nb; bi++) {
+				for (uint32_t ck = 0; ck < r->b[bi].nc; ck++) {
+					const pat_cond *q = &r->b[bi].c[ck];
+					if (q->path.n != pc->path.n || memcmp(q->path.p, pc->path.p, q->path.n))
+						continue;
+					if (bi < i || (bi == i && ck < k))
+						goto next_cond; /* already evaluated for this path */
+					for (uint32_t mk = 0; mk < q->nm; mk++) {
+						const pat_matcher *m = &q->m[mk];
+						size_t add = m->kind == PM_WILDCARD ? 1 : m->kind == PM_AB_WILDCARD ? m->nvals : 0;
+						for (size_t a = 0; a < add; a++) {
+							const pat_str *sv = m->kind == PM_WILDCARD ? &m->s : &m->vals[a];
+							bool dup = false;
+							for (size_t d = 0; d < nw; d++)
+								if (w[d].n == sv->n && !memcmp(w[d].p, sv->p, sv->n))
+									dup = true;
+							if (dup)
+								continue;
+							if (nw == cap) {
+								cap = cap ? cap * 2 : 4;
+								pat_str *nwp = realloc(w, cap * sizeof(pat_str));
+								if (!nwp) {
+									free(w);
+									return true;
+								}
+								w = nwp;
+							}
+							w[nw++] = *sv;
+							any = true;
+						}
+					}
+				}
+			}
+			if (any && pat_wildcard_complexity(w, nw, limit) >= limit) {
+				free(w);
+				return true;
+			}
+		next_cond:
+			free(w);
+		}
+	}
+	return false;
+}
+
+bb_err pat_compile(const char *json, size_t len, const pat_limits *limits, pat_rule **out, char *reason, size_t cap)
+{
+	pat_limits lim = {0};
+	if (limits)
+		lim = *limits;
+	unsigned max_or = lim.max_or_combinations ? lim.max_or_combinations : 1000;
+	unsigned wlimit = lim.max_wildcard_complexity ? lim.max_wildcard_complexity : 10;
+	unsigned depth = lim.max_depth ? lim.max_depth : 64;
+	if (out)
+		*out = NULL;
+	if (reason && cap)
+		reason[0] = 0;
+	if (!json || !out)
+		return BB_EINVAL;
+	if (lim.max_pattern_bytes && len > lim.max_pattern_bytes) {
+		if (reason && cap)
+			snprintf(reason, cap, "Event pattern is longer than the maximum of %zu characters",
+				 lim.max_pattern_bytes);
+		return BB_EPATTERN;
+	}
+	cc *c = calloc(1, sizeof(*c));
+	if (!c)
+		return BB_ENOMEM;
+	c->max_or = max_or;
+	bb_err e = run(c, json, len, depth);
+	if (e == BB_EPATTERN && or_structural(c->j.err)) {
+		cc_free(c);
+		memset(c, 0, sizeof(*c));
+		c->max_or = max_or;
+		c->legacy = true;
+		e = run(c, json, len, depth);
+	}
+	if (e) {
+		if (reason && cap)
+			snprintf(reason, cap, "%s", c->j.err);
+		cc_free(c);
+		free(c);
+		return e;
+	}
+	pat_rule *r = NULL;
+	e = to_rule(c, &r);
+	cc_free(c);
+	free(c);
+	if (e)
+		return e;
+	if (too_complex(r, wlimit)) {
+		pat_rule_free(r);
+		if (reason && cap)
+			snprintf(reason, cap, "%s", MSG_TOO_COMPLEX);
+		return BB_EPATTERN;
+	}
+	*out = r;
+	return BB_OK;
+}

@@ -1,0 +1,65 @@
+/* node/pattern/pat_util.c — small helpers shared by the pattern engine: growable byte buffers and a
+ * fast 64-bit hash (8 bytes per step, multiply-xorshift mixing) used by every hash table here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pat_int.h"
+
+bb_err pat_buf_put(pat_buf *b, const void *d, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t c = b->cap ? b->cap : 64;
+		while (c < b->len + n + 1)
+			c *= 2;
+		char *p = realloc(b->p, c);
+		if (!p)
+			return BB_ENOMEM;
+		b->p = p;
+		b->cap = c;
+	}
+	if (n)
+		memcpy(b->p + b->len, d, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return BB_OK;
+}
+
+bb_err pat_buf_putc(pat_buf *b, char c)
+{
+	return pat_buf_put(b, &c, 1);
+}
+
+void pat_buf_free(pat_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+static inline uint64_t mix(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+uint64_t pat_hash(const void *p, size_t n, uint64_t seed)
+{
+	const unsigned char *s = p;
+	uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ULL);
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = mix(h ^ w) * 0x9E3779B97F4A7C15ULL;
+		s += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t w = 0;
+		memcpy(&w, s, n);
+		h = mix(h ^ w ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ULL;
+	}
+	return mix(h);
+}

@@ -1,0 +1,209 @@
+/* node/store.c — how EventBridge resources map onto the replicated key/value metadata (raft/meta.h).
+ *
+ * Key layout (bytewise ordered, so prefix scans list a bus's rules in name order):
+ *   a/<acct>                 account record        {"Id","CreationTime"}
+ *   k/<akid>                 access key            {"Account","Secret"}
+ *   b/<acct>/<bus>           event bus             {"Name","Description"?,"CreationTime","LastModifiedTime",
+ *                                                   "Tags":[...], "KmsKeyIdentifier"?, "DeadLetterConfig"?, ...}
+ *   r/<acct>/<bus>|<rule>    rule                  {"Name","EventPattern"?,"ScheduleExpression"?,"State",
+ *                                                   "Description"?,"RoleArn"?,"CreatedBy","Targets":[...],"Tags":[...]}
+ * '|' is outside the bus-name alphabet, so "r/<acct>/<bus>|" never prefixes another bus's rules.
+ * Values are compact JSON; a record's version (raft index of its last write) is the CAS token.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "node_int.h"
+
+void key_account(char *k, const char *acct) { snprintf(k, KEY_MAX, "a/%s", acct); }
+void key_access(char *k, const char *akid) { snprintf(k, KEY_MAX, "k/%s", akid); }
+void key_bus(char *k, const char *acct, const char *bus) { snprintf(k, KEY_MAX, "b/%s/%s", acct, bus); }
+void key_bus_prefix(char *k, const char *acct) { snprintf(k, KEY_MAX, "b/%s/", acct); }
+void key_rule(char *k, const char *acct, const char *bus, const char *rule)
+{
+	snprintf(k, KEY_MAX, "r/%s/%s|%s", acct, bus, rule);
+}
+void key_rule_prefix(char *k, const char *acct, const char *bus) { snprintf(k, KEY_MAX, "r/%s/%s|", acct, bus); }
+
+json_t *store_get(meta_snap *s, const char *key, uint64_t *version)
+{
+	meta_val v;
+	if (version)
+		*version = 0;
+	if (!meta_snap_get(s, key, strlen(key), &v))
+		return NULL;
+	json_error_t err;
+	json_t *j = json_loadb((const char *)v.data, v.len, 0, &err);
+	if (!j || !json_is_object(j)) {
+		BB_LOGE("store", "msg=\"corrupt record\" key=\"%s\"", key);
+		json_decref(j);
+		return NULL;
+	}
+	if (version)
+		*version = v.version;
+	return j;
+}
+
+int bus_resolve(api_call *c, const char *name_or_arn, char *bus, size_t cap)
+{
+	const char *name = name_or_arn ? name_or_arn : "default";
+	if (strncmp(name, "arn:", 4) == 0) {
+		/* arn:aws:events:<region>:<acct>:event-bus/<name> (shape already checked by the regex) */
+		const char *p = name;
+		const char *field[6];
+		int i = 0;
+		field[i++] = p;
+		while (*p && i < 6) {
+			if (*p == ':')
+				field[i++] = p + 1;
+			p++;
+		}
+		if (i < 6)
+			return api_error(c, 400, "ValidationException", "Parameter EventBusName is not valid.");
+		const char *region = field[3], *acct = field[4], *res = field[5];
+		if (strncmp(region, c->n->region, strlen(c->n->region)) != 0 || region[strlen(c->n->region)] != ':')
+			return api_error(c, 400, "ValidationException",
+					 "Parameter EventBusName is not valid. Reason: Event bus region does not match.");
+		if (strncmp(acct, c->who.account, 12) != 0)
+			return api_error(c, 400, "AccessDeniedException",
+					 "User is not authorized to access event bus %s.", res + strlen("event-bus/"));
+		name = res + strlen("event-bus/");
+	}
+	if (strlen(name) >= cap)
+		return api_error(c, 400, "ValidationException", "Parameter EventBusName is not valid.");
+	strcpy(bus, name);
+	return 0;
+}
+
+void arn_bus(api_call *c, const char *bus, char *out, size_t cap)
+{
+	snprintf(out, cap, "arn:aws:events:%s:%s:event-bus/%s", c->n->region, c->who.account, bus);
+}
+
+void arn_rule(api_call *c, const char *bus, const char *rule, char *out, size_t cap)
+{
+	if (strcmp(bus, "default") == 0)
+		snprintf(out, cap, "arn:aws:events:%s:%s:rule/%s", c->n->region, c->who.account, rule);
+	else
+		snprintf(out, cap, "arn:aws:events:%s:%s:rule/%s/%s", c->n->region, c->who.account, bus, rule);
+}
+
+/* Tokens: base64url("bb1:" + last). Opaque to clients, stable across inserts and deletes because
+ * they name a position in key order rather than an offset. */
+char *token_make(const char *last)
+{
+	size_t raw_len = strlen(last) + 4;
+	char *raw = malloc(raw_len + 1);
+	if (!raw)
+		return NULL;
+	snprintf(raw, raw_len + 1, "bb1:%s", last);
+	size_t cap = sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *tok = malloc(cap);
+	if (tok)
+		sodium_bin2base64(tok, cap, (const unsigned char *)raw, raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	free(raw);
+	return tok;
+}
+
+int token_parse(api_call *c, const char *tok, char *last, size_t cap)
+{
+	unsigned char raw[1100];
+	size_t raw_len = 0;
+	if (strlen(tok) > 2048 ||
+	    sodium_base642bin(raw, sizeof raw - 1, tok, strlen(tok), NULL, &raw_len, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    raw_len < 4 || memcmp(raw, "bb1:", 4) != 0 || raw_len - 4 >= cap || memchr(raw, 0, raw_len))
+		return api_error(c, 400, "ValidationException", "The NextToken provided is not valid.");
+	memcpy(last, raw + 4, raw_len - 4);
+	last[raw_len - 4] = '\0';
+	return 0;
+}
+
+json_t *tags_of(json_t *rec)
+{
+	json_t *t = json_object_get(rec, "Tags");
+	return json_is_array(t) ? json_deep_copy(t) : json_array();
+}
+
+/* ---- transactions --------------------------------------------------------------------------- */
+
+static char *txn_keep(txn *t, char *p)
+{
+	if (!p || t->n_owned >= BB_ARRAY_LEN(t->owned)) {
+		free(p);
+		t->overflow = true;
+		return NULL;
+	}
+	t->owned[t->n_owned++] = p;
+	return p;
+}
+
+static meta_op *txn_next(txn *t)
+{
+	if (t->n_ops >= TXN_MAX_OPS) {
+		t->overflow = true;
+		return NULL;
+	}
+	meta_op *op = &t->ops[t->n_ops++];
+	memset(op, 0, sizeof *op);
+	return op;
+}
+
+static void txn_key(txn *t, meta_op *op, const char *key)
+{
+	char *k = txn_keep(t, strdup(key));
+	op->key = k;
+	op->key_len = k ? strlen(k) : 0;
+}
+
+void txn_put(txn *t, const char *key, json_t *val, int64_t expect)
+{
+	meta_op *op = txn_next(t);
+	if (!op)
+		return;
+	op->kind = META_OP_PUT;
+	op->expect = expect;
+	txn_key(t, op, key);
+	char *v = txn_keep(t, json_dumps(val, JSON_COMPACT | JSON_PRESERVE_ORDER));
+	op->val = v;
+	op->val_len = v ? strlen(v) : 0;
+}
+
+void txn_del(txn *t, const char *key, int64_t expect)
+{
+	meta_op *op = txn_next(t);
+	if (!op)
+		return;
+	op->kind = META_OP_DEL;
+	op->expect = expect;
+	txn_key(t, op, key);
+}
+
+void txn_check(txn *t, const char *key, int64_t expect)
+{
+	meta_op *op = txn_next(t);
+	if (!op)
+		return;
+	op->kind = META_OP_CHECK;
+	op->expect = expect;
+	txn_key(t, op, key);
+}
+
+void txn_del_prefix(txn *t, const char *prefix)
+{
+	meta_op *op = txn_next(t);
+	if (!op)
+		return;
+	op->kind = META_OP_DEL_PREFIX;
+	op->expect = META_ANY;
+	txn_key(t, op, prefix);
+}
+
+void txn_reset(txn *t)
+{
+	for (size_t i = 0; i < t->n_owned; i++)
+		free(t->owned[i]);
+	memset(t, 0, sizeof *t);
+}

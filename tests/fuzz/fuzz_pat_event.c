@@ -1,0 +1,94 @@
+/* tests/fuzz/fuzz_pat_event.c — libFuzzer target: arbitrary bytes as an event (the event flattener
+ * and matcher of node/pattern/).
+ *
+ * A fixed set of diverse compiled patterns (every operator, nesting, dotted keys, $or, arrays) is
+ * built once. Each input goes through pat_match (with a large and a tiny id buffer) and through
+ * pat_match_rule for every pattern. Must never crash, leak, hang or hit UB; in addition, whenever
+ * both calls accept the event, the set's answer must equal the per-rule answers, ids must be in
+ * range and distinct, and the total must not depend on the buffer size.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/pattern/pat.h"
+
+static const char *const patterns[] = {
+	"{\"source\":[\"aws.ec2\"],\"detail\":{\"state\":[\"pending\",\"running\"]}}",
+	"{\"detail\":{\"c-count\":[{\"numeric\":[\">\",0,\"<=\",5]}],\"d-count\":[{\"numeric\":[\"<\",10]}]}}",
+	"{\"region\":[{\"prefix\":\"us-\"}],\"account\":[{\"anything-but\":[\"111\",\"222\"]}]}",
+	"{\"detail\":{\"ip\":[{\"cidr\":\"10.0.0.0/24\"}],\"ip6\":[{\"cidr\":\"2001:db8::/32\"}]}}",
+	"{\"resources\":[{\"wildcard\":\"arn:aws:ec2:*:instance/i-*\"}]}",
+	"{\"detail-type\":[{\"equals-ignore-case\":\"ec2 instance state-change notification\"}]}",
+	"{\"x\":{\"y\":{\"z\":[{\"suffix\":{\"equals-ignore-case\":\"SSE\"}}]}}}",
+	"{\"x.y\":{\"z\":[{\"prefix\":{\"equals-ignore-case\":\"STRA\"}}]}}",
+	"{\"a\":[1,\"b\",null,true],\"n\":[{\"exists\":true}],\"missing\":[{\"exists\":false}]}",
+	"{\"employees\":{\"firstName\":[\"Anna\"],\"ids\":[{\"exists\":false}]}}",
+	"{\"employees\":{\"firstName\":[\"John\"],\"ids\":[1000]}}",
+	("{\"$or\":[{\"a\":{\"e\":{\"f\":[300]}}},{\"s\":[{\"anything-but\":{\"prefix\":\"x\"}}]},"
+	 "{\"k\":[{\"anything-but\":{\"equals-ignore-case\":[\"kelvin k\"]}}]}]}"),
+	"{\"detail\":{\"$or\":[{\"flag\":[true]},{\"none\":[null]}],\"empty\":[\"\"]}}",
+	"{\"s\":[{\"anything-but\":{\"wildcard\":\"*a\\\\*b*\"}}],\"t\":[{\"anything-but\":{\"suffix\":[\"z\"]}}]}",
+	"{\"n\":[0.1,-1e308,{\"anything-but\":[5,6]}],\"o\":[{\"exists\":false}],\"l\":[{\"exists\":false}]}",
+	"{\"detail\":{\"ip\":[\"10.0.0.1\"],\"state\":[{\"anything-but\":\"stopped\"}]}}",
+};
+
+#define NPAT (sizeof(patterns) / sizeof(patterns[0]))
+
+static pat_rule *rules[NPAT];
+static pat_set *set;
+static pat_scratch *scratch;
+
+static void setup(void)
+{
+	pat_builder *b = pat_builder_new();
+	char reason[PAT_REASON_MAX];
+	if (!b)
+		abort();
+	for (size_t i = 0; i < NPAT; i++) {
+		if (pat_compile(patterns[i], strlen(patterns[i]), NULL, &rules[i], reason, sizeof(reason)) != BB_OK) {
+			fprintf(stderr, "fuzz_pat_event: pattern %zu rejected: %s\n", i, reason);
+			abort();
+		}
+		if (pat_builder_add(b, (uint32_t)(i + 1), rules[i]) != BB_OK)
+			abort();
+	}
+	set = pat_builder_publish(b);
+	scratch = pat_scratch_new();
+	pat_builder_free(b);
+	if (!set || !scratch)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!set)
+		setup();
+	const char *ev = (const char *)data;
+	uint32_t ids[NPAT + 1], few[2];
+	size_t n = 0, nfew = 0;
+	bb_err e = pat_match(set, scratch, ev, size, ids, NPAT + 1, &n);
+	bb_err efew = pat_match(set, scratch, ev, size, few, 2, &nfew);
+	if (e != efew || (e == BB_OK && n != nfew) || (e != BB_OK && (e != BB_EINVAL || n != 0)))
+		abort();
+	if (e == BB_OK && n > NPAT)
+		abort();
+	bool in_set[NPAT] = {false};
+	for (size_t i = 0; e == BB_OK && i < n; i++) {
+		if (ids[i] < 1 || ids[i] > NPAT || in_set[ids[i] - 1])
+			abort();
+		in_set[ids[i] - 1] = true;
+	}
+	for (size_t i = 0; i < NPAT; i++) {
+		bool m = false;
+		bb_err er = pat_match_rule(rules[i], ev, size, &m);
+		if (er != BB_OK && er != BB_EINVAL)
+			abort();
+		if (er == BB_OK && e == BB_OK && m != in_set[i]) {
+			fprintf(stderr, "fuzz_pat_event: pattern %zu: pat_match_rule=%d pat_match=%d\n", i, m, in_set[i]);
+			abort();
+		}
+	}
+	return 0;
+}
