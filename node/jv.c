@@ -243,3 +243,30 @@ bool bus_name_or_arn_ok(const char *s)
 		return bus_name_ok(s);
 	return bus_name_ok(p + 11);
 }
+
+/* ^[a-zA-Z0-9_\-/:]*$ */
+bool kms_key_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!(isascii((unsigned char)*s) && isalnum((unsigned char)*s)) && !strchr("_-/:", *s))
+			return false;
+	return true;
+}
+
+/* aws\.partner(/[\.\-_A-Za-z0-9]+){2,} */
+bool event_source_name_ok(const char *s)
+{
+	if (strncmp(s, "aws.partner", 11) != 0)
+		return false;
+	s += 11;
+	int segments = 0;
+	while (*s == '/') {
+		const char *seg = ++s;
+		while (*s && *s != '/' && ((isascii((unsigned char)*s) && isalnum((unsigned char)*s)) || strchr(".-_", *s)))
+			s++;
+		if (s == seg)
+			return false;
+		segments++;
+	}
+	return *s == '\0' && segments >= 2;
+}

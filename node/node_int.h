@@ -146,6 +146,8 @@ bool name_ok(const char *s);          /* [\.\-_A-Za-z0-9]+ */
 bool bus_name_ok(const char *s);      /* [/\.\-_A-Za-z0-9]+ */
 bool bus_name_or_arn_ok(const char *s); /* (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+ */
 bool tag_key_ok(const char *s);
+bool kms_key_ok(const char *s);           /* ^[a-zA-Z0-9_\-/:]*$ */
+bool event_source_name_ok(const char *s); /* aws\.partner(/[\.\-_A-Za-z0-9]+){2,} */
 /* rate(N unit) (singular unit for 1) or cron(six fields). */
 bool schedule_expression_ok(const char *s);
 

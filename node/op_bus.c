@@ -22,7 +22,7 @@ static int bus_optional_members(api_call *c, vcheck *v, const char **desc, const
 	    jv_obj(c, c->in, "DeadLetterConfig", dlc) || jv_obj(c, c->in, "LogConfig", logc))
 		return -1;
 	v_string(v, "description", *desc, false, 0, 512, NULL, NULL);
-	v_string(v, "kmsKeyIdentifier", *kms, false, 0, 2048, NULL, NULL);
+	v_string(v, "kmsKeyIdentifier", *kms, false, 0, 2048, "^[a-zA-Z0-9_\\-/:]*$", kms_key_ok);
 	if (*dlc) {
 		const char *arn;
 		if (jv_str(c, *dlc, "Arn", &arn))
@@ -144,7 +144,8 @@ int op_create_event_bus(api_call *c)
 	    jv_arr(c, c->in, "Tags", &a.tags))
 		return -1;
 	v_string(&v, "name", a.name, true, 1, 256, RE_BUS, bus_name_ok);
-	v_string(&v, "eventSourceName", source, false, 1, 256, NULL, NULL);
+	v_string(&v, "eventSourceName", source, false, 1, 256, "aws\\.partner(/[\\.\\-_A-Za-z0-9]+){2,}",
+		 event_source_name_ok);
 	if (bus_optional_members(c, &v, &a.desc, &a.kms, &a.dlc, &a.logc))
 		return -1;
 	if (a.tags && tags_validate(c, &v, a.tags, "tags"))

@@ -220,7 +220,9 @@ bb_err pol_authz_parse(const char *v, size_t len, bool have_date, pol_auth *a, c
 
 	memset(a, 0, offsetof(pol_auth, names));
 	a->expires_s = -1;
-	if (!v || len > POL_MAX_AUTHZ_LEN)
+	if (!v)
+		return incomplete(NULL, have_date, "", 0, why, cap);
+	if (len > POL_MAX_AUTHZ_LEN)
 		return fail(why, cap, "Authorization header exceeds the maximum length of 4096 bytes.");
 	while (i < len && blank(v[i]))
 		i++;

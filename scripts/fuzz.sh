@@ -16,6 +16,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 WORK=${FUZZ_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/busbar-fuzz.XXXXXX")}
+mkdir -p "$WORK"
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_C_COMPILER=clang -DBUSBAR_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	>"$WORK/configure.log" 2>&1 || { cat "$WORK/configure.log"; exit 1; }

@@ -179,6 +179,7 @@ typedef struct W {
 	uint32_t ep;
 	bool stop;  /* nothing more to read */
 	bool bad;   /* malformed JSON seen */
+	bool early_exit; /* stop after the last used key (ignores later duplicate/dotted keys): off */
 } W;
 
 static void hit_pred(W *w, uint32_t pred, uint32_t elem)
@@ -211,7 +212,9 @@ static void hit_pred(W *w, uint32_t pred, uint32_t elem)
 	}
 	if (elem == 0) {
 		sc->pred_free[pred] = ep;
-	} else if (sc->pred_free[pred] != ep) {
+	} else {
+		/* kept even when a free value exists: under exists:false a value inside an array element can
+		 * succeed where the free one fails (it makes other paths' values inconsistent) */
 		if (!push2(&sc->pair_node, &sc->pair_next, &sc->npairs, &sc->pair_cap)) {
 			sc->oom = true;
 			return;
@@ -238,7 +241,7 @@ static void affix_probe(W *w, const pat_affix *a, const char *v, size_t n, bool 
 			break;
 		const char *k = suffix ? v + n - L : v;
 		uint32_t m = pat_smap_get(w->s, &a->map, k, L, pat_hash(k, L, 13));
-		if (m != PAT_NONE)
+		for (; m != PAT_NONE; m = w->s->alias_next[m])
 			hit_ment(w, m, elem);
 	}
 }
@@ -255,7 +258,7 @@ static void emit(W *w, uint32_t fid, pat_value *v, uint32_t elem)
 	}
 	if (elem == 0) {
 		sc->field_free[fid] = ep;
-	} else if (sc->field_free[fid] != ep) {
+	} else if (sc->field_free[fid] != ep) { /* a free value already makes exists:false fail */
 		if (!push2(&sc->fv_node, &sc->fv_next, &sc->nfv, &sc->fv_cap)) {
 			sc->oom = true;
 			return;
@@ -526,7 +529,7 @@ static const char *walk_object(W *w, const char *p, uint32_t node, uint32_t elem
 		p = ws(p, e);
 		if (p < e && *p == ',') {
 			p = ws(p + 1, e);
-			if (nseen == need && need <= 64) {
+			if (w->early_exit && nseen == need && need <= 64) {
 				if (root) {
 					w->stop = true;
 					return p;
@@ -713,7 +716,8 @@ static bool absent_ok(const W *w, uint32_t f, const uint32_t *M, uint32_t nm)
 	return true;
 }
 
-static bool search(W *w, const pat_bcond *c, uint32_t nc, uint32_t k, uint32_t *M, uint32_t nm)
+/* simple: the branch has only value conditions, so a free value dominates every other choice */
+static bool search(W *w, const pat_bcond *c, uint32_t nc, uint32_t k, uint32_t *M, uint32_t nm, bool simple)
 {
 	pat_scratch *sc = w->sc;
 	if (k == nc)
@@ -722,21 +726,25 @@ static bool search(W *w, const pat_bcond *c, uint32_t nc, uint32_t k, uint32_t *
 		return false;
 	const pat_bcond *cd = &c[k];
 	if (cd->kind != PAT_C_ABS && sc->pred_seen[cd->pred] == w->ep) {
-		if (sc->pred_free[cd->pred] == w->ep)
-			return search(w, c, nc, k + 1, M, nm);
+		if (sc->pred_free[cd->pred] == w->ep) {
+			if (search(w, c, nc, k + 1, M, nm, simple))
+				return true;
+			if (simple || sc->steps > STEP_BUDGET)
+				return false;
+		}
 		for (uint32_t i = sc->pred_head[cd->pred]; i != PAT_NONE; i = sc->pair_next[i]) {
 			uint32_t x = sc->pair_node[i];
 			if (!consistent_all(sc, x, M, nm))
 				continue;
 			M[nm] = x;
-			if (search(w, c, nc, k + 1, M, nm + 1))
+			if (search(w, c, nc, k + 1, M, nm + 1, simple))
 				return true;
 			if (sc->steps > STEP_BUDGET)
 				return false;
 		}
 	}
 	if (cd->kind != PAT_C_POS && absent_ok(w, cd->field, M, nm))
-		return search(w, c, nc, k + 1, M, nm);
+		return search(w, c, nc, k + 1, M, nm, simple);
 	return false;
 }
 
@@ -762,7 +770,7 @@ static bool branch_matches(W *w, uint32_t bi)
 		sc->oom = true;
 		return false;
 	}
-	bool r = search(w, c, br->nc, 0, M, 0);
+	bool r = search(w, c, br->nc, 0, M, 0, br->simple);
 	if (M != stackM)
 		free(M);
 	return r;

@@ -92,8 +92,120 @@ static bool same_dec(const dec *a, const dec *b)
 	return a->nd == b->nd && (a->nd == 0 || a->exp == b->exp) && memcmp(a->d, b->d, (size_t)a->nd) == 0;
 }
 
+/* 16-17 significant digits, D = M / 10^q with 1 <= q <= 19: exact binary arithmetic in 128 bits.
+ * Computes d = round-half-even(D) and decides whether D is what Java prints for d: no 1-digit-shorter
+ * decimal lies in d's rounding interval and D is the closest k-digit decimal to d.
+ * Returns false when the inputs are outside its range (caller falls back). */
+static bool exact_1617(uint64_t M, int q, bool neg, double *out, bool *comparable)
+{
+	typedef unsigned __int128 u128;
+	typedef __int128 i128;
+	uint64_t p10 = 1;
+	for (int i = 0; i < q; i++)
+		p10 *= 10;
+	int bl = 64 - __builtin_clzll(M);
+	/* m2 = M * 2^s / 10^q in [2^52, 2^53) */
+	int l10 = (q * 3322 + 999) / 1000; /* ceil(q * log2(10)) approx */
+	int s = 53 + l10 - bl;
+	for (int tries = 0; tries < 3; tries++) {
+		if (s < 0 || bl + s > 125)
+			return false;
+		u128 num = (u128)M << s;
+		u128 m2 = num / p10;
+		if (m2 >= ((u128)1 << 53)) {
+			s--;
+			continue;
+		}
+		if (m2 < ((u128)1 << 52)) {
+			s++;
+			continue;
+		}
+		u128 rem = num - m2 * p10;
+		/* round half even */
+		if (rem * 2 > p10 || (rem * 2 == p10 && (m2 & 1)))
+			m2++;
+		if (m2 == ((u128)1 << 53)) {
+			/* carried into the next binade: exact value still m2 * 2^-s */
+		}
+		i128 diff = (i128)num - (i128)(m2 * p10); /* (D - d) * 10^q * 2^s */
+		double d = ldexp((double)(uint64_t)m2, -s);
+		*out = neg ? -d : d;
+		i128 half_unit = (i128)1 << (s - 1 >= 0 ? s - 1 : 0);
+		i128 ad = diff < 0 ? -diff : diff;
+		if (ad > half_unit || (ad == half_unit && (M & 1))) {
+			*comparable = false; /* a neighbouring k-digit decimal is closer */
+			return true;
+		}
+		bool even = !(m2 & 1);
+		bool pow2 = m2 == ((u128)1 << 52);
+		uint64_t r10 = M % 10;
+		i128 cand[2] = {diff - (i128)r10 * ((i128)1 << s), diff + (i128)(10 - r10) * ((i128)1 << s)};
+		for (int c = 0; c < 2; c++) {
+			i128 x = cand[c];
+			i128 ax = x < 0 ? -x : x;
+			i128 lim2 = (i128)p10; /* |x| * 2 <= 10^q  (x below d with a power-of-two m2: |x| * 4 <= 10^q) */
+			i128 lhs = (x < 0 && pow2) ? ax * 4 : ax * 2;
+			if (lhs < lim2 || (lhs == lim2 && even)) {
+				*comparable = false; /* a shorter decimal rounds to d */
+				return true;
+			}
+		}
+		*comparable = true;
+		return true;
+	}
+	return false;
+}
+
 bool pat_num_comparable(const char *s, size_t n, double *out)
 {
+	/* 16/17-digit plain decimals (the common case for coordinates and measurements) */
+	{
+		size_t i = 0;
+		bool neg = false;
+		if (i < n && s[i] == '-') {
+			neg = true;
+			i++;
+		}
+		uint64_t M = 0;
+		int k = 0, frac = 0, tz = 0;
+		bool nz = false, ok = true, dot = false;
+		for (; i < n; i++) {
+			char ch = s[i];
+			if (ch >= '0' && ch <= '9') {
+				if (dot)
+					frac++;
+				if (ch != '0')
+					nz = true;
+				if (!nz)
+					continue;
+				if (++k > 19) {
+					ok = false;
+					break;
+				}
+				M = M * 10 + (uint64_t)(ch - '0');
+				tz = ch == '0' ? tz + 1 : 0;
+			} else if (ch == '.' && !dot) {
+				dot = true;
+			} else {
+				ok = false;
+				break;
+			}
+		}
+		if (ok && nz) {
+			while (tz > 0) {
+				M /= 10;
+				k--;
+				frac--;
+				tz--;
+			}
+			if ((k == 16 || k == 17) && frac >= 1 && frac <= 19) {
+				bool comp;
+				if (exact_1617(M, frac, neg, out, &comp))
+					return comp;
+			}
+		}
+	}
+
 	/* fast path: plain digits, few significant digits */
 	uint64_t mant = 0;
 	int sig = 0, frac = 0;

@@ -474,7 +474,11 @@ static void affix_add(bctx *b, pat_affix *a, const char *k, size_t n, uint32_t m
 {
 	uint32_t off = blob_add(b, k, n);
 	bmap bm = {&a->map, seed, false};
-	bmap_put(b, &bm, off, (uint32_t)n, pat_hash(k, n, seed), ment);
+	uint32_t got = bmap_put(b, &bm, off, (uint32_t)n, pat_hash(k, n, seed), ment);
+	if (got != ment && got != PAT_NONE) {
+		b->s->alias_next[ment] = b->s->alias_next[got];
+		b->s->alias_next[got] = ment;
+	}
 	for (uint32_t i = 0; i < a->nlens; i++)
 		if (a->lens[i] == n)
 			return;
@@ -534,6 +538,7 @@ static void set_free(pat_set *s)
 	free(s->pred_lists);
 	free(s->ment_soff);
 	free(s->ment_slen);
+	free(s->alias_next);
 	free(s->pred_branch);
 	free(s->br);
 	free(s->conds);
@@ -548,7 +553,7 @@ static size_t set_bytes(const pat_set *s)
 {
 	size_t t = sizeof(*s) + s->blob_len + s->nnodes * sizeof(pat_node) + (s->kids.e ? (s->kids.mask + 1) : 0) * sizeof(pat_smap_ent);
 	t += s->nfields * sizeof(pat_field) + s->nments * sizeof(pat_ment) + s->ngm * (sizeof(pat_matcher) + 4);
-	t += s->npreds * 4 + s->nbr * sizeof(pat_br) + s->nalways * 4 + s->nrules * 4;
+	t += s->nments * 4 + s->npreds * 4 + s->nbr * sizeof(pat_br) + s->nalways * 4 + s->nrules * 4;
 	for (uint32_t i = 0; i < s->nfields; i++) {
 		const pat_field *f = &s->fields[i];
 		const pat_smap *ms[7] = {&f->exact, &f->numtext, &f->prefix.map, &f->suffix.map, &f->prefix_ic.map,
@@ -702,8 +707,11 @@ pat_set *pat_builder_publish(pat_builder *bld)
 	for (uint32_t i = 0; i < g.n; i++)
 		npl += g.v[i].npred;
 	s->pred_lists = malloc((npl ? npl : 1) * sizeof(uint32_t));
-	if (!s->ments || !s->pred_lists)
+	s->alias_next = malloc((g.n ? g.n : 1) * sizeof(uint32_t));
+	if (!s->ments || !s->pred_lists || !s->alias_next)
 		goto fail;
+	for (uint32_t i = 0; i < g.n; i++)
+		s->alias_next[i] = PAT_NONE;
 	npl = 0;
 	size_t gcap = 0;
 	for (uint32_t i = 0; i < g.n; i++) {

@@ -98,6 +98,7 @@ struct pat_set {
 	pat_ment *ments;
 	uint32_t nments;
 	uint32_t *pred_lists;
+	uint32_t *alias_next; /* affix ments sharing one key (case-insensitive variants): chain */
 	uint32_t *ment_soff, *ment_slen; /* equals-ignore-case ments: the pattern text (for confirmation) */
 	pat_matcher *gm;  /* generic matchers */
 	uint32_t *gm_ment;

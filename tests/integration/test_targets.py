@@ -285,6 +285,55 @@ def test_input_template_constraints(events, events_nv, rule):
                  Targets=[{"Id": "xf", "Arn": sqs(), "InputTransformer": {"InputTemplate": big}}])
 
 
+def test_input_paths_map_constraints(events, rule):
+    # A4 InputTransformer.InputPathsMap: ≤ 100 entries, key [A-Za-z0-9_-]+ (1..256), value ≤ 256. The reference
+    # gives no text for map members (Coral prints maps in Java's {k=v} form): require the member path.
+    base = "targets.1.member.inputTransformer.inputPathsMap"
+    big = {f"k{i}": "$.detail" for i in range(101)}
+    assert_error(events.put_targets, "ValidationException", Rule=rule,
+                 Targets=[{"Id": "m", "Arn": sqs(), "InputTransformer": {"InputPathsMap": big,
+                                                                          "InputTemplate": '"x"'}}],
+                 startswith="1 validation error detected: ", contains=[f"'{base}'", MAX_LEN(100)])
+    assert_error(events.put_targets, "ValidationException", Rule=rule,
+                 Targets=[{"Id": "m", "Arn": sqs(), "InputTransformer": {"InputPathsMap": {"bad key": "$.a"},
+                                                                          "InputTemplate": '"x"'}}],
+                 startswith="1 validation error detected: ", contains=base)
+    assert_error(events.put_targets, "ValidationException", Rule=rule,
+                 Targets=[{"Id": "m", "Arn": sqs(), "InputTransformer": {"InputPathsMap": {"k": "$." + "p" * 255},
+                                                                          "InputTemplate": '"x"'}}],
+                 startswith="1 validation error detected: ", contains=base)
+    assert targets_of(events, rule) == []
+    ok = {f"k{i}": "$.detail" for i in range(100)}
+    ok_put(events, Rule=rule, Targets=[{"Id": "m", "Arn": sqs(), "InputTransformer": {"InputPathsMap": ok,
+                                                                                      "InputTemplate": '"x"'}}])
+
+
+def test_input_paths_map_cannot_define_reserved_variable(events, rule):
+    # §5: the aws.events.* variables are reserved and "cannot be defined in InputPathsMap" (text not recorded)
+    assert_error(events.put_targets, "ValidationException", Rule=rule,
+                 Targets=[{"Id": "m", "Arn": sqs(), "InputTransformer": {
+                     "InputPathsMap": {"aws.events.rule-arn": "$.source"},
+                     "InputTemplate": '{"a": <aws.events.rule-arn>}'}}])
+    assert targets_of(events, rule) == []
+
+
+def test_sqs_message_group_id_length(events, rule):
+    g = "g" * 101
+    assert_error(events.put_targets, "ValidationException",
+                 validation_msg((g, "targets.1.member.sqsParameters.messageGroupId", MAX_LEN(100))), Rule=rule,
+                 Targets=[{"Id": "s", "Arn": sqs("f.fifo"), "SqsParameters": {"MessageGroupId": g}}])
+
+
+def test_target_role_and_dlq_arn_length(events, rule):
+    a = "arn:" + "a" * 1597
+    assert_error(events.put_targets, "ValidationException",
+                 validation_msg((a, "targets.1.member.roleArn", MAX_LEN(1600))), Rule=rule,
+                 Targets=[{"Id": "r", "Arn": sqs(), "RoleArn": a}])
+    assert_error(events.put_targets, "ValidationException",
+                 validation_msg((a, "targets.1.member.deadLetterConfig.arn", MAX_LEN(1600))), Rule=rule,
+                 Targets=[{"Id": "r", "Arn": sqs(), "DeadLetterConfig": {"Arn": a}}])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # RetryPolicy / DeadLetterConfig
 

@@ -1426,50 +1426,37 @@ static bool parse_object(cctx *c, const jnode *o, const char *path, size_t pathn
 	return true;
 }
 
-/* Compares two UTF-8 strings in Java String order (UTF-16 code units). */
+/* Next UTF-16 code unit of s[n] at *i (with *pending holding a low surrogate), or -1 at the end. */
+static long u16next(const char *s, size_t n, size_t *i, unsigned *pending)
+{
+	if (*pending) {
+		long u = *pending;
+		*pending = 0;
+		return u;
+	}
+	if (*i >= n)
+		return -1;
+	uint32_t cp;
+	size_t l = utf8_dec((const unsigned char *)s + *i, n - *i, &cp);
+	if (!l)
+		cp = (unsigned char)s[*i], l = 1;
+	*i += l;
+	if (cp < 0x10000)
+		return cp;
+	*pending = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+	return 0xD800 + ((cp - 0x10000) >> 10);
+}
+
+/* Compares two UTF-8 strings in Java String order (UTF-16 code units; a prefix sorts first). */
 static int u16cmp(const char *a, size_t an, const char *b, size_t bn)
 {
 	size_t i = 0, j = 0;
-	unsigned pa = 0, pb = 0; /* pending low surrogates */
+	unsigned pa = 0, pb = 0;
 	for (;;) {
-		unsigned ua, ub;
-		if (pa) {
-			ua = pa, pa = 0;
-		} else if (i < an) {
-			uint32_t cp;
-			size_t l = utf8_dec((const unsigned char *)a + i, an - i, &cp);
-			if (!l)
-				cp = (unsigned char)a[i], l = 1;
-			i += l;
-			if (cp >= 0x10000) {
-				ua = 0xD800 + ((cp - 0x10000) >> 10);
-				pa = 0xDC00 + ((cp - 0x10000) & 0x3FF);
-			} else {
-				ua = cp;
-			}
-		} else {
-			ua = 0x110000;
-		}
-		if (pb) {
-			ub = pb, pb = 0;
-		} else if (j < bn) {
-			uint32_t cp;
-			size_t l = utf8_dec((const unsigned char *)b + j, bn - j, &cp);
-			if (!l)
-				cp = (unsigned char)b[j], l = 1;
-			j += l;
-			if (cp >= 0x10000) {
-				ub = 0xD800 + ((cp - 0x10000) >> 10);
-				pb = 0xDC00 + ((cp - 0x10000) & 0x3FF);
-			} else {
-				ub = cp;
-			}
-		} else {
-			ub = 0x110000;
-		}
+		long ua = u16next(a, an, &i, &pa), ub = u16next(b, bn, &j, &pb);
 		if (ua != ub)
 			return ua < ub ? -1 : 1;
-		if (ua == 0x110000)
+		if (ua < 0)
 			return 0;
 	}
 }
