@@ -206,6 +206,14 @@ int rule_request_bus(api_call *c, vcheck *v, const char **bus_in);
 json_t *rule_public_view(api_call *c, const char *bus, json_t *rec);
 int rule_bus_exists(api_call *c, const char *bus);
 
+/* Lists the records whose keys start with key_prefix + name_prefix (name_prefix may be NULL), in key
+ * order, resuming after the position a NextToken names, at most limit items: c->out becomes
+ * {items_key: [view(record)...], "NextToken"?}. view returns a new reference, or NULL to skip the
+ * record (a filter). Returns 0, or -1 with ValidationException for a bad token. */
+typedef json_t *(*page_view_fn)(api_call *c, json_t *rec, void *arg);
+int store_page(api_call *c, const char *key_prefix, const char *name_prefix, const char *token, size_t limit,
+	       const char *items_key, page_view_fn view, void *arg);
+
 /* ---- misc ----------------------------------------------------------------------------------- */
 /* Copies the tag list of rec["Tags"] (or an empty array). New reference. */
 json_t *tags_of(json_t *rec);

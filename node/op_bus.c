@@ -202,34 +202,10 @@ int op_describe_event_bus(api_call *c)
 
 /* ---- ListEventBuses ------------------------------------------------------------------------- */
 
-typedef struct list_ctx {
-	api_call *c;
-	json_t *items;
-	size_t limit;
-	size_t prefix_len;  /* length of the key prefix to strip */
-	char last[KEY_MAX];
-	bool more;
-} list_ctx;
-
-static bool list_bus_cb(void *ctx, const meta_val *mv)
+static json_t *list_bus_view(api_call *c, json_t *rec, void *arg)
 {
-	list_ctx *l = ctx;
-	if (json_array_size(l->items) == l->limit) {
-		l->more = true;
-		return false;
-	}
-	json_error_t err;
-	json_t *rec = json_loadb((const char *)mv->data, mv->len, 0, &err);
-	if (rec) {
-		json_array_append_new(l->items, bus_view(l->c, rec, false));
-		json_decref(rec);
-	}
-	size_t nlen = mv->key_len - l->prefix_len;
-	if (nlen >= sizeof l->last)
-		nlen = sizeof l->last - 1;
-	memcpy(l->last, mv->key + l->prefix_len, nlen);
-	l->last[nlen] = '\0';
-	return true;
+	(void)arg;
+	return bus_view(c, rec, false);
 }
 
 int op_list_event_buses(api_call *c)
@@ -237,7 +213,7 @@ int op_list_event_buses(api_call *c)
 	const char *prefix, *token;
 	bool has_limit;
 	long long limit;
-	char after[KEY_MAX] = "", kp[KEY_MAX], akey[2 * KEY_MAX];
+	char kp[KEY_MAX];
 	vcheck v;
 	v_init(&v);
 	if (jv_str(c, c->in, "NamePrefix", &prefix) || jv_str(c, c->in, "NextToken", &token) ||
@@ -248,22 +224,8 @@ int op_list_event_buses(api_call *c)
 	v_int_range(&v, "limit", has_limit, limit, 1, 100);
 	if (v_finish(c, &v))
 		return -1;
-	if (token && token_parse(c, token, after, sizeof after))
-		return -1;
 	key_bus_prefix(kp, c->who.account);
-	list_ctx l = {.c = c, .items = json_array(), .limit = has_limit ? (size_t)limit : 100, .prefix_len = strlen(kp)};
-	snprintf(akey, sizeof akey, "%s%s", kp, after);
-	char scan_prefix[2 * KEY_MAX];
-	snprintf(scan_prefix, sizeof scan_prefix, "%s%s", kp, prefix ? prefix : "");
-	meta_snap_scan(api_snap(c), scan_prefix, strlen(scan_prefix), token ? akey : NULL, token ? strlen(akey) : 0,
-		       list_bus_cb, &l);
-	c->out = json_pack("{s:o}", "EventBuses", l.items);
-	if (l.more) {
-		char *tok = token_make(l.last);
-		json_object_set_new(c->out, "NextToken", json_string(tok));
-		free(tok);
-	}
-	return 0;
+	return store_page(c, kp, prefix, token, has_limit ? (size_t)limit : 100, "EventBuses", list_bus_view, NULL);
 }
 
 /* ---- UpdateEventBus ------------------------------------------------------------------------- */

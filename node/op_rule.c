@@ -216,34 +216,9 @@ int op_describe_rule(api_call *c)
 
 /* ---- ListRules ----------------------------------------------------------------------------- */
 
-typedef struct list_rules_ctx {
-	api_call *c;
-	const char *bus;
-	json_t *items;
-	size_t limit, prefix_len;
-	char last[KEY_MAX];
-	bool more;
-} list_rules_ctx;
-
-static bool list_rules_cb(void *ctx, const meta_val *mv)
+static json_t *list_rule_view(api_call *c, json_t *rec, void *arg)
 {
-	list_rules_ctx *l = ctx;
-	if (json_array_size(l->items) == l->limit) {
-		l->more = true;
-		return false;
-	}
-	json_error_t err;
-	json_t *rec = json_loadb((const char *)mv->data, mv->len, 0, &err);
-	if (rec) {
-		json_array_append_new(l->items, rule_view(l->c, l->bus, rec, false));
-		json_decref(rec);
-	}
-	size_t n = mv->key_len - l->prefix_len;
-	if (n >= sizeof l->last)
-		n = sizeof l->last - 1;
-	memcpy(l->last, mv->key + l->prefix_len, n);
-	l->last[n] = '\0';
-	return true;
+	return rule_view(c, arg, rec, false);
 }
 
 int op_list_rules(api_call *c)
@@ -251,7 +226,7 @@ int op_list_rules(api_call *c)
 	const char *prefix, *token, *bus_in;
 	bool has_limit;
 	long long limit;
-	char bus[300], kp[KEY_MAX], after[KEY_MAX] = "", akey[2 * KEY_MAX], scan[2 * KEY_MAX];
+	char bus[300], kp[KEY_MAX];
 	vcheck v;
 	v_init(&v);
 	if (jv_str(c, c->in, "NamePrefix", &prefix) || jv_str(c, c->in, "NextToken", &token) ||
@@ -263,22 +238,8 @@ int op_list_rules(api_call *c)
 	v_int_range(&v, "limit", has_limit, limit, 1, 100);
 	if (v_finish(c, &v) || bus_resolve(c, bus_in, bus, sizeof bus) || bus_must_exist(c, bus, NULL))
 		return -1;
-	if (token && token_parse(c, token, after, sizeof after))
-		return -1;
 	key_rule_prefix(kp, c->who.account, bus);
-	snprintf(scan, sizeof scan, "%s%s", kp, prefix ? prefix : "");
-	snprintf(akey, sizeof akey, "%s%s", kp, after);
-	list_rules_ctx l = {.c = c, .bus = bus, .items = json_array(), .limit = has_limit ? (size_t)limit : 100,
-			    .prefix_len = strlen(kp)};
-	meta_snap_scan(api_snap(c), scan, strlen(scan), token ? akey : NULL, token ? strlen(akey) : 0, list_rules_cb,
-		       &l);
-	c->out = json_pack("{s:o}", "Rules", l.items);
-	if (l.more) {
-		char *tok = token_make(l.last);
-		json_object_set_new(c->out, "NextToken", json_string(tok));
-		free(tok);
-	}
-	return 0;
+	return store_page(c, kp, prefix, token, has_limit ? (size_t)limit : 100, "Rules", list_rule_view, bus);
 }
 
 /* ---- DeleteRule / EnableRule / DisableRule -------------------------------------------------- */

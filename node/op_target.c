@@ -435,49 +435,25 @@ int op_list_targets_by_rule(api_call *c)
 
 /* ---- ListRuleNamesByTarget ------------------------------------------------------------------ */
 
-typedef struct by_target_ctx {
-	const char *arn;
-	json_t *names;
-	size_t limit, prefix_len;
-	char last[KEY_MAX];
-	bool more;
-} by_target_ctx;
-
-static bool by_target_cb(void *ctx, const meta_val *mv)
+/* A rule's name when one of its targets has the ARN arg, else NULL (skipped). */
+static json_t *name_if_targets(api_call *c, json_t *rec, void *arg)
 {
-	by_target_ctx *l = ctx;
-	json_error_t err;
-	json_t *rec = json_loadb((const char *)mv->data, mv->len, 0, &err);
-	if (!rec)
-		return true;
-	bool hit = false;
+	(void)c;
 	size_t i;
 	json_t *t;
 	json_array_foreach(json_object_get(rec, "Targets"), i, t)
 	{
 		const char *a = json_string_value(json_object_get(t, "Arn"));
-		if (a && strcmp(a, l->arn) == 0)
-			hit = true;
+		if (a && strcmp(a, arg) == 0)
+			return json_incref(json_object_get(rec, "Name"));
 	}
-	bool go_on = true;
-	if (hit) {
-		if (json_array_size(l->names) == l->limit) {
-			l->more = true;
-			go_on = false;
-		} else {
-			const char *name = json_string_value(json_object_get(rec, "Name"));
-			json_array_append_new(l->names, json_string(name));
-			snprintf(l->last, sizeof l->last, "%s", name);
-		}
-	}
-	json_decref(rec);
-	return go_on;
+	return NULL;
 }
 
 int op_list_rule_names_by_target(api_call *c)
 {
 	const char *arn, *token, *bus_in;
-	char bus[300], after[KEY_MAX] = "", kp[KEY_MAX], akey[2 * KEY_MAX];
+	char bus[300], kp[KEY_MAX];
 	size_t limit;
 	vcheck v;
 	v_init(&v);
@@ -489,17 +465,6 @@ int op_list_rule_names_by_target(api_call *c)
 		return -1;
 	if (v_finish(c, &v) || bus_resolve(c, bus_in, bus, sizeof bus) || rule_bus_exists(c, bus))
 		return -1;
-	if (token && token_parse(c, token, after, sizeof after))
-		return -1;
 	key_rule_prefix(kp, c->who.account, bus);
-	snprintf(akey, sizeof akey, "%s%s", kp, after);
-	by_target_ctx l = {.arn = arn, .names = json_array(), .limit = limit, .prefix_len = strlen(kp)};
-	meta_snap_scan(api_snap(c), kp, strlen(kp), token ? akey : NULL, token ? strlen(akey) : 0, by_target_cb, &l);
-	c->out = json_pack("{s:o}", "RuleNames", l.names);
-	if (l.more) {
-		char *tok = token_make(l.last);
-		json_object_set_new(c->out, "NextToken", json_string(tok));
-		free(tok);
-	}
-	return 0;
+	return store_page(c, kp, NULL, token, limit, "RuleNames", name_if_targets, (void *)arn);
 }

@@ -121,6 +121,63 @@ int token_parse(api_call *c, const char *tok, char *last, size_t cap)
 	return 0;
 }
 
+/* ---- paged listing ------------------------------------------------------------------------- */
+
+typedef struct page_ctx {
+	api_call *c;
+	json_t *items;
+	size_t limit, strip;
+	page_view_fn view;
+	void *arg;
+	char last[KEY_MAX];
+	bool more;
+} page_ctx;
+
+static bool page_cb(void *ctx, const meta_val *mv)
+{
+	page_ctx *p = ctx;
+	json_error_t err;
+	json_t *rec = json_loadb((const char *)mv->data, mv->len, 0, &err);
+	if (!rec)
+		return true;
+	json_t *item = p->view(p->c, rec, p->arg);
+	json_decref(rec);
+	if (!item)
+		return true; /* filtered out */
+	if (json_array_size(p->items) == p->limit) {
+		json_decref(item);
+		p->more = true;
+		return false;
+	}
+	json_array_append_new(p->items, item);
+	size_t n = mv->key_len - p->strip;
+	if (n >= sizeof p->last)
+		n = sizeof p->last - 1;
+	memcpy(p->last, mv->key + p->strip, n);
+	p->last[n] = '\0';
+	return true;
+}
+
+int store_page(api_call *c, const char *key_prefix, const char *name_prefix, const char *token, size_t limit,
+	       const char *items_key, page_view_fn view, void *arg)
+{
+	char after[KEY_MAX] = "", akey[2 * KEY_MAX], scan[2 * KEY_MAX];
+	if (token && token_parse(c, token, after, sizeof after))
+		return -1;
+	snprintf(scan, sizeof scan, "%s%s", key_prefix, name_prefix ? name_prefix : "");
+	snprintf(akey, sizeof akey, "%s%s", key_prefix, after);
+	page_ctx p = {.c = c, .items = json_array(), .limit = limit, .strip = strlen(key_prefix), .view = view,
+		      .arg = arg};
+	meta_snap_scan(api_snap(c), scan, strlen(scan), token ? akey : NULL, token ? strlen(akey) : 0, page_cb, &p);
+	c->out = json_pack("{s:o}", items_key, p.items);
+	if (p.more) {
+		char *tok = token_make(p.last);
+		json_object_set_new(c->out, "NextToken", json_string(tok));
+		free(tok);
+	}
+	return 0;
+}
+
 json_t *tags_of(json_t *rec)
 {
 	json_t *t = json_object_get(rec, "Tags");
