@@ -3,7 +3,7 @@
  *
  * Threading: MHD runs one thread per connection (bounded by max_connections), so a control-plane
  * write may block its thread while raft commits. Overload — more than max_inflight requests being
- * handled at once — is answered with ThrottlingException instead of queueing without bound.
+ * in progress at once (counted from their headers, so slow uploads count) — is answered with ThrottlingException instead of queueing without bound.
  * Bodies larger than max_body_bytes get 413 and the connection is closed.
  */
 #include <microhttpd.h>
@@ -20,6 +20,8 @@ typedef struct http_req {
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	bool counted;   /* holds one of the node's max_inflight slots until completion */
+	bool throttled; /* arrived while every slot was taken */
 } http_req;
 
 typedef struct hdr_collect {
@@ -138,6 +140,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!req)
 			return MHD_NO;
 		*con_cls = req;
+		/* A request holds an in-flight slot from its headers until it completes, so slow uploads count
+		 * against the bound too. */
+		unsigned cur = atomic_fetch_add(&n->inflight, 1);
+		if (cur >= n->cfg.max_inflight) {
+			atomic_fetch_sub(&n->inflight, 1);
+			req->throttled = true;
+		} else {
+			req->counted = true;
+		}
 		return MHD_YES; /* headers only; the body (if any) comes in the next calls */
 	}
 	if (*upload_size) {
@@ -170,11 +181,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->too_big)
 		return send_error(conn, 413, "RequestEntityTooLargeException", "Request body is too large.");
 
-	unsigned cur = atomic_fetch_add(&n->inflight, 1);
-	if (cur >= n->cfg.max_inflight) {
-		atomic_fetch_sub(&n->inflight, 1);
+	if (req->throttled)
 		return send_error(conn, 400, "ThrottlingException", "Rate exceeded");
-	}
 	hdr_collect hc;
 	hc.n = 0;
 	hc.overflow = false;
@@ -202,18 +210,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		int status = api_handle(n, &rq, &body, &ctype, rid, &err_type);
 		ret = send_text(conn, (unsigned)status, body, ctype, rid, err_type);
 	}
-	atomic_fetch_sub(&n->inflight, 1);
 	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
+	node *n = cls;
 	(void)conn;
 	(void)toe;
 	http_req *req = *con_cls;
 	if (req) {
+		if (req->counted)
+			atomic_fetch_sub(&n->inflight, 1);
 		free(req->body);
 		free(req);
 		*con_cls = NULL;

@@ -97,8 +97,9 @@ def http_get(port, path, timeout=2.0):
 class BusbarNode:
     """One `busbar dev` process on a data dir that outlives restarts."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, extra_args=()):
         self.workdir = str(workdir)
+        self.extra_args = list(extra_args)  # more `busbar dev` flags, e.g. ["--max-inflight", "1"]
         self.data_dir = os.path.join(self.workdir, "data")
         self.port, self.raft_port = free_ports(2)
         self.proc = None
@@ -130,7 +131,7 @@ class BusbarNode:
             "--data-dir", self.data_dir,
             "--listen", f"127.0.0.1:{self.port}",
             "--raft-listen", f"127.0.0.1:{self.raft_port}",
-        ]
+        ] + self.extra_args
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=self.workdir, start_new_session=True)
