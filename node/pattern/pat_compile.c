@@ -401,21 +401,15 @@ static void numeric_expr(cc *c, pat_matcher *m)
 		if (!pj_is_number(t))
 			pj_fail(j, "Value of equals must be numeric");
 		pj_text(j, &s, &n);
-		char *val = dup_text(c, s, n);
-		size_t vn = n;
-		if (pj_next(j) != PJ_END_ARRAY) {
-			free(val);
+		/* a stack copy: pj_next()/pj_fail() below may longjmp out of here */
+		char val[1100];
+		snprintf(val, sizeof(val), "%.*s", (int)n, s);
+		size_t vn = strlen(val);
+		if (pj_next(j) != PJ_END_ARRAY)
 			pj_fail(j, TOO_MANY);
-		}
 		double d;
-		bool ok = pat_num_comparable(val, vn, &d);
-		if (!ok) {
-			char msg[PAT_REASON_MAX];
-			snprintf(msg, sizeof(msg), "%s", val);
-			free(val);
-			pj_fail(j, "Cannot compare number : %s", msg);
-		}
-		free(val);
+		if (n >= sizeof(val) || !pat_num_comparable(val, vn, &d))
+			pj_fail(j, "Cannot compare number : %s", val);
 		memset(m, 0, sizeof(*m));
 		m->kind = PM_EXACT_NUM;
 		m->lo = d;
