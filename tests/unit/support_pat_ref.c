@@ -52,7 +52,11 @@
  *     JDK's); the multi-character upper-case mappings are a table generated from Unicode SpecialCasing.
  *   - shortest round-trip decimals come from printf("%.*e") + strtod; JDK < 19 printed a few doubles
  *     with a longer form, which would make those texts "non-comparable" there.
- *   - trailing bytes after the JSON value are rejected here (Jackson ignores them).
+ *   - trailing bytes after a pattern's root object are ignored (as Jackson/event-ruler do); after an
+ *     event they make it malformed here (event-ruler's streaming reader would ignore them too).
+ *   - equals-ignore-case with a non-BMP character reproduces event-ruler's artefact (each surrogate
+ *     half becomes '?'); the engine deliberately matches the character itself, so the differential
+ *     test does not generate such patterns.
  *   - IPv4 parts with leading zeros are not addresses here (JDK's ambiguity rule); event-ruler's
  *     v6-event-vs-v4-range prefix artefact is not reproduced (families never mix).
  *   - wildcard complexity (AWS "Rule is too complex") is not evaluated; the legacy `$or` fallback uses
@@ -450,14 +454,16 @@ static jnode *jvalue(jparser *jp)
 	return j;
 }
 
-static jnode *jparse(const char *text, size_t len)
+/* Parses one JSON value. With trailing_ok, bytes after a complete root object are ignored, as
+ * event-ruler's pattern compiler (Jackson streaming, closed after the root object) does. */
+static jnode *jparse(const char *text, size_t len, bool trailing_ok)
 {
 	jparser jp = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
 	jnode *j = jvalue(&jp);
 	if (!j)
 		return NULL;
 	jws(&jp);
-	if (jp.p != jp.end) {
+	if (jp.p != jp.end && !(trailing_ok && j->t == J_OBJ)) {
 		jfree(j);
 		return NULL;
 	}
@@ -1490,7 +1496,7 @@ static bool compile_tree(cctx *c, const jnode *root)
 
 pat_ref *pat_ref_compile(const char *json, size_t len, char *reason, size_t cap)
 {
-	jnode *root = jparse(json, len);
+	jnode *root = jparse(json, len, true);
 	if (!root) {
 		if (reason && cap)
 			snprintf(reason, cap, "Malformed JSON");
@@ -1784,7 +1790,7 @@ static bool sr_search(const pat_ref *r, const subrule *s, size_t i, const ev *e,
 
 int pat_ref_match(const pat_ref *r, const char *event, size_t len)
 {
-	jnode *root = jparse(event, len);
+	jnode *root = jparse(event, len, false);
 	if (!root)
 		return -1;
 	if (root->t != J_OBJ) {

@@ -9,6 +9,8 @@
  * small vocabulary so that paths and values collide. Events are built from the pattern's own paths and
  * values (same keys, keys split or joined at dots, near values, case variants, number spellings,
  * arrays and arrays of objects whose fields are spread over elements, empty arrays/objects, noise).
+ * Not generated on purpose: event-ruler's {"exact": ..} (not an AWS operator; the engine rejects it)
+ * and non-BMP characters in equals-ignore-case (event-ruler artefact, see support_pat_ref.c).
  *
  * Checks per iteration: both accept the pattern (the engine may refuse only with AWS's wildcard
  * complexity reason); pat_match_rule == reference on 4 events. Every 8 iterations the rolling set of the

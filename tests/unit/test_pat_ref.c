@@ -257,6 +257,22 @@ static const edge edges[] = {
 	{"{\"o\":{\"x\":[1],\"i\":{\"y\":[2]}}}", "{\"o\":[{\"x\":1,\"i\":[{\"y\":3},{\"y\":2}]}]}", 1},
 	{"{\"d\":{\"a\":[{\"exists\":true}],\"b\":[{\"exists\":false}]}}", "{\"d\":[{\"a\":1},{\"b\":2}]}", 1},
 	{"{\"d\":{\"a\":[{\"exists\":true}],\"b\":[{\"exists\":false}]}}", "{\"d\":[{\"a\":1,\"b\":2}]}", 0},
+	/* exists:false sees only the membership of keys sorted before it (event-ruler ACFinder) */
+	{"{\"o\":{\"a\":[{\"exists\":false}],\"b\":[\"1\"]}}", "{\"o\":[{\"a\":1},{\"b\":\"1\"}]}", 0},
+	{"{\"o\":{\"b\":[{\"exists\":false}],\"a\":[\"1\"]}}", "{\"o\":[{\"b\":1},{\"a\":\"1\"}]}", 1},
+	/* an element of a nested array carries the outer array's index; a prefix sorts first */
+	{"{\"x\":[1],\"x.y\":[{\"exists\":false}]}", "{\"x\":[[1],1,{\"y\":2}]}", 1},
+	{"{\"x.y\":{\"x\":[{\"exists\":false}],\"x\":{\"x\":[\"e\"]}}}", "{\"x\":{\"y\":[{\"x\":5},{\"x\":{\"x\":\"e\"}}]}}", 0},
+	/* quoted-form prefix, case mappings, IPv4-mapped IPv6, text-only numbers, trailing pattern bytes */
+	{"{\"a\":[{\"prefix\":\"x\\\"\"}]}", "{\"a\":\"x\"}", 1},
+	{"{\"a\":[{\"equals-ignore-case\":\"\u00df\"}]}", "{\"a\":\"ss\"}", 0},
+	{"{\"a\":[{\"equals-ignore-case\":\"k\"}]}", "{\"a\":\"\u212a\"}", 0},
+	{"{\"a\":[\"10.0.0.1\"]}", "{\"a\":\"::ffff:a00:1\"}", 1},
+	{"{\"a\":[0.10000000000000001]}", "{\"a\":0.1}", 0},
+	{"{\"a\":[0.10000000000000001]}", "{\"a\":0.10000000000000001}", 1},
+	{"{\"a\":[1]} x", "{\"a\":1}", 1},
+	{"{\"a\":[{\"numeric\":[\">=\",5,\"<=\",5]}]}", "{}", -1},
+	{"{\"a\":[{\"cidr\":\"10.0.0.1/32\"}]}", "{}", -1},
 };
 
 static void test_edges(void **state)
