@@ -238,7 +238,7 @@ static int run_family(const family *f, const events *ev, int passes)
 			ok = false;
 		}
 	}
-	printf("family=%s rules=%zu events_per_s=%.0f counts=%s bytes_per_rule=%zu compile_s=%.3f\n", f->name,
+	printf("family=%s rules=%zu events_per_s=%.0f counts=%s bytes_per_rule=%zu compile_s=%.6f\n", f->name,
 	       f->n, bench_median(rate, (size_t)passes), ok ? "ok" : "MISMATCH",
 	       pat_set_memory(set) / (f->n ? f->n : 1), compile_s);
 	fflush(stdout);
