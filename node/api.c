@@ -178,9 +178,9 @@ static int authenticate(api_call *c, const api_request *rq, const char *service)
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-static char *error_body(const api_call *c)
+char *api_error_body(const char *type, const char *msg)
 {
-	json_t *o = json_pack("{s:s, s:s}", "__type", c->err_type, "message", c->err_msg);
+	json_t *o = json_pack("{s:s, s:s}", "__type", type, "message", msg);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s ? s : strdup("{\"__type\":\"InternalException\",\"message\":\"out of memory\"}");
@@ -238,7 +238,7 @@ int api_handle(node *n, const api_request *rq, char **resp_body, const char **co
 	int status = 200;
 	if (rc != 0 || c.err_type[0]) {
 		status = c.status ? c.status : 400;
-		*resp_body = error_body(&c);
+		*resp_body = api_error_body(c.err_type, c.err_msg);
 		static __thread char type_buf[64];
 		snprintf(type_buf, sizeof type_buf, "%s", c.err_type);
 		*err_type = type_buf;

@@ -106,9 +106,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
 {
 	char rid[37];
 	bb_uuid4(&bb_rng_system, rid);
-	json_t *o = json_pack("{s:s, s:s}", "__type", type, "message", msg);
-	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
+	char *body = api_error_body(type, msg);
 	if (!body)
 		return MHD_NO;
 	return send_text(conn, status, body, "application/x-amz-json-1.1", rid, type);

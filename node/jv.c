@@ -208,8 +208,6 @@ static bool all_chars(const char *s, const char *extra)
 bool name_ok(const char *s) { return all_chars(s, ".-_"); }
 bool bus_name_ok(const char *s) { return all_chars(s, "/.-_"); }
 
-bool tag_key_ok(const char *s) { return *s != '\0'; }
-
 /* (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+ */
 static bool word_dash(char ch) { return isascii((unsigned char)ch) && (isalnum((unsigned char)ch) || ch == '_' || ch == '-'); }
 

@@ -86,6 +86,8 @@ typedef struct api_request {
 	const uint8_t *body;
 	size_t body_len;
 } api_request;
+/* The AWS JSON error body {"__type": type, "message": msg}; malloc'd (NULL only if out of memory). */
+char *api_error_body(const char *type, const char *msg);
 int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
 	       const char **err_type);
 
@@ -145,7 +147,6 @@ int v_finish(api_call *c, vcheck *v);
 bool name_ok(const char *s);          /* [\.\-_A-Za-z0-9]+ */
 bool bus_name_ok(const char *s);      /* [/\.\-_A-Za-z0-9]+ */
 bool bus_name_or_arn_ok(const char *s); /* (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+ */
-bool tag_key_ok(const char *s);
 bool kms_key_ok(const char *s);           /* ^[a-zA-Z0-9_\-/:]*$ */
 bool event_source_name_ok(const char *s); /* aws\.partner(/[\.\-_A-Za-z0-9]+){2,} */
 /* rate(N unit) (singular unit for 1) or cron(six fields). */
@@ -192,18 +193,17 @@ void http_stop(node *n);
 bool scan_count_all(void *ctx, const meta_val *v);
 /* Validates a Tags member list into v (op_bus.c). -1 with SerializationException on wrong shapes. */
 int tags_validate(api_call *c, vcheck *v, json_t *tags, const char *path);
-/* Validates an event pattern: size constraint into v; compiling it is done by pattern_check. */
-/* Compiles pattern with the engine; -1 with InvalidEventPatternException (AWS's reason text). */
+/* Compiles pattern with the engine (op_pattern.c): 0 with *out owned by the caller, or -1 with
+ * InvalidEventPatternException (AWS's reason text). pattern_check only validates. */
+int pattern_compile(api_call *c, const char *pattern, pat_rule **out);
 int pattern_check(api_call *c, const char *pattern);
 
 /* Rule helpers shared by op_rule.c and op_target.c. rule_load sets ResourceNotFoundException when
- * the rule is absent; rule_request_ident reads <member> and EventBusName and resolves the bus. */
+ * the rule is absent; rule_request_name reads <member> (the rule name), rule_request_bus the
+ * EventBusName member. */
 json_t *rule_load(api_call *c, const char *bus, const char *name, uint64_t *ver);
-int rule_request_ident(api_call *c, vcheck *v, const char *member, const char **name, char *bus, size_t cap);
-/* The two halves of rule_request_ident, for operations with members between or after them. */
 int rule_request_name(api_call *c, vcheck *v, const char *member, const char **name);
 int rule_request_bus(api_call *c, vcheck *v, const char **bus_in);
-json_t *rule_public_view(api_call *c, const char *bus, json_t *rec);
 int rule_bus_exists(api_call *c, const char *bus);
 
 /* Lists the records whose keys start with key_prefix + name_prefix (name_prefix may be NULL), in key

@@ -26,23 +26,31 @@ int op_test_event_pattern(api_call *c)
 		ok = json_object_get(ev, required[i]) != NULL;
 	json_decref(ev);
 
-	char reason[PAT_REASON_MAX];
 	pat_rule *r = NULL;
-	pat_limits lim = {0};
-	bb_err e = pat_compile(pattern, strlen(pattern), &lim, &r, reason, sizeof reason);
-	if (e == BB_EPATTERN)
-		return api_error(c, 400, "InvalidEventPatternException", "Event pattern is not valid. Reason: %s", reason);
-	if (e != BB_OK)
-		return api_error(c, 500, "InternalException", "Could not compile the event pattern.");
+	if (pattern_compile(c, pattern, &r))
+		return -1;
 	if (!ok) {
 		pat_rule_free(r);
 		return api_error(c, 400, "ValidationException", "Parameter Event is not valid.");
 	}
 	bool matched = false;
-	e = pat_match_rule(r, event, strlen(event), &matched);
+	bb_err e = pat_match_rule(r, event, strlen(event), &matched);
 	pat_rule_free(r);
 	if (e != BB_OK)
 		return api_error(c, 400, "ValidationException", "Parameter Event is not valid.");
 	c->out = json_pack("{s:b}", "Result", matched);
 	return 0;
+}
+
+int pattern_compile(api_call *c, const char *pattern, pat_rule **out)
+{
+	char reason[PAT_REASON_MAX];
+	pat_limits lim = {0};
+	bb_err e = pat_compile(pattern, strlen(pattern), &lim, out, reason, sizeof reason);
+	if (e == BB_OK)
+		return 0;
+	if (e == BB_EPATTERN)
+		return api_error(c, 400, "InvalidEventPatternException", "Event pattern is not valid. Reason: %s",
+				 reason);
+	return api_error(c, 500, "InternalException", "Could not compile the event pattern.");
 }

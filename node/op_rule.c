@@ -18,18 +18,11 @@ static const char *const rule_states[] = {"ENABLED", "DISABLED", "ENABLED_WITH_A
 
 int pattern_check(api_call *c, const char *pattern)
 {
-	char reason[PAT_REASON_MAX];
 	pat_rule *r = NULL;
-	pat_limits lim = {0};
-	bb_err e = pat_compile(pattern, strlen(pattern), &lim, &r, reason, sizeof reason);
-	if (e == BB_OK) {
-		pat_rule_free(r);
-		return 0;
-	}
-	if (e == BB_EPATTERN)
-		return api_error(c, 400, "InvalidEventPatternException", "Event pattern is not valid. Reason: %s",
-				 reason);
-	return api_error(c, 500, "InternalException", "Could not compile the event pattern.");
+	if (pattern_compile(c, pattern, &r))
+		return -1;
+	pat_rule_free(r);
+	return 0;
 }
 
 /* Looks up the rule; -1 with ResourceNotFoundException (exact AWS text) when absent. */
@@ -315,14 +308,9 @@ json_t *rule_load(api_call *c, const char *bus, const char *name, uint64_t *ver)
 {
 	return rule_get(c, bus, name, ver, true);
 }
-int rule_request_ident(api_call *c, vcheck *v, const char *member, const char **name, char *bus, size_t cap)
-{
-	return rule_ident(c, v, member, name, bus, cap);
-}
 int rule_request_name(api_call *c, vcheck *v, const char *member, const char **name)
 {
 	return rule_name_member(c, v, member, name);
 }
 int rule_request_bus(api_call *c, vcheck *v, const char **bus_in) { return bus_member(c, v, bus_in); }
-json_t *rule_public_view(api_call *c, const char *bus, json_t *rec) { return rule_view(c, bus, rec, false); }
 int rule_bus_exists(api_call *c, const char *bus) { return bus_must_exist(c, bus, NULL); }
