@@ -1,0 +1,125 @@
+/* node/db/db.h — the node-local durable store: one LMDB environment, one writer thread, group commit.
+ * The one public header of node/db/ (prefix db_).
+ *
+ * Everything the data plane keeps on this node's disk lives here: the bus logs, the delivery task
+ * table, the built-in queues' messages. None of it is in raft (DESIGN.md §1: events live on their
+ * bus's home node).
+ *
+ * Writes. LMDB allows one write transaction at a time, so one writer thread owns it. Any thread
+ * submits a db_write (an apply function plus a completion); the writer takes everything queued (up
+ * to a batch limit), runs each apply inside its own nested transaction of one batch transaction,
+ * commits the batch with one fsync (group commit), then calls every completion with the outcome.
+ * An apply that fails has its nested transaction aborted: the rest of the batch is unaffected.
+ * Nothing is reported durable before the fsync of its batch returned.
+ *
+ * Reads. Any thread may open a read-only transaction (MDB_NOTLS: not tied to the thread) and must
+ * close it promptly: a long reader pins old pages and makes the file grow.
+ *
+ * Failure. A full map (MDB_MAP_FULL) or a full disk (ENOSPC at commit) fails the writes of that
+ * batch with BB_ENOSPC and changes nothing; other I/O errors give BB_EIO. LMDB's meta-page protocol
+ * keeps the file consistent across kill -9 at any point.
+ */
+#ifndef DB_H
+#define DB_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../common/bb.h"
+
+typedef struct db db;
+
+typedef struct db_config {
+	const char *dir;        /* directory of the environment (created if missing); copied */
+	uint64_t map_bytes;     /* maximum size of the data file (LMDB map size); 0 = 64 GiB */
+	size_t max_queued;      /* bound on submitted, not yet completed writes; 0 = 65536 */
+	size_t max_batch;       /* writes per transaction at most; 0 = 4096 */
+	bool no_sync;           /* tests/benchmarks only: skip fsync (never for real deployments) */
+} db_config;
+
+/* Named tables (LMDB sub-databases), opened by db_open. Their key/value formats are documented by the
+ * file that owns each (see docs/storage.md). */
+typedef enum db_table {
+	DB_T_LOG = 0,   /* bus log: event records by sequence number (node/evlog.c) */
+	DB_T_TIDX,      /* bus log time index: ingest second -> first sequence (node/evlog.c) */
+	DB_T_TASK,      /* delivery tasks by target, due time, sequence (node/deliver_store.c) */
+	DB_T_STATE,     /* small node-local state: counters, cursors (node/evlog.c) */
+	DB_T_QMSG,      /* built-in queue messages (node/sqs_store.c) */
+	DB_T_QVIS,      /* built-in queue visibility index (node/sqs_store.c) */
+	DB_T__COUNT
+} db_table;
+
+/* Opens (creating if needed) the environment and its tables and starts the writer thread. On success
+ * *out owns it (db_close). Errors: BB_EIO (cannot create/open), BB_ENOMEM. Any thread, once. */
+bb_err db_open(const db_config *cfg, db **out);
+
+/* Fails queued writes with BB_ESHUTDOWN after finishing the batch in progress, joins the writer and
+ * closes the environment. Readers must have ended their transactions. */
+void db_close(db *d);
+
+/* The LMDB handle of a table (valid for the life of d; usable in any transaction of d). */
+MDB_dbi db_dbi(db *d, db_table t);
+
+/* ---- writes ------------------------------------------------------------------------------- */
+
+typedef struct db_write db_write;
+/* Runs on the writer thread inside a nested transaction. Returns BB_OK to keep its changes; anything
+ * else discards them (and is passed to done). Must not block or call back into db_submit waits. */
+typedef bb_err (*db_apply_fn)(db *d, MDB_txn *txn, void *arg);
+/* Runs on the writer thread once the batch is durable (err = BB_OK) or failed (the apply's error, or
+ * BB_ENOSPC / BB_EIO / BB_ESHUTDOWN). Must be quick: wake a waiter, post a message. */
+typedef void (*db_done_fn)(void *arg, bb_err err);
+
+struct db_write {
+	db_apply_fn apply;
+	db_done_fn done;    /* may be NULL */
+	void *arg;
+	db_write *next;     /* owned by db while submitted */
+};
+
+/* Queues w; w is borrowed until its done has run. Returns BB_OK, BB_EBUSY when max_queued writes are
+ * outstanding (answer the client with a throttling error), BB_ESHUTDOWN when closing (then done is
+ * not called). Thread-safe. */
+bb_err db_submit(db *d, db_write *w);
+
+/* Submits apply(arg) and waits for the outcome: BB_OK once durable. Not on the writer thread. */
+bb_err db_run(db *d, db_apply_fn apply, void *arg);
+
+/* ---- reads -------------------------------------------------------------------------------- */
+
+/* Begins a read-only transaction (any thread). BB_EIO on failure. End it with db_read_end. */
+bb_err db_read_begin(db *d, MDB_txn **txn);
+void db_read_end(MDB_txn *txn);
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+/* Translates an LMDB/errno code into bb_err (MDB_MAP_FULL/ENOSPC → BB_ENOSPC, MDB_NOTFOUND →
+ * BB_ENOTFOUND, others → BB_EIO). */
+bb_err db_err(int rc);
+
+/* Big-endian u64 for keys that sort numerically. */
+static inline void db_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+static inline uint64_t db_get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Counters for /metrics (thread-safe reads). */
+typedef struct db_stats {
+	uint64_t commits, writes, failed_writes, queued;
+	uint64_t map_bytes, used_bytes;
+} db_stats;
+void db_get_stats(db *d, db_stats *out);
+
+#endif /* DB_H */
