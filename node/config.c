@@ -45,6 +45,9 @@ static const struct cfg_row {
 	ROW("max-rules-per-bus", CFG_UINT, max_rules_per_bus, "rules per event bus (AWS default quota: 300)"),
 	ROW("max-buses-per-account", CFG_UINT, max_buses_per_account, "event buses per account (AWS: 100)"),
 	ROW("max-pattern-bytes", CFG_UINT, max_pattern_bytes, "event pattern length (AWS: 4096)"),
+	ROW("store-max-bytes", CFG_U64, store_max_bytes, "largest size of the node-local store (events, deliveries, queues), bytes"),
+	ROW("store-max-queued", CFG_SIZE, store_max_queued, "queued store writes before ThrottlingException"),
+	ROW("store-no-sync", CFG_BOOL, store_no_sync, "do not fsync the store (benchmarks only: unsafe)"),
 #undef ROW
 };
 

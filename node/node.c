@@ -42,6 +42,8 @@ void node_config_defaults(node_config *c)
 	c->max_rules_per_bus = 300;
 	c->max_buses_per_account = 100;
 	c->max_pattern_bytes = 4096;
+	c->store_max_bytes = 64ull << 30;
+	c->store_max_queued = 65536;
 }
 
 /* Splits "host:port" (IPv4 or [IPv6]) into a sockaddr. */
@@ -230,15 +232,27 @@ bb_err node_start(const node_config *cfg, node **out)
 		BB_LOGE("node", "msg=\"bootstrap failed\" err=%s", bb_errname(e));
 		goto err_meta;
 	}
+	char store_dir[4200];
+	snprintf(store_dir, sizeof store_dir, "%s/store", n->data_dir);
+	db_config dc = {.dir = store_dir,
+			.map_bytes = cfg->store_max_bytes,
+			.max_queued = cfg->store_max_queued,
+			.no_sync = cfg->store_no_sync};
+	if ((e = db_open(&dc, &n->db)) != BB_OK) {
+		BB_LOGE("node", "msg=\"cannot open the node store\" dir=\"%s\"", store_dir);
+		goto err_meta;
+	}
 	if ((e = http_start(n, (struct sockaddr *)&api_addr)) != BB_OK) {
 		BB_LOGE("node", "msg=\"cannot listen\" listen=\"%s\"", n->listen);
-		goto err_meta;
+		goto err_db;
 	}
 	BB_LOGI("node", "msg=\"ready\" listen=%s raft=%s data_dir=\"%s\" region=%s", n->listen, n->raft_listen,
 		n->data_dir, n->region);
 	*out = n;
 	return BB_OK;
 
+err_db:
+	db_close(n->db);
 err_meta:
 	meta_stop(n->meta);
 err_free:
@@ -253,6 +267,7 @@ void node_stop(node *n)
 	if (!n)
 		return;
 	http_stop(n);
+	db_close(n->db);
 	meta_stop(n->meta);
 	BB_LOGI("node", "msg=\"stopped\"");
 	node_free(n);

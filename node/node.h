@@ -43,6 +43,10 @@ typedef struct node_config {
 	unsigned max_rules_per_bus;      /* 300 */
 	unsigned max_buses_per_account;  /* 100 */
 	unsigned max_pattern_bytes;      /* 4096 */
+	/* node-local store (node/db) */
+	uint64_t store_max_bytes;        /* LMDB map size: the most the store may hold on disk */
+	size_t store_max_queued;         /* queued store writes before ThrottlingException */
+	bool store_no_sync;              /* skip fsync (benchmarks only; loses acknowledged data on power loss) */
 	const bb_clock *clock;           /* NULL = system */
 } node_config;
 

@@ -16,6 +16,7 @@
 #include "../policy/pol.h"
 #include "../raft/meta.h"
 #include "node.h"
+#include "db/db.h"
 #include "pattern/pat.h"
 
 struct MHD_Daemon;
@@ -25,6 +26,7 @@ struct node {
 	char *data_dir, *listen, *raft_listen, *region, *account, *access_key, *secret_key;
 	const bb_clock *clock;
 	meta_node *meta;
+	db *db;                /* node-local store: bus logs, deliveries, queues */
 	struct MHD_Daemon *mhd;
 	unsigned port;
 	_Atomic unsigned inflight;
