@@ -18,9 +18,11 @@ double bench_now(void);
 double bench_median(double *v, size_t n);
 
 /* Subcommands. Each is declared weak so that a subcommand whose file is absent is simply not offered
- * (later issues add bench_ingest.c and bench_e2e.c without touching the others). */
+ * (bench_ingest.c, bench_e2e.c, bench_backlog.c were added without touching the others). The data-plane
+ * modes share bench_net.h. */
 int bench_match(int argc, char **argv) __attribute__((weak));
 int bench_ingest(int argc, char **argv) __attribute__((weak));
 int bench_e2e(int argc, char **argv) __attribute__((weak));
+int bench_backlog(int argc, char **argv) __attribute__((weak));
 
 #endif /* BENCH_H */

@@ -21,8 +21,15 @@ static const subcommand subcommands[] = {
 	{"match", bench_match,
 	 "--data EVENTS.json.gz --rules FAMILY.tsv [--rules ...] [--passes N]\n"
 	 "        pattern-matching throughput per rule family (single thread), counts checked"},
-	{"ingest", bench_ingest, "PutEvents ingest throughput and latency"},
-	{"e2e", bench_e2e, "end-to-end PutEvents to target delivery"},
+	{"ingest", bench_ingest,
+	 "[--endpoint URL | --start-node] [--clients 16] [--seconds 10] [--rate 0] [--bus NAME] [--event-bytes 1024]\n"
+	 "        signed PutEvents throughput (acked events/s) and request latency percentiles"},
+	{"e2e", bench_e2e,
+	 "[--endpoint URL | --start-node] [--rate 10000] [--seconds 10]\n"
+	 "        publish-to-delivery latency and delivered events/s per target kind (API destination, queue)"},
+	{"backlog", bench_backlog,
+	 "[--endpoint URL --pid PID | --start-node] [--events 1000000]\n"
+	 "        node RSS with events backlogged behind a dead API destination"},
 };
 
 double bench_now(void) { return (double)bb_mono_ns(&bb_clock_system) / 1e9; }
