@@ -34,6 +34,7 @@ static const struct {
 	{"UntagResource", op_untag_resource},
 	{"ListTagsForResource", op_list_tags_for_resource},
 	{"TestEventPattern", op_test_event_pattern},
+	{"PutEvents", op_put_events},
 };
 
 int api_error(api_call *c, int status, const char *type, const char *fmt, ...)
@@ -92,7 +93,8 @@ int api_write(api_call *c, api_plan_fn plan, void *arg)
 			e = res.err;
 		switch (e) {
 		case BB_OK:
-			if (meta_wait_applied(n->meta, res.index, (int)n->cfg.write_timeout_ms) != BB_OK)
+			if (meta_wait_applied(n->meta, res.index, (int)n->cfg.write_timeout_ms) != BB_OK ||
+			    route_wait(n, res.index, (int)n->cfg.write_timeout_ms) != BB_OK)
 				return api_error(c, 500, "InternalException", "Timed out waiting for the write to apply.");
 			return 0;
 		case BB_ECONFLICT:

@@ -176,6 +176,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_health(n, conn, false);
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/ready") == 0)
 		return send_health(n, conn, true);
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
+		size_t len;
+		char *body = metrics_render(n, &len);
+		if (!body)
+			return send_error(conn, 500, "InternalException", "Out of memory.");
+		return send_text(conn, 200, body, "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
+	}
 	if (req->too_big)
 		return send_error(conn, 413, "RequestEntityTooLargeException", "Request body is too large.");
 

@@ -208,6 +208,24 @@ static const char *dlq_problem(api_call *c, json_t *t)
 	return NULL;
 }
 
+/* Busbar delivers to API destinations, built-in queues and event buses of this region; any other
+ * well-formed ARN fails its entry with a clear message (NULL = ok). */
+static const char *target_kind_problem(api_call *c, json_t *t)
+{
+	const char *arn = json_string_value(json_object_get(t, "Arn"));
+	char prefix[128];
+	snprintf(prefix, sizeof prefix, "arn:aws:sqs:%s:", c->n->region);
+	if (strncmp(arn, prefix, strlen(prefix)) == 0)
+		return NULL;
+	snprintf(prefix, sizeof prefix, "arn:aws:events:%s:", c->n->region);
+	if (strncmp(arn, prefix, strlen(prefix)) == 0 && (strstr(arn, ":api-destination/") || strstr(arn, ":event-bus/")))
+		return NULL;
+	return "Busbar cannot deliver to this target. Supported targets: API destinations "
+	       "(arn:aws:events:<region>:<account>:api-destination/...), built-in queues "
+	       "(arn:aws:sqs:<region>:<account>:<queue>) and event buses (arn:aws:events:<region>:<account>:event-bus/<name>) "
+	       "of this region.";
+}
+
 /* ---- PutTargets --------------------------------------------------------------------------- */
 
 typedef struct put_targets_args {
@@ -247,7 +265,9 @@ static int plan_put_targets(api_call *c, txn *t, void *arg)
 	json_array_foreach(a->targets, i, tg)
 	{
 		const char *id = json_string_value(json_object_get(tg, "Id"));
-		const char *why = dlq_problem(c, tg);
+		const char *why = target_kind_problem(c, tg);
+		if (!why)
+			why = dlq_problem(c, tg);
 		if (why) {
 			json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "TargetId", id, "ErrorCode",
 								"ValidationException", "ErrorMessage", why));
