@@ -48,6 +48,8 @@ static const struct cfg_row {
 	ROW("store-max-bytes", CFG_U64, store_max_bytes, "largest size of the node-local store (events, deliveries, queues), bytes"),
 	ROW("store-max-queued", CFG_SIZE, store_max_queued, "queued store writes before ThrottlingException"),
 	ROW("store-no-sync", CFG_BOOL, store_no_sync, "do not fsync the store (benchmarks only: unsafe)"),
+	ROW("sqs-max-queues", CFG_UINT, sqs_max_queues, "built-in queues per account"),
+	ROW("sqs-max-waiters", CFG_UINT, sqs_max_waiters, "long-polling ReceiveMessage calls at once (RequestThrottled beyond)"),
 #undef ROW
 };
 

@@ -44,6 +44,8 @@ void node_config_defaults(node_config *c)
 	c->max_pattern_bytes = 4096;
 	c->store_max_bytes = 64ull << 30;
 	c->store_max_queued = 65536;
+	c->sqs_max_queues = 1000;
+	c->sqs_max_waiters = 128;
 }
 
 /* Splits "host:port" (IPv4 or [IPv6]) into a sockaddr. */
@@ -242,15 +244,22 @@ bb_err node_start(const node_config *cfg, node **out)
 		BB_LOGE("node", "msg=\"cannot open the node store\" dir=\"%s\"", store_dir);
 		goto err_meta;
 	}
+	if ((e = sqs_start(n)) != BB_OK) {
+		BB_LOGE("node", "msg=\"cannot start the built-in queues\" err=%s", bb_errname(e));
+		goto err_db;
+	}
 	if ((e = http_start(n, (struct sockaddr *)&api_addr)) != BB_OK) {
 		BB_LOGE("node", "msg=\"cannot listen\" listen=\"%s\"", n->listen);
-		goto err_db;
+		goto err_sqs;
 	}
 	BB_LOGI("node", "msg=\"ready\" listen=%s raft=%s data_dir=\"%s\" region=%s", n->listen, n->raft_listen,
 		n->data_dir, n->region);
 	*out = n;
 	return BB_OK;
 
+err_sqs:
+	sqs_quiesce(n);
+	sqs_stop(n);
 err_db:
 	db_close(n->db);
 err_meta:
@@ -266,7 +275,9 @@ void node_stop(node *n)
 {
 	if (!n)
 		return;
+	sqs_quiesce(n); /* wakes long polls so HTTP drains; stops the sweeper */
 	http_stop(n);
+	sqs_stop(n);
 	db_close(n->db);
 	meta_stop(n->meta);
 	BB_LOGI("node", "msg=\"stopped\"");

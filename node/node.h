@@ -47,6 +47,9 @@ typedef struct node_config {
 	uint64_t store_max_bytes;        /* LMDB map size: the most the store may hold on disk */
 	size_t store_max_queued;         /* queued store writes before ThrottlingException */
 	bool store_no_sync;              /* skip fsync (benchmarks only; loses acknowledged data on power loss) */
+	/* built-in queues (node/sqs_*.c) */
+	unsigned sqs_max_queues;         /* queues per account (OverLimit beyond) */
+	unsigned sqs_max_waiters;        /* long-polling ReceiveMessage calls at once (RequestThrottled beyond) */
 	const bb_clock *clock;           /* NULL = system */
 } node_config;
 
