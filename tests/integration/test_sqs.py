@@ -638,3 +638,25 @@ def test_aws_cli(aws, node):
     assert rc == 254 and "AWS.SimpleQueueService.NonExistentQueue" in stderr
     rc, _, stderr = aws("sqs", "receive-message", "--queue-url", url, "--max-number-of-messages", "11")
     assert rc == 254 and "MaxNumberOfMessages" in stderr
+
+
+def test_stop_ends_long_polls(fresh_node):
+    """A clean stop wakes waiting receivers (they answer empty) instead of waiting out their WaitTimeSeconds."""
+    c = make_sqs_client(fresh_node.endpoint)
+    url = c.create_queue(QueueName="lp")["QueueUrl"]
+    out = {}
+
+    def poll():
+        try:
+            out["r"] = c.receive_message(QueueUrl=url, WaitTimeSeconds=20)
+        except Exception as e:  # noqa: BLE001 — reported below
+            out["e"] = e
+    th = threading.Thread(target=poll)
+    th.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    fresh_node.stop()
+    stopped_in = time.monotonic() - t0
+    th.join(30)
+    assert stopped_in < 10, "stop waited for the long poll"
+    assert "Messages" not in out.get("r", {}), out

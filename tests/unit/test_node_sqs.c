@@ -428,11 +428,23 @@ static void on_depth(void *ctx, const char *account, const char *name, uint64_t 
 	}
 }
 
-static void test_internal_api(void **state)
+/* A wall clock the test moves forward; monotonic time is the system's. */
+static _Atomic int64_t clock_offset_ms;
+static int64_t test_wall_ms(void *ctx)
 {
-	(void)state;
-	fresh_dir();
-	char listen[64], raft[64], data[300];
+	(void)ctx;
+	return bb_wall_ms(&bb_clock_system) + clock_offset_ms;
+}
+static int64_t test_mono_ns(void *ctx)
+{
+	(void)ctx;
+	return bb_mono_ns(&bb_clock_system);
+}
+static const bb_clock test_clock = {test_wall_ms, test_mono_ns, NULL};
+
+static node *start_node(void)
+{
+	static char listen[64], raft[64], data[300];
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", free_port());
 	snprintf(raft, sizeof raft, "127.0.0.1:%d", free_port());
 	snprintf(data, sizeof data, "%s/data", dir);
@@ -445,9 +457,17 @@ static void test_internal_api(void **state)
 	cfg.raft_election_ms = 100;
 	cfg.raft_heartbeat_ms = 20;
 	cfg.store_no_sync = true;
+	cfg.clock = &test_clock;
 	node *n;
 	assert_int_equal(node_start(&cfg, &n), BB_OK);
+	return n;
+}
 
+static void test_internal_api(void **state)
+{
+	(void)state;
+	fresh_dir();
+	node *n = start_node();
 	int status;
 	json_t *r = call(n, "CreateQueue", "{\"QueueName\":\"dlq\",\"Attributes\":{\"MaximumMessageSize\":\"1024\"}}", &status);
 	assert_int_equal(status, 200);
@@ -500,6 +520,73 @@ static void test_internal_api(void **state)
 	rm_dir();
 }
 
+static size_t qid_count(node *n)
+{
+	uint8_t ids[8][16];
+	size_t k;
+	assert_int_equal(sqs_store_qids(n->db, NULL, ids, 8, &k), BB_OK);
+	return k;
+}
+
+static void put_n(node *n, sqs_ref *q, int count)
+{
+	for (int i = 0; i < count; i++) {
+		internal_put p = {n, q, "m", 0, ""};
+		assert_int_equal(db_run(n->db, internal_apply, &p), BB_OK);
+	}
+}
+
+/* The sweeper thread: retention expiry without any receive, and the data of a deleted and of a purged
+ * queue removed from the store. */
+static void test_sweeper(void **state)
+{
+	(void)state;
+	fresh_dir();
+	clock_offset_ms = 0;
+	node *n = start_node();
+	int status;
+	json_t *r = call(n, "CreateQueue", "{\"QueueName\":\"keep\",\"Attributes\":{\"MessageRetentionPeriod\":\"60\"}}",
+			 &status);
+	json_decref(r);
+	r = call(n, "CreateQueue", "{\"QueueName\":\"gone\"}", &status);
+	json_decref(r);
+	r = call(n, "CreateQueue", "{\"QueueName\":\"purged\"}", &status);
+	json_decref(r);
+	sqs_ref keep, gone, purged;
+	meta_snap *s = meta_snap_acquire(n->meta);
+	assert_int_equal(sqs_resolve_arn(n, s, "arn:aws:sqs:us-east-1:000000000000:keep", &keep), BB_OK);
+	assert_int_equal(sqs_resolve_arn(n, s, "arn:aws:sqs:us-east-1:000000000000:gone", &gone), BB_OK);
+	assert_int_equal(sqs_resolve_arn(n, s, "arn:aws:sqs:us-east-1:000000000000:purged", &purged), BB_OK);
+	meta_snap_release(s);
+	put_n(n, &keep, 5);
+	put_n(n, &gone, 7);
+	put_n(n, &purged, 3);
+	assert_int_equal(qid_count(n), 3);
+	r = call(n, "DeleteQueue", "{\"QueueUrl\":\"http://x/000000000000/gone\"}", &status);
+	assert_int_equal(status, 200);
+	json_decref(r);
+	r = call(n, "PurgeQueue", "{\"QueueUrl\":\"http://x/000000000000/purged\"}", &status);
+	assert_int_equal(status, 200);
+	json_decref(r);
+	for (int i = 0; i < 100 && qid_count(n) > 1; i++)
+		usleep(100 * 1000);
+	assert_int_equal(qid_count(n), 1); /* only "keep" has data left */
+	uint64_t v, inf, del;
+	assert_int_equal(sqs_store_counts(n->db, keep.qid, test_wall_ms(NULL), &v, &inf, &del), BB_OK);
+	assert_int_equal(v, 5);
+	clock_offset_ms = 61 * 1000; /* past the 60 s retention */
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(sqs_store_counts(n->db, keep.qid, test_wall_ms(NULL), &v, &inf, &del), BB_OK);
+		if (v == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_int_equal(v, 0);
+	assert_false(sqs_store_expire_due(n->db, keep.qid, 60000, test_wall_ms(NULL)));
+	node_stop(n);
+	rm_dir();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -512,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_store_expire_drop_qids),
 		cmocka_unit_test(test_store_redrive),
 		cmocka_unit_test(test_internal_api),
+		cmocka_unit_test(test_sweeper),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
