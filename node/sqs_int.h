@@ -4,11 +4,13 @@
  * Files:
  *   sqs_api.c    routing (AWS JSON 1.0 `AmazonSQS.*` and the query protocol), auth, op table, errors
  *   sqs_query.c  the query protocol: form → canonical JSON input, JSON output → XML, XML errors
- *   sqs_queue.c  queue definitions in raft (q/<acct>/<name>): Create/GetUrl/List/Delete/Get+SetAttributes,
+ *   sqs_queue.c  queue definitions in raft (q/<acct>/<name>): Create/GetUrl/List/Delete/SetAttributes,
  *                Purge, tags, URL and ARN resolution
- *   sqs_send.c   SendMessage(Batch): validation, attributes, MD5s
+ *   sqs_attr.c   queue attribute rules and defaults, GetQueueAttributes
+ *   sqs_send.c   SendMessage(Batch): validation, attributes, MD5s; sqs_put_txn
  *   sqs_recv.c   ReceiveMessage (long polling), DeleteMessage(Batch), ChangeMessageVisibility(Batch)
- *   sqs_store.c  messages in the node-local LMDB store (layout in docs/queues.md)
+ *   sqs_store.c  messages in the node-local LMDB store: writes (layout in docs/queues.md);
+ *                sqs_store_scan.c reads, counts, sweeping; sqs_rec.c the body record format
  *   sqs_wait.c   long-poll waiters, notification, lifecycle; sqs_sweep.c retention/orphan sweeper
  *   sqs_md5.c    MD5 and the SQS digests
  *
@@ -84,8 +86,17 @@ void sqs_queue_arn(node *n, const char *account, const char *name, char *out, si
 /* "q/<acct>/<name>" and the account prefix "q/<acct>/". */
 void key_queue(char *k, const char *acct, const char *name);
 void key_queue_prefix(char *k, const char *acct);
-/* Fills ref from a queue record. false if the record is malformed (logged). */
+/* Fills ref from a queue record. false if the record is malformed (logged). (sqs_attr.c) */
 bool sqs_ref_from_record(json_t *rec, const char *account, sqs_ref *ref);
+/* [A-Za-z0-9_-]{1,80} */
+bool sqs_queue_name_ok(const char *s);
+/* Validates an Attributes member (CreateQueue, SetQueueAttributes) into *out, a new object of
+ * canonical strings ("" = remove an optional attribute). self: the queue's name (a RedrivePolicy may
+ * not target it). Returns 0, or -1 with InvalidAttributeName / InvalidAttributeValue /
+ * InvalidParameterValue set (*out is then still owned by the caller). (sqs_attr.c) */
+int sqs_attrs_validate(sqs_call *sc, json_t *attrs, const char *self, json_t **out);
+/* The settable attributes with their defaults, as stored on a new queue. New reference. */
+json_t *sqs_attrs_defaults(void);
 
 int sqs_op_create_queue(sqs_call *sc);
 int sqs_op_get_queue_url(sqs_call *sc);
@@ -231,6 +242,62 @@ typedef struct sqs_rec {
 bool sqs_rec_parse(const uint8_t *p, size_t len, sqs_rec *out);
 /* Decodes the attribute at *p and advances; false at the end or on a malformed record. */
 bool sqs_rec_attr_next(const uint8_t **p, const uint8_t *end, sqs_mattr *a);
+
+/* ---- store internals (sqs_store.c, sqs_store_scan.c, sqs_rec.c only) --------------------------------- */
+#define SQS_KEY_MSG_LEN 25 /* DB_T_QMSG: qid(16) seq(8) part(1) */
+#define SQS_KEY_VIS_LEN 33 /* DB_T_QVIS: qid(16) kind(1) vis_ms(8) seq(8) */
+
+static inline void sqs_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+static inline uint32_t sqs_get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void sqs_put_u16(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline size_t sqs_get_u16(const uint8_t *p) { return (size_t)p[0] << 8 | p[1]; }
+
+/* The per-queue state record (seq 0). */
+typedef struct sqs_qstate {
+	uint64_t next_seq, n_msgs;
+	int64_t last_sent_ms;
+} sqs_qstate;
+
+/* A message header (seq >= 1, part 0). */
+typedef struct sqs_hdr {
+	uint8_t kind;     /* 0 never received, 1 received */
+	uint32_t rcount;
+	int64_t sent_ms, vis_ms, first_ms, last_ms;
+	char msg_id[37];
+} sqs_hdr;
+
+void sqs_key_msg(uint8_t k[SQS_KEY_MSG_LEN], const uint8_t qid[16], uint64_t seq, uint8_t part);
+void sqs_key_vis(uint8_t k[SQS_KEY_VIS_LEN], const uint8_t qid[16], uint8_t kind, int64_t t, uint64_t seq);
+/* The smallest key greater than k (same length). */
+void sqs_key_succ(uint8_t *k, size_t len);
+/* Loads the state of qid (defaults when absent). */
+bb_err sqs_state_load(MDB_txn *txn, MDB_dbi dbi, const uint8_t qid[16], sqs_qstate *st);
+bool sqs_hdr_parse(const MDB_val *v, sqs_hdr *h);
+/* Deletes key (absent is fine). */
+bb_err sqs_del_key(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t len);
+/* Deletes message seq: its index entry, header and body (the caller adjusts n_msgs). */
+bb_err sqs_msg_remove(MDB_txn *txn, MDB_dbi mdbi, MDB_dbi vdbi, const uint8_t qid[16], uint64_t seq, const sqs_hdr *h);
+/* Subtracts removed from n_msgs of qid. */
+bb_err sqs_count_adjust(MDB_txn *txn, MDB_dbi mdbi, const uint8_t qid[16], uint64_t removed);
+/* The first index entry of (qid, kind) at or after from_key (NULL: the first): its time, seq, and key. */
+bool sqs_vis_first(MDB_cursor *cur, const uint8_t qid[16], uint8_t kind, const uint8_t *from_key, int64_t *t,
+		   uint64_t *seq, uint8_t found_key[SQS_KEY_VIS_LEN]);
+/* Body record size / encoding of m with its sender (sqs_rec.c). */
+size_t sqs_rec_size(const sqs_msg_in *m, size_t sender_len);
+void sqs_rec_write(uint8_t *p, const sqs_msg_in *m, const char *sender, size_t sender_len);
 
 /* ---- waiters and background work (sqs_wait.c, sqs_sweep.c) -------------------------------------- */
 typedef struct sqs_waiter sqs_waiter;

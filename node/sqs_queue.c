@@ -1,5 +1,6 @@
 /* node/sqs_queue.c — queue definitions: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue,
- * GetQueueAttributes, SetQueueAttributes, PurgeQueue; queue URLs and ARNs.
+ * SetQueueAttributes, PurgeQueue, TagQueue/UntagQueue/ListQueueTags; queue URLs and ARNs
+ * (attribute rules and GetQueueAttributes: sqs_attr.c).
  *
  * A queue is metadata in raft, like a bus: key q/<acct>/<name>, a compact JSON record
  *   {"Name", "Id": <32 hex: incarnation id>, "Created": <s>, "Modified": <s>, "PurgedAt"?: <ms>,
@@ -15,9 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include <sodium.h>
 
 #include "sqs_int.h"
 
@@ -34,7 +32,7 @@ void sqs_queue_arn(node *n, const char *account, const char *name, char *out, si
 	snprintf(out, cap, "arn:aws:sqs:%s:%s:%s", n->region, account, name);
 }
 
-static bool queue_name_ok(const char *s)
+bool sqs_queue_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 	if (n < 1 || n > 80)
@@ -56,203 +54,6 @@ static bool account_ok(const char *s, size_t n)
 	return true;
 }
 
-/* ---- attributes ---------------------------------------------------------------------------------- */
-
-enum { A_NUM, A_BOOL, A_JSON, A_STR, A_REDRIVE };
-static const struct qattr {
-	const char *name;
-	int kind;
-	long long min, max;
-	const char *def; /* stored at creation; NULL = absent until set */
-} qattrs[] = {
-	{"DelaySeconds", A_NUM, 0, 900, "0"},
-	{"MaximumMessageSize", A_NUM, 1024, 1048576, "1048576"},
-	{"MessageRetentionPeriod", A_NUM, 60, 1209600, "345600"},
-	{"ReceiveMessageWaitTimeSeconds", A_NUM, 0, 20, "0"},
-	{"VisibilityTimeout", A_NUM, 0, SQS_MAX_VISIBILITY_S, "30"},
-	{"SqsManagedSseEnabled", A_BOOL, 0, 0, "true"},
-	{"Policy", A_JSON, 0, 0, NULL},
-	{"RedrivePolicy", A_REDRIVE, 0, 0, NULL},
-	{"RedriveAllowPolicy", A_JSON, 0, 0, NULL},
-	{"KmsMasterKeyId", A_STR, 0, 0, NULL},
-	{"KmsDataKeyReusePeriodSeconds", A_NUM, 60, 86400, NULL},
-};
-/* Computed attributes: readable, never settable. */
-static const char *const computed_attrs[] = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
-					     "ApproximateNumberOfMessagesNotVisible", "CreatedTimestamp",
-					     "LastModifiedTimestamp", "QueueArn"};
-/* FIFO-only attributes: known names, never present on a standard queue. */
-static const char *const fifo_attrs[] = {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
-					 "FifoThroughputLimit"};
-
-static const struct qattr *qattr_find(const char *name)
-{
-	for (size_t i = 0; i < BB_ARRAY_LEN(qattrs); i++)
-		if (strcmp(qattrs[i].name, name) == 0)
-			return &qattrs[i];
-	return NULL;
-}
-
-static bool in_list(const char *const *list, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
-			return true;
-	return false;
-}
-
-static bool parse_ll(const char *s, long long *out)
-{
-	char *end;
-	if (!*s || strlen(s) > 19)
-		return false;
-	for (const char *p = s; *p; p++)
-		if ((*p < '0' || *p > '9') && !(p == s && *p == '-'))
-			return false;
-	*out = strtoll(s, &end, 10);
-	return *end == '\0';
-}
-
-/* Resolves a dead-letter ARN of the caller's account in this region into its record id. */
-static int redrive_check(sqs_call *sc, const char *value, const char *self, json_t **canon)
-{
-	api_call *c = &sc->c;
-	json_error_t jerr;
-	json_t *o = json_loads(value, 0, &jerr);
-	const char *arn = json_string_value(json_object_get(o, "deadLetterTargetArn"));
-	json_t *mrc = json_object_get(o, "maxReceiveCount");
-	long long count = -1;
-	if (json_is_integer(mrc))
-		count = json_integer_value(mrc);
-	else if (json_is_string(mrc) && !parse_ll(json_string_value(mrc), &count))
-		count = -1;
-	int rc = 0;
-	sqs_ref ref;
-	if (!json_is_object(o) || !arn || !mrc)
-		rc = sqs_error(c, "InvalidParameterValueException",
-			       "Value %s for parameter RedrivePolicy is invalid. Reason: Redrive policy is not a dict or "
-			       "valid json.", value);
-	else if (strncmp(arn, "arn:", 4) != 0)
-		rc = sqs_error(c, "InvalidParameterValueException",
-			       "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value for "
-			       "deadLetterTargetArn.", value);
-	else if (count < 1 || count > 1000)
-		rc = sqs_error(c, "InvalidParameterValueException",
-			       "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value for maxReceiveCount: "
-			       "%lld, valid values are from 1 to 1000 both inclusive.", value, count);
-	else if (sqs_resolve_arn(c->n, api_snap(c), arn, &ref) != BB_OK || strcmp(ref.account, c->who.account) != 0)
-		rc = sqs_error(c, "InvalidParameterValueException",
-			       "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter target does not exist.",
-			       value);
-	else if (self && strcmp(ref.name, self) == 0)
-		rc = sqs_error(c, "InvalidParameterValueException",
-			       "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter target can not be the "
-			       "queue itself.", value);
-	if (rc == 0)
-		*canon = json_pack("{s:s, s:I}", "deadLetterTargetArn", arn, "maxReceiveCount", (json_int_t)count);
-	json_decref(o);
-	return rc;
-}
-
-/* Validates an Attributes member into a map of canonical strings (new reference in *out; "" means
- * remove for optional attributes). self: the queue's name (for RedrivePolicy). */
-static int attrs_validate(sqs_call *sc, json_t *attrs, const char *self, json_t **out)
-{
-	api_call *c = &sc->c;
-	const char *k;
-	json_t *v;
-	*out = json_object();
-	json_object_foreach(attrs, k, v)
-	{
-		const struct qattr *a = qattr_find(k);
-		const char *s = json_string_value(v);
-		if (!a) {
-			if (strcmp(k, "DeduplicationScope") == 0 || strcmp(k, "FifoThroughputLimit") == 0)
-				return sqs_error(c, "InvalidAttributeName",
-						 "You can specify the %s only when FifoQueue is set to true.", k);
-			return sqs_error(c, "InvalidAttributeName", "Unknown Attribute %s.", k);
-		}
-		if (!s)
-			return sqs_error(c, "InvalidAttributeValue", "Invalid value for the parameter %s.", k);
-		char buf[32];
-		long long n;
-		json_t *canon = NULL;
-		if (!a->def && s[0] == '\0') {
-			json_object_set_new(*out, k, json_string("")); /* unset */
-			continue;
-		}
-		switch (a->kind) {
-		case A_NUM:
-			if (!parse_ll(s, &n) || n < a->min || n > a->max)
-				return sqs_error(c, "InvalidAttributeValue", "Invalid value for the parameter %s.", k);
-			snprintf(buf, sizeof buf, "%lld", n);
-			json_object_set_new(*out, k, json_string(buf));
-			break;
-		case A_BOOL:
-			if (strcasecmp(s, "true") && strcasecmp(s, "false"))
-				return sqs_error(c, "InvalidAttributeValue", "Invalid value for the parameter %s.", k);
-			json_object_set_new(*out, k, json_string(strcasecmp(s, "true") == 0 ? "true" : "false"));
-			break;
-		case A_JSON: {
-			json_error_t jerr;
-			json_t *j = json_loads(s, 0, &jerr);
-			bool ok = json_is_object(j);
-			json_decref(j);
-			if (!ok)
-				return sqs_error(c, "InvalidAttributeValue", "Invalid value for the parameter %s.", k);
-			json_object_set_new(*out, k, json_string(s));
-			break;
-		}
-		case A_REDRIVE:
-			if (redrive_check(sc, s, self, &canon))
-				return -1;
-			{
-				char *txt = json_dumps(canon, JSON_COMPACT | JSON_PRESERVE_ORDER);
-				json_object_set_new(*out, k, json_string(txt ? txt : ""));
-				free(txt);
-				json_decref(canon);
-			}
-			break;
-		default:
-			if (strlen(s) > 2048)
-				return sqs_error(c, "InvalidAttributeValue", "Invalid value for the parameter %s.", k);
-			json_object_set_new(*out, k, json_string(s));
-			break;
-		}
-	}
-	return 0;
-}
-
-static long long attr_num(json_t *attrs, const char *name)
-{
-	long long v = 0;
-	const char *s = json_string_value(json_object_get(attrs, name));
-	if (!s || !parse_ll(s, &v))
-		parse_ll(qattr_find(name)->def, &v);
-	return v;
-}
-
-bool sqs_ref_from_record(json_t *rec, const char *account, sqs_ref *ref)
-{
-	const char *name = json_string_value(json_object_get(rec, "Name"));
-	const char *id = json_string_value(json_object_get(rec, "Id"));
-	json_t *attrs = json_object_get(rec, "Attributes");
-	memset(ref, 0, sizeof *ref);
-	if (!name || strlen(name) > 80 || !id || strlen(id) != 32 ||
-	    sodium_hex2bin(ref->qid, 16, id, 32, NULL, NULL, NULL) != 0) {
-		BB_LOGE("sqs", "msg=\"corrupt queue record\" account=%s", account);
-		return false;
-	}
-	snprintf(ref->account, sizeof ref->account, "%s", account);
-	snprintf(ref->name, sizeof ref->name, "%s", name);
-	ref->delay_s = attr_num(attrs, "DelaySeconds");
-	ref->max_bytes = attr_num(attrs, "MaximumMessageSize");
-	ref->retention_s = attr_num(attrs, "MessageRetentionPeriod");
-	ref->visibility_s = attr_num(attrs, "VisibilityTimeout");
-	ref->wait_s = attr_num(attrs, "ReceiveMessageWaitTimeSeconds");
-	return true;
-}
-
 /* ---- lookup --------------------------------------------------------------------------------------- */
 
 static int queue_load(sqs_call *sc, const char *account, const char *name, sqs_queue *q)
@@ -260,7 +61,7 @@ static int queue_load(sqs_call *sc, const char *account, const char *name, sqs_q
 	api_call *c = &sc->c;
 	char key[KEY_MAX];
 	memset(q, 0, sizeof *q);
-	if (!queue_name_ok(name) || strcmp(account, c->who.account) != 0)
+	if (!sqs_queue_name_ok(name) || strcmp(account, c->who.account) != 0)
 		return sqs_error(c, "QueueDoesNotExist", "The specified queue does not exist.");
 	key_queue(key, account, name);
 	q->rec = store_get(api_snap(c), key, &q->version);
@@ -324,7 +125,7 @@ bb_err sqs_resolve_arn(node *n, meta_snap *s, const char *arn, sqs_ref *out)
 		return BB_ENOTFOUND;
 	size_t rl = (size_t)(f[4] - f[3] - 1);
 	if (rl != strlen(n->region) || strncmp(f[3], n->region, rl) != 0 || !account_ok(f[4], (size_t)(f[5] - f[4] - 1)) ||
-	    !queue_name_ok(f[5]))
+	    !sqs_queue_name_ok(f[5]))
 		return BB_ENOTFOUND;
 	char account[13], key[KEY_MAX];
 	memcpy(account, f[4], 12);
@@ -381,10 +182,7 @@ static int plan_create(api_call *c, txn *t, void *arg)
 	bb_random(&bb_rng_system, qid, sizeof qid);
 	sqs_hex(qid, 16, hex);
 	json_int_t now = (json_int_t)(bb_wall_ms(c->n->clock) / 1000);
-	json_t *attrs = json_object();
-	for (size_t i = 0; i < BB_ARRAY_LEN(qattrs); i++)
-		if (qattrs[i].def)
-			json_object_set_new(attrs, qattrs[i].name, json_string(qattrs[i].def));
+	json_t *attrs = sqs_attrs_defaults();
 	const char *k;
 	json_t *v;
 	json_object_foreach(a->attrs, k, v)
@@ -425,12 +223,12 @@ int sqs_op_create_queue(sqs_call *sc)
 		return -1;
 	if (!a.name)
 		return sqs_missing(c, "QueueName");
-	if (!queue_name_ok(a.name))
+	if (!sqs_queue_name_ok(a.name))
 		return sqs_error(c, "InvalidParameterValueException",
 				 "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
 	if (a.tags && tags_check(c, a.tags))
 		return -1;
-	if (attrs_validate(sc, attrs, a.name, &a.attrs)) {
+	if (sqs_attrs_validate(sc, attrs, a.name, &a.attrs)) {
 		json_decref(a.attrs);
 		return -1;
 	}
@@ -577,81 +375,7 @@ int sqs_op_purge_queue(sqs_call *sc)
 	return api_write(&sc->c, plan_queue_write, &a);
 }
 
-/* ---- Get/SetQueueAttributes ------------------------------------------------------------------------------ */
-
-static void add_num(json_t *o, const char *k, long long v)
-{
-	char buf[32];
-	snprintf(buf, sizeof buf, "%lld", v);
-	json_object_set_new(o, k, json_string(buf));
-}
-
-int sqs_op_get_queue_attributes(sqs_call *sc)
-{
-	api_call *c = &sc->c;
-	json_t *names, *n;
-	size_t i;
-	if (jv_arr(c, c->in, "AttributeNames", &names))
-		return -1;
-	bool all = false;
-	json_array_foreach(names, i, n)
-	{
-		const char *s = json_string_value(n);
-		if (!s)
-			return sqs_error(c, "InvalidAttributeName", "Unknown Attribute .");
-		if (strcmp(s, "All") == 0)
-			all = true;
-		else if (!qattr_find(s) && !in_list(computed_attrs, BB_ARRAY_LEN(computed_attrs), s) &&
-			 !in_list(fifo_attrs, BB_ARRAY_LEN(fifo_attrs), s))
-			return sqs_error(c, "InvalidAttributeName", "Unknown Attribute %s.", s);
-	}
-	sqs_queue q;
-	if (sqs_queue_from_url(sc, &q))
-		return -1;
-	json_t *want = json_object(), *out = json_object();
-	json_array_foreach(names, i, n) json_object_set_new(want, json_string_value(n), json_true());
-	uint64_t vis = 0, inflight = 0, delayed = 0;
-	int64_t now = bb_wall_ms(c->n->clock);
-	if (all || json_object_get(want, "ApproximateNumberOfMessages") ||
-	    json_object_get(want, "ApproximateNumberOfMessagesNotVisible") ||
-	    json_object_get(want, "ApproximateNumberOfMessagesDelayed"))
-		sqs_store_counts(c->n->db, q.ref.qid, now, &vis, &inflight, &delayed);
-	json_t *attrs = json_object_get(q.rec, "Attributes");
-	/* alphabetical, as AWS lists them */
-	static const char *const order[] = {
-		"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
-		"ApproximateNumberOfMessagesNotVisible", "CreatedTimestamp", "DelaySeconds",
-		"KmsDataKeyReusePeriodSeconds", "KmsMasterKeyId", "LastModifiedTimestamp", "MaximumMessageSize",
-		"MessageRetentionPeriod", "Policy", "QueueArn", "ReceiveMessageWaitTimeSeconds", "RedriveAllowPolicy",
-		"RedrivePolicy", "SqsManagedSseEnabled", "VisibilityTimeout"};
-	for (size_t j = 0; j < BB_ARRAY_LEN(order); j++) {
-		const char *k = order[j];
-		if (!all && !json_object_get(want, k))
-			continue;
-		if (strcmp(k, "ApproximateNumberOfMessages") == 0)
-			add_num(out, k, (long long)vis);
-		else if (strcmp(k, "ApproximateNumberOfMessagesDelayed") == 0)
-			add_num(out, k, (long long)delayed);
-		else if (strcmp(k, "ApproximateNumberOfMessagesNotVisible") == 0)
-			add_num(out, k, (long long)inflight);
-		else if (strcmp(k, "CreatedTimestamp") == 0)
-			add_num(out, k, (long long)json_integer_value(json_object_get(q.rec, "Created")));
-		else if (strcmp(k, "LastModifiedTimestamp") == 0)
-			add_num(out, k, (long long)json_integer_value(json_object_get(q.rec, "Modified")));
-		else if (strcmp(k, "QueueArn") == 0)
-			json_object_set_new(out, k, json_string(q.arn));
-		else if (json_object_get(attrs, k))
-			json_object_set(out, k, json_object_get(attrs, k));
-	}
-	json_decref(want);
-	c->out = json_object();
-	if (json_object_size(out))
-		json_object_set_new(c->out, "Attributes", out);
-	else
-		json_decref(out);
-	sqs_queue_free(&q);
-	return 0;
-}
+/* ---- SetQueueAttributes ------------------------------------------------------------------------------------ */
 
 int sqs_op_set_queue_attributes(sqs_call *sc)
 {
@@ -665,7 +389,7 @@ int sqs_op_set_queue_attributes(sqs_call *sc)
 	if (sqs_queue_from_url(sc, &q))
 		return -1;
 	queue_args a = {.sc = sc, .kind = QW_SET};
-	int rc = attrs_validate(sc, attrs, q.ref.name, &a.attrs);
+	int rc = sqs_attrs_validate(sc, attrs, q.ref.name, &a.attrs);
 	sqs_queue_free(&q);
 	if (rc == 0)
 		rc = api_write(c, plan_queue_write, &a);
