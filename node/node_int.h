@@ -246,14 +246,16 @@ typedef struct sqs_attr {
 	const char *name, *value; /* a String message attribute; both borrowed for the call */
 } sqs_attr;
 /* Inside a store write (writer thread, txn from a db_apply_fn): appends one message with String
- * attributes to q (DelaySeconds of q applies), fills msg_id (a uuid). body (UTF-8) and attrs are
- * borrowed for the call; attrs need not be sorted, names must be distinct (at most 10). Errors:
- * BB_ETOOBIG (larger than the queue's MaximumMessageSize), BB_EINVAL (more than 10 attributes or an
- * empty body), BB_ENOSPC / BB_EIO from LMDB. The message is durable when the batch commits; then
- * call sqs_notify. */
+ * attributes to q (DelaySeconds of q applies), fills msg_id (a uuid). body and attrs are borrowed for
+ * the call; attrs need not be sorted, names must be distinct (at most 10). Body and values must be
+ * non-empty UTF-8 of SQS's characters (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF, so no
+ * other control characters), names [A-Za-z0-9_.-] (not "AWS."/"Amazon."). Errors: BB_ETOOBIG (larger
+ * than the queue's MaximumMessageSize), BB_EINVAL (any rule above), BB_ENOSPC / BB_EIO from LMDB. The
+ * message is durable when the batch commits; then call sqs_notify. */
 bb_err sqs_put_txn(node *n, MDB_txn *txn, const sqs_ref *q, const char *body, size_t len, const sqs_attr *attrs,
 		   size_t n_attrs, int64_t now_ms, char msg_id[37]);
-/* After the commit that put messages into q: wakes its long-polling receivers. Any thread; O(1). */
+/* After the commit that put messages into q: wakes its long-polling receivers. Any thread; O(1).
+ * Not after sqs_stop (stop whatever calls it first). */
 void sqs_notify(node *n, const sqs_ref *q);
 /* For /metrics: visits every queue of this node with its approximate visible / in-flight / delayed
  * counts. Any thread (reads a snapshot and the store); fn must not call back into sqs. */

@@ -24,14 +24,14 @@
 
 /* A validation failure: the JSON error code and its message. */
 typedef struct verr {
-	const char *code;
+	char code[64];
 	char msg[600];
 } verr;
 
 static int vfail(verr *e, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int vfail(verr *e, const char *code, const char *fmt, ...)
 {
-	e->code = code;
+	snprintf(e->code, sizeof e->code, "%s", code);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
@@ -394,10 +394,13 @@ bb_err sqs_put_txn(node *n, MDB_txn *txn, const sqs_ref *q, const char *body, si
 		   size_t n_attrs, int64_t now_ms, char msg_id[37])
 {
 	sqs_mattr a[SQS_MAX_MSG_ATTRS];
-	if (n_attrs > SQS_MAX_MSG_ATTRS || len == 0)
+	if (n_attrs > SQS_MAX_MSG_ATTRS || len == 0 || !chars_ok(body, len))
 		return BB_EINVAL;
 	size_t size = len;
 	for (size_t i = 0; i < n_attrs; i++) {
+		size_t vl = strlen(attrs[i].value);
+		if (!attr_name_ok(attrs[i].name) || vl == 0 || !chars_ok(attrs[i].value, vl))
+			return BB_EINVAL;
 		a[i] = (sqs_mattr){.name = attrs[i].name, .name_len = strlen(attrs[i].name), .type = "String",
 				   .type_len = 6, .transport = 1, .val = (const uint8_t *)attrs[i].value,
 				   .val_len = strlen(attrs[i].value)};

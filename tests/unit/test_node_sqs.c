@@ -494,6 +494,8 @@ static void test_internal_api(void **state)
 	big[sizeof big - 1] = '\0';
 	internal_put toobig = {n, &q, big, 0, ""};
 	assert_int_equal(db_run(n->db, internal_apply, &toobig), BB_ETOOBIG);
+	internal_put ctrl = {n, &q, "bad\x01body", 0, ""};
+	assert_int_equal(db_run(n->db, internal_apply, &ctrl), BB_EINVAL); /* could never be returned to a client */
 
 	depth_seen seen = {0};
 	sqs_foreach_depth(n, on_depth, &seen);
