@@ -138,7 +138,7 @@ static bb_err key_lookup(void *ctx, const char *akid, char *secret, size_t cap, 
 	return e;
 }
 
-static int authenticate(api_call *c, const api_request *rq, const char *service)
+int api_authenticate(api_call *c, const api_request *rq, const char *service)
 {
 	node *n = c->n;
 	pol_request pr = {rq->method, rq->path, rq->query, rq->headers, rq->n_headers, rq->body, rq->body_len};
@@ -198,7 +198,7 @@ static int run_events_op(api_call *c, const api_request *rq, const char *op_name
 			break;
 		}
 	}
-	if (authenticate(c, rq, "events") != 0)
+	if (api_authenticate(c, rq, "events") != 0)
 		return -1;
 	if (!fn)
 		return api_error(c, 400, "UnknownOperationException", "%s", "");
@@ -215,8 +215,13 @@ static int run_events_op(api_call *c, const api_request *rq, const char *op_name
 }
 
 int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
-	       const char **err_type)
+	       const char **err_type, const char **query_error)
 {
+	*query_error = NULL;
+	int sqs_proto = sqs_route(rq); /* built-in queues: AmazonSQS.* or the SQS query protocol */
+	if (sqs_proto)
+		return sqs_handle(n, rq, sqs_proto, resp_body, content_type, request_id, err_type, query_error);
+
 	api_call c;
 	memset(&c, 0, sizeof c);
 	c.n = n;

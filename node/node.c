@@ -51,6 +51,8 @@ void node_config_defaults(node_config *c)
 	c->retry_max_ms = 300000;
 	c->http_connect_timeout_ms = 2000;
 	c->http_timeout_ms = 5000;
+	c->sqs_max_queues = 1000;
+	c->sqs_max_waiters = 128;
 }
 
 /* Splits "host:port" (IPv4 or [IPv6]) into a sockaddr. */
@@ -183,6 +185,7 @@ static void data_plane_stop(node *n)
 	db_close(n->db);
 	n->db = NULL;
 	deliver_free(n);
+	sqs_stop(n); /* after the store: outcome writes completed by db_close may wake queue waiters */
 	route_stop(n);
 	metrics_free(n->metrics);
 	n->metrics = NULL;
@@ -263,9 +266,13 @@ bb_err node_start(const node_config *cfg, node **out)
 		BB_LOGE("node", "msg=\"cannot open the node store\" dir=\"%s\"", store_dir);
 		goto err_meta;
 	}
+	if ((e = sqs_start(n)) != BB_OK) {
+		BB_LOGE("node", "msg=\"cannot start the built-in queues\" err=%s", bb_errname(e));
+		goto err_db;
+	}
 	if (!(n->metrics = metrics_new())) {
 		e = BB_ENOMEM;
-		goto err_db;
+		goto err_data;
 	}
 	if ((e = route_start(n)) != BB_OK || (e = evlog_start(n)) != BB_OK || (e = deliver_start(n)) != BB_OK) {
 		BB_LOGE("node", "msg=\"data plane failed to start\" err=%s", bb_errname(e));
@@ -281,6 +288,7 @@ bb_err node_start(const node_config *cfg, node **out)
 	return BB_OK;
 
 err_data:
+	sqs_quiesce(n);
 	data_plane_stop(n);
 	goto err_meta;
 err_db:
@@ -298,6 +306,7 @@ void node_stop(node *n)
 {
 	if (!n)
 		return;
+	sqs_quiesce(n); /* wakes long polls so HTTP drains; stops the sweeper */
 	http_stop(n);
 	data_plane_stop(n);
 	meta_stop(n->meta);

@@ -24,6 +24,7 @@ typedef struct metrics metrics;
 typedef struct route route;
 typedef struct evlog evlog;
 typedef struct deliver deliver;
+struct sqs_state;
 
 struct node {
 	node_config cfg;       /* strings below are owned copies */
@@ -39,6 +40,7 @@ struct node {
 	struct MHD_Daemon *mhd;
 	unsigned port;
 	_Atomic unsigned inflight;
+	struct sqs_state *sqs; /* built-in queues: long-poll waiters, sweeper (sqs_wait.c) */
 };
 
 /* ---- one API call ------------------------------------------------------------------------- */
@@ -99,8 +101,12 @@ typedef struct api_request {
 } api_request;
 /* The AWS JSON error body {"__type": type, "message": msg}; malloc'd (NULL only if out of memory). */
 char *api_error_body(const char *type, const char *msg);
+/* *query_error is the x-amzn-query-error header value to send ("<LegacyCode>;Sender"), or NULL. */
 int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
-	       const char **err_type);
+	       const char **err_type, const char **query_error);
+/* Verifies rq's SigV4 signature for service ("events", "sqs") and fills c->who. Returns 0, or -1 with
+ * the AWS authentication error set. */
+int api_authenticate(api_call *c, const api_request *rq, const char *service);
 
 /* ---- operation handlers (op_*.c) ---------------------------------------------------------- */
 typedef int (*api_op_fn)(api_call *c);
@@ -371,14 +377,63 @@ void deliver_notify(node *n, const route_target *t);
 bool json_minify(const char *in, size_t len, char *out, size_t *out_len, bool object_only);
 
 /* TEMP-SHIM-BEGIN */
-typedef struct sqs_ref { char account[13]; char name[81]; uint8_t qid[16]; } sqs_ref;
-bb_err sqs_resolve_arn(node *n, meta_snap *s, const char *arn, sqs_ref *out);
-typedef struct sqs_attr { const char *name, *value; } sqs_attr;
-bb_err sqs_put_txn(node *n, MDB_txn *txn, const sqs_ref *q, const char *body, size_t len, const sqs_attr *attrs, size_t n_attrs, int64_t now_ms, char msg_id[37]);
-void sqs_notify(node *n, const sqs_ref *q);
 bb_err conn_auth_decorate(const json_t *conn, const char *oauth_token, char ***headers, size_t *n_headers, char **query);
 bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, char **token, int64_t *expires_ms, char *err, size_t cap);
 /* TEMP-SHIM-END */
+/* ---- built-in queues (sqs_*.c; docs/queues.md) ---------------------------------------------- */
+/* A resolved queue: identity plus the attributes a writer needs. qid names the queue's current
+ * incarnation (a new one on create and on PurgeQueue), so messages of a deleted, recreated or purged
+ * queue never show up again. */
+typedef struct sqs_ref {
+	char account[13];
+	char name[81];
+	uint8_t qid[16];
+	int64_t delay_s;      /* DelaySeconds: applied to every message put by sqs_put_txn */
+	int64_t max_bytes;    /* MaximumMessageSize: body + attribute names, types and values */
+	int64_t retention_s;  /* MessageRetentionPeriod */
+	int64_t visibility_s; /* VisibilityTimeout */
+	int64_t wait_s;       /* ReceiveMessageWaitTimeSeconds */
+} sqs_ref;
+
+/* Resolves a queue ARN (arn:aws:sqs:<region>:<account>:<name>) against snapshot s (borrowed). Any
+ * thread. BB_ENOTFOUND if there is no such queue, the region is not this node's, or the ARN is
+ * malformed. */
+bb_err sqs_resolve_arn(node *n, meta_snap *s, const char *arn, sqs_ref *out);
+
+typedef struct sqs_attr {
+	const char *name, *value; /* a String message attribute; both borrowed for the call */
+} sqs_attr;
+/* Inside a store write (writer thread, txn from a db_apply_fn): appends one message with String
+ * attributes to q (DelaySeconds of q applies), fills msg_id (a uuid). body and attrs are borrowed for
+ * the call; attrs need not be sorted, names must be distinct (at most 10). Body and values must be
+ * non-empty UTF-8 of SQS's characters (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF, so no
+ * other control characters), names [A-Za-z0-9_.-] (not "AWS."/"Amazon."). Errors: BB_ETOOBIG (larger
+ * than the queue's MaximumMessageSize), BB_EINVAL (any rule above), BB_ENOSPC / BB_EIO from LMDB. The
+ * message is durable when the batch commits; then call sqs_notify. */
+bb_err sqs_put_txn(node *n, MDB_txn *txn, const sqs_ref *q, const char *body, size_t len, const sqs_attr *attrs,
+		   size_t n_attrs, int64_t now_ms, char msg_id[37]);
+/* After the commit that put messages into q: wakes its long-polling receivers. Any thread; O(1).
+ * Not after sqs_stop (stop whatever calls it first). */
+void sqs_notify(node *n, const sqs_ref *q);
+/* For /metrics: visits every queue of this node with its approximate visible / in-flight / delayed
+ * counts. Any thread (reads a snapshot and the store); fn must not call back into sqs. */
+void sqs_foreach_depth(node *n,
+		       void (*fn)(void *ctx, const char *account, const char *name, uint64_t visible,
+				  uint64_t inflight, uint64_t delayed),
+		       void *ctx);
+
+/* Lifecycle (node.c): sqs_start after the store is open and before HTTP starts; sqs_quiesce before
+ * http_stop (wakes long polls so HTTP can drain, stops the sweeper); sqs_stop after http_stop. */
+bb_err sqs_start(node *n);
+void sqs_quiesce(node *n);
+void sqs_stop(node *n);
+
+/* Routing (api.c): SQS_PROTO_JSON for X-Amz-Target AmazonSQS.*, SQS_PROTO_QUERY for a form-encoded
+ * or Action= request without a target, else 0. sqs_handle answers it like api_handle. */
+int sqs_route(const api_request *rq);
+int sqs_handle(node *n, const api_request *rq, int proto, char **resp_body, const char **content_type,
+	       char request_id[37], const char **err_type, const char **query_error);
+
 /* ---- misc ----------------------------------------------------------------------------------- */
 /* Copies the tag list of rec["Tags"] (or an empty array). New reference. */
 json_t *tags_of(json_t *rec);
