@@ -35,6 +35,17 @@ static const struct {
 	{"ListTagsForResource", op_list_tags_for_resource},
 	{"TestEventPattern", op_test_event_pattern},
 	{"PutEvents", op_put_events},
+	{"CreateConnection", op_create_connection},
+	{"DescribeConnection", op_describe_connection},
+	{"UpdateConnection", op_update_connection},
+	{"DeleteConnection", op_delete_connection},
+	{"ListConnections", op_list_connections},
+	{"DeauthorizeConnection", op_deauthorize_connection},
+	{"CreateApiDestination", op_create_api_destination},
+	{"DescribeApiDestination", op_describe_api_destination},
+	{"UpdateApiDestination", op_update_api_destination},
+	{"DeleteApiDestination", op_delete_api_destination},
+	{"ListApiDestinations", op_list_api_destinations},
 };
 
 int api_error(api_call *c, int status, const char *type, const char *fmt, ...)

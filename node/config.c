@@ -55,6 +55,7 @@ static const struct cfg_row {
 	ROW("retry-max-ms", CFG_UINT, retry_max_ms, "longest single retry wait, ms"),
 	ROW("http-connect-timeout-ms", CFG_UINT, http_connect_timeout_ms, "HTTP target connect timeout, ms"),
 	ROW("http-timeout-ms", CFG_UINT, http_timeout_ms, "HTTP target whole-request timeout, ms"),
+	ROW("apidest-https-only", CFG_BOOL, apidest_https_only, "API destinations must use https:// (as AWS); default allows http:// for local webhooks"),
 	ROW("sqs-max-queues", CFG_UINT, sqs_max_queues, "built-in queues per account"),
 	ROW("sqs-max-waiters", CFG_UINT, sqs_max_waiters, "long-polling ReceiveMessage calls at once (RequestThrottled beyond)"),
 #undef ROW

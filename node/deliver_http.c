@@ -230,11 +230,6 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 		fail(j, OUT_FATAL, "NO_RESOURCE", "The API destination's connection does not exist.");
 		goto out;
 	}
-	const char *dstate = json_string_value(json_object_get(dest, "ApiDestinationState"));
-	if (dstate && strcmp(dstate, "INACTIVE") == 0) {
-		fail(j, OUT_FATAL, "NO_PERMISSIONS", "The API destination is INACTIVE.");
-		goto out;
-	}
 	const char *cstate = json_string_value(json_object_get(conn, "ConnectionState"));
 	if (cstate && strcmp(cstate, "DEAUTHORIZED") == 0) {
 		fail(j, OUT_FATAL, "NO_PERMISSIONS", "The connection is deauthorized.");

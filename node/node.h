@@ -55,6 +55,7 @@ typedef struct node_config {
 	unsigned retry_max_ms;           /* cap of one retry wait */
 	unsigned http_connect_timeout_ms;
 	unsigned http_timeout_ms;        /* whole request (AWS API destinations: 5 s) */
+	bool apidest_https_only;         /* refuse http:// InvocationEndpoints (AWS's rule) */
 	/* built-in queues (node/sqs_*.c) */
 	unsigned sqs_max_queues;         /* queues per account (OverLimit beyond) */
 	unsigned sqs_max_waiters;        /* long-polling ReceiveMessage calls at once (RequestThrottled beyond) */

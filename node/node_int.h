@@ -130,6 +130,17 @@ int op_untag_resource(api_call *c);
 int op_list_tags_for_resource(api_call *c);
 int op_test_event_pattern(api_call *c);
 int op_put_events(api_call *c);
+int op_create_connection(api_call *c);
+int op_describe_connection(api_call *c);
+int op_update_connection(api_call *c);
+int op_delete_connection(api_call *c);
+int op_list_connections(api_call *c);
+int op_deauthorize_connection(api_call *c);
+int op_create_api_destination(api_call *c);
+int op_describe_api_destination(api_call *c);
+int op_update_api_destination(api_call *c);
+int op_delete_api_destination(api_call *c);
+int op_list_api_destinations(api_call *c);
 
 /* ---- JSON access with AWS-shaped errors (jv.c) -------------------------------------------- */
 /* Each reads member key of obj. Absent or null → *present=false (or *out=NULL), returns 0. Present
@@ -376,10 +387,17 @@ void deliver_notify(node *n, const route_target *t);
 /* JSON validation + minification (jmin.c): writes at most len bytes to out. */
 bool json_minify(const char *in, size_t len, char *out, size_t *out_len, bool object_only);
 
-/* TEMP-SHIM-BEGIN */
+/* ---- connections and API destinations (op_connection.c, op_apidest.c, conn_auth.c) ---------- */
+/* Keys "c/<acct>/<name>" (connection) and "d/<acct>/<name>" (API destination). */
+void key_connection(char *k, const char *acct, const char *name);
+void key_apidest(char *k, const char *acct, const char *name);
+/* Headers ("Name: value", malloc'd array of malloc'd lines) and a query string (malloc'd or NULL) that
+ * connection record conn adds to a request; oauth_token for OAUTH_CLIENT_CREDENTIALS. Pure, any
+ * thread. BB_EINVAL when the record lacks what its type needs. */
 bb_err conn_auth_decorate(const json_t *conn, const char *oauth_token, char ***headers, size_t *n_headers, char **query);
+/* Fetches a client-credentials token (blocking; 5 s connect / 10 s total): BB_OK with *token
+ * malloc'd and its expiry, or an error with a reason (no secrets) in err. */
 bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, char **token, int64_t *expires_ms, char *err, size_t cap);
-/* TEMP-SHIM-END */
 /* ---- built-in queues (sqs_*.c; docs/queues.md) ---------------------------------------------- */
 /* A resolved queue: identity plus the attributes a writer needs. qid names the queue's current
  * incarnation (a new one on create and on PurgeQueue), so messages of a deleted, recreated or purged

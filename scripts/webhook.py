@@ -52,6 +52,7 @@ def main():
     ap.add_argument("--status", type=int, default=200)
     a = ap.parse_args()
     STATE["status"] = a.status
+    http.server.ThreadingHTTPServer.request_queue_size = 512
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Hook)
     print(f"webhook on http://127.0.0.1:{a.port} answering {a.status}", flush=True)
     try:

@@ -40,6 +40,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_GET = do_DELETE = _handle
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 512  # the default backlog (5) drops SYNs when many deliveries connect at once
+    daemon_threads = True
+
+
 class Sink:
     def __init__(self, default=200):
         self.requests = []
@@ -48,8 +53,7 @@ class Sink:
         self.delay_s = 0
         self.lock = threading.Lock()
         self.cv = threading.Condition(self.lock)
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.sink = self
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ACCOUNT, REGION, BusbarNode, make_client, bus_arn, rule_arn, uniq
+from conftest import ACCOUNT, REGION, BusbarNode, bus_arn, make_sqs_client, rule_arn, uniq
 from sinks import Sink
 from test_put_events import metric
 
@@ -30,10 +30,7 @@ def ev(dnode):
 
 @pytest.fixture(scope="module")
 def sqs(dnode):
-    import boto3
-    import botocore.config
-    return boto3.client("sqs", endpoint_url=dnode.endpoint, region_name=REGION, aws_access_key_id="test",
-                        aws_secret_access_key="test", config=botocore.config.Config(retries={"max_attempts": 1}))
+    return make_sqs_client(dnode.endpoint)
 
 
 @pytest.fixture
@@ -88,6 +85,13 @@ def publish(ev, src, details, bus="default"):
     return ids
 
 
+def wait_metric(node, name, want, timeout=10, **labels):
+    deadline = time.monotonic() + timeout
+    while metric(node, name, **labels) < want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert metric(node, name, **labels) == want
+
+
 def test_http_delivery_envelope(ev, sink):
     dest = api_destination(ev, sink.url + "/hook")
     rule, src = rule_with(ev, [{"Id": "web", "Arn": dest}])
@@ -126,7 +130,7 @@ def test_retry_5xx_then_success_with_backoff(dnode, ev, sink):
     reqs = sink.wait_for(4)
     assert [r["status"] for r in reqs] == [500, 502, 503, 200]
     assert len({json.loads(r["body"])["id"] for r in reqs}) == 1  # same event id on every attempt
-    assert metric(dnode, "busbar_invocations_total", rule=rule) == 1
+    wait_metric(dnode, "busbar_invocations_total", 1, rule=rule)
     assert metric(dnode, "busbar_invocation_attempts_total", rule=rule) == 4
     assert metric(dnode, "busbar_failed_invocations_total", rule=rule) == 0
 
@@ -165,7 +169,7 @@ def test_4xx_not_retried_goes_to_dlq_with_attributes(dnode, ev, sqs, sink):
     attrs = {k: v["StringValue"] for k, v in m["MessageAttributes"].items()}
     assert attrs["RULE_ARN"] == rule_arn(rule) and attrs["TARGET_ARN"] == dest
     assert attrs["RETRY_ATTEMPTS"] == "0" and attrs["ERROR_CODE"] and "400" in attrs["ERROR_MESSAGE"]
-    assert metric(dnode, "busbar_invocations_sent_to_dlq_total", rule=rule) == 1
+    wait_metric(dnode, "busbar_invocations_sent_to_dlq_total", 1, rule=rule)
 
 
 def test_attempt_cap_ends_retries_into_dlq(dnode, ev, sqs, sink):
@@ -187,10 +191,7 @@ def test_no_dlq_counts_failed_invocations(dnode, ev, sink):
     rule, src = rule_with(ev, [{"Id": "t", "Arn": dest, "RetryPolicy": {"MaximumRetryAttempts": 0}}])
     publish(ev, src, [{"x": 1}, {"x": 2}])
     sink.wait_for(2)
-    deadline = time.monotonic() + 10
-    while metric(dnode, "busbar_failed_invocations_total", rule=rule) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert metric(dnode, "busbar_failed_invocations_total", rule=rule) == 2
+    wait_metric(dnode, "busbar_failed_invocations_total", 2, rule=rule)
 
 
 def test_slow_target_does_not_block_others(ev, sink):
@@ -246,3 +247,24 @@ def test_metrics_pass_promtool(dnode):
                  "busbar_invocations_sent_to_dlq_total", "busbar_invocation_attempts_total",
                  "busbar_throttled_rules_total", "busbar_delivery_latency_seconds_bucket", "busbar_target_backlog"):
         assert name.encode() in text
+
+
+def test_dead_letter_when_target_bus_is_missing(dnode, ev, sqs):
+    """A non-retryable failure (the target bus does not exist) goes straight to the DLQ, without
+    EXHAUSTED_RETRY_CONDITION."""
+    qurl, qarn = make_queue(sqs)
+    rule, src = rule_with(ev, [{"Id": "gone", "Arn": bus_arn(uniq("nobus")), "DeadLetterConfig": {"Arn": qarn}}])
+    [eid] = publish(ev, src, [{"x": 1}])
+    [m] = receive_all(sqs, qurl, 1)
+    assert json.loads(m["Body"])["id"] == eid
+    attrs = {k: v["StringValue"] for k, v in m["MessageAttributes"].items()}
+    assert attrs["ERROR_CODE"] == "NO_RESOURCE" and attrs["RETRY_ATTEMPTS"] == "0"
+    assert "EXHAUSTED_RETRY_CONDITION" not in attrs
+    assert attrs["RULE_ARN"] == rule_arn(rule)
+
+
+def test_missing_dlq_is_counted(dnode, ev):
+    rule, src = rule_with(ev, [{"Id": "gone", "Arn": bus_arn(uniq("nobus")),
+                                "DeadLetterConfig": {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{uniq('noq')}"}}])
+    publish(ev, src, [{"x": 1}])
+    wait_metric(dnode, "busbar_invocations_failed_to_be_sent_to_dlq_total", 1, rule=rule)
