@@ -232,6 +232,277 @@ static void test_snapshot_lambda_detail(void **state)
 	      "{\"detail-payload-with-id\":{\"payload\":{\"id\":\"123\"}}}");
 }
 
+/* ---- rules beyond the snapshots (docs/transform.md) ------------------------------------------------ */
+
+/* An event whose detail has one of everything. */
+static const char *const RICH = EV_HEAD
+	"\"detail\":{\"s\":\"a\\\"b\\\\c\\u00e9\",\"nl\":\"l1\\nl2\",\"n\":1.50,\"big\":123456789012345678901234567890,"
+	"\"t\":true,\"f\":false,\"z\":null,\"o\":{\"k\":\"v\\\"q\",\"n\":[1,2]},\"a\":[1,\"x\",{\"y\":null}],\"e\":{},"
+	"\"ea\":[]}}";
+static const char *const MAP_RICH =
+	"{\"s\":\"$.detail.s\",\"nl\":\"$.detail.nl\",\"n\":\"$.detail.n\",\"big\":\"$.detail.big\",\"t\":\"$.detail.t\","
+	"\"f\":\"$.detail.f\",\"z\":\"$.detail.z\",\"o\":\"$.detail.o\",\"a\":\"$.detail.a\",\"e\":\"$.detail.e\","
+	"\"ea\":\"$.detail.ea\",\"m\":\"$.detail.missing\",\"id\":\"$.id\"}";
+
+static void test_values_json_unquoted(void **state)
+{
+	(void)state;
+	/* the event's own JSON text: strings keep their escapes, numbers their digits */
+	check("{\"s\": <s>, \"n\": <n>, \"big\": <big>, \"t\": <t>, \"f\": <f>, \"z\": <z>, \"m\": <m>}", MAP_RICH, RICH,
+	      "{\"s\":\"a\\\"b\\\\c\\u00e9\",\"n\":1.50,\"big\":123456789012345678901234567890,\"t\":true,\"f\":false,"
+	      "\"z\":null,\"m\":\"\"}");
+	check("{\"o\": <o>, \"a\": <a>, \"e\": <e>, \"ea\": <ea>}", MAP_RICH, RICH,
+	      "{\"o\":{\"k\":\"v\\\"q\",\"n\":[1,2]},\"a\":[1,\"x\",{\"y\":null}],\"e\":{},\"ea\":[]}");
+	/* array templates are JSON templates too; placeholders in an unquoted key position become keys */
+	check("[<n>, <s>, \"<id>\"]", MAP_RICH, RICH, "[1.50,\"a\\\"b\\\\c\\u00e9\",\"6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\"]");
+	check("{<id>: 1}", MAP_RICH, RICH, "{\"6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\":1}");
+	/* multi-line (CloudFormation block style) JSON templates are delivered minified */
+	check("{\n  \"instance\" : <id>,\n  \"state\": [ 9, <t>, true ],\n  \"Transformed\" : \"Yes\"\n}\n", MAP_RICH, RICH,
+	      "{\"instance\":\"6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\",\"state\":[9,true,true],\"Transformed\":\"Yes\"}");
+}
+
+static void test_values_json_quoted(void **state)
+{
+	(void)state;
+	/* inside a string literal: text not escaped, numbers/booleans/null as text, missing = nothing */
+	check("{\"x\": \"n=<n> big=<big> t=<t> f=<f> z=<z> m=<m>!\"}", MAP_RICH, RICH,
+	      "{\"x\":\"n=1.50 big=123456789012345678901234567890 t=true f=false z=null m=!\"}");
+	/* a value with a quote, backslash or newline breaks the JSON: not delivered */
+	check("{\"x\": \"<s>\"}", MAP_RICH, RICH, NULL);
+	check("{\"x\": \"<nl>\"}", MAP_RICH, RICH, NULL);
+	/* objects/arrays inside quotes break it too (the LS not-delivered cases) */
+	check("{\"x\": \"<a>\"}", MAP_RICH, RICH, NULL);
+	/* ... except when the JSON text happens to fit in a string */
+	check("{\"x\": \"<e><ea>\"}", MAP_RICH, RICH, "{\"x\":\"{}[]\"}");
+	/* escaped quotes in the template stay (UG "JSON with strings and variables") */
+	check("{\"instanceStatus\": \"instance \\\"<id>\\\" is <t>\"}", MAP_RICH, RICH,
+	      "{\"instanceStatus\":\"instance \\\"6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\\\" is true\"}");
+	/* "<" and ">" cannot be escaped: \<x> is still a placeholder (here giving an invalid escape) */
+	check("{\"x\": \"\\\\<id>\"}", MAP_RICH, RICH, "{\"x\":\"\\\\6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\"}");
+	check("{\"x\": \"\\<id>\"}", MAP_RICH, RICH, NULL);
+	/* a template that is not JSON whatever the values: never delivered */
+	check("{\"a\": <n>,}", MAP_RICH, RICH, NULL);
+	check("{\"a\": <n>} trailing", MAP_RICH, RICH, NULL);
+	check("{\"a\": \"real\ttab\"}", MAP_RICH, RICH, NULL);
+}
+
+static void test_values_string_template(void **state)
+{
+	(void)state;
+	/* text as is (no escaping), objects/arrays without quotes, scalars as text, missing = nothing */
+	check("\"s=<s> nl=<nl> n=<n> t=<t> z=<z> m=<m> o=<o> a=<a> e=<e> ea=<ea>\"", MAP_RICH, RICH,
+	      "\"s=a\"b\\c\xc3\xa9 nl=l1\nl2 n=1.50 t=true z=null m= o={k:v\\q,n:[1,2]} a=[1,x,{y:null}] e={} ea=[]\"");
+	/* delivered verbatim even when it is not JSON, leading/trailing text included */
+	check("  \"<id>\" and then some", MAP_RICH, RICH, "  \"6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\" and then some");
+	/* repeated placeholders */
+	check("\"<t><t><t>\"", MAP_RICH, RICH, "\"truetruetrue\"");
+	/* a decoded \u0000 is delivered inside a string template (out_len counts it) */
+	xform *x = compile_xf("\"<s>\"", "{\"s\":\"$.detail.s\"}");
+	const char *ev = "{\"detail\":{\"s\":\"a\\u0000b\"}}";
+	char *out;
+	size_t len;
+	assert_int_equal(xform_apply(x, ev, strlen(ev), NULL, &out, &len), BB_OK);
+	assert_int_equal(len, 5);
+	assert_memory_equal(out, "\"a\0b\"", 6);
+	free(out);
+	xform_free(x);
+}
+
+static void test_bare_template(void **state)
+{
+	(void)state;
+	/* a template that is neither JSON nor a quoted string must render one JSON value */
+	check("<n>", MAP_RICH, RICH, "1.50");
+	check(" <t> ", MAP_RICH, RICH, " true ");
+	check("42", NULL, RICH, "42");
+	check("<ea>", MAP_RICH, RICH, "[]");
+	check("<s>", MAP_RICH, RICH, NULL);
+	check("<o>", MAP_RICH, RICH, NULL);
+	check("<id> is <t>", MAP_RICH, RICH, NULL);
+	check("<m>", MAP_RICH, RICH, NULL);
+}
+
+static void test_reserved_variables(void **state)
+{
+	(void)state;
+	check("{\"arn\": <aws.events.rule-arn>, \"name\": <aws.events.rule-name>, \"t\": <aws.events.event.ingestion-time>}",
+	      NULL, EVENT,
+	      "{\"arn\":\"arn:aws:events:us-east-1:111111111111:rule/test-bus/test-rule\",\"name\":\"test-rule\","
+	      "\"t\":\"2024-06-11T08:33:12.345Z\"}");
+	check("{\"s\": \"<aws.events.rule-name>/<aws.events.event.ingestion-time>\"}", NULL, EVENT,
+	      "{\"s\":\"test-rule/2024-06-11T08:33:12.345Z\"}");
+	/* JSON variables in a string template lose their quotes like any object */
+	check("\"<aws.events.event>\"", NULL, EVENT,
+	      "\"{id:6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c,account:111111111111,detailType:core.update-account-command,"
+	      "time:1718094792345,source:core.update-account-command,region:us-east-1,resources:[],version:0}\"");
+	/* without a context every reserved variable is missing */
+	xform *x = compile_xf("{\"a\": <aws.events.rule-arn>, \"b\": \"<aws.events.rule-name>\", "
+			      "\"c\": <aws.events.event.ingestion-time>}",
+			      NULL);
+	char *out;
+	size_t len;
+	assert_int_equal(xform_apply(x, EVENT, strlen(EVENT), NULL, &out, &len), BB_OK);
+	assert_string_equal(out, "{\"a\":\"\",\"b\":\"\",\"c\":\"\"}");
+	free(out);
+	/* context strings are JSON-escaped when unquoted */
+	xform_ctx ctx = {.rule_arn = "a\"b\\c\n", .rule_name = "n", .ingest_ms = 0};
+	assert_int_equal(xform_apply(x, EVENT, strlen(EVENT), &ctx, &out, &len), BB_OK);
+	assert_string_equal(out, "{\"a\":\"a\\\"b\\\\c\\n\",\"b\":\"n\",\"c\":\"\"}");
+	free(out);
+	/* reserved-only templates never parse the event */
+	assert_int_equal(xform_apply(x, "garbage", 7, &ctx, &out, &len), BB_OK);
+	free(out);
+	xform_free(x);
+}
+
+static void ingest_is(int64_t ms, const char *want)
+{
+	xform *x = compile_xf("\"<aws.events.event.ingestion-time>\"", NULL);
+	xform_ctx ctx = {.ingest_ms = ms};
+	char *out;
+	size_t len;
+	assert_int_equal(xform_apply(x, "{}", 2, &ctx, &out, &len), BB_OK);
+	assert_string_equal(out, want);
+	free(out);
+	xform_free(x);
+}
+
+static void test_ingestion_time_format(void **state)
+{
+	(void)state;
+	ingest_is(1, "\"1970-01-01T00:00:00.001Z\"");
+	ingest_is(951782400000LL, "\"2000-02-29T00:00:00.000Z\"");
+	ingest_is(1709251199999LL, "\"2024-02-29T23:59:59.999Z\"");
+	ingest_is(253402300799999LL, "\"9999-12-31T23:59:59.999Z\"");
+	ingest_is(0, "\"\"");
+	ingest_is(-5, "\"\"");
+	ingest_is(253402300800000LL, "\"\"");
+}
+
+static void test_event_variable(void **state)
+{
+	(void)state;
+	xform *x = compile_xf("[<aws.events.event>]", NULL);
+	/* an explicit event time outside the ingestion second: the envelope's own time */
+	const char *ev = "{\"version\":\"0\",\"id\":\"i\",\"detail-type\":\"d\",\"source\":\"s\",\"account\":\"1\","
+			 "\"time\":\"2022-01-01T00:00:00Z\",\"region\":\"r\",\"replay-name\":\"rp\",\"resources\":[\"x\"],"
+			 "\"detail\":{\"k\":1},\"extra\":{\"a\" : 1}}";
+	check_x(x, ev,
+		"[{\"id\":\"i\",\"account\":\"1\",\"detailType\":\"d\",\"time\":1640995200000,\"source\":\"s\",\"region\":\"r\","
+		"\"resources\":[\"x\"],\"version\":\"0\",\"replay-name\":\"rp\",\"extra\":{\"a\":1}}]");
+	/* a fraction is kept; an unparseable time is copied; absent members are left out */
+	check_x(x, "{\"time\":\"2022-01-01T00:00:00.5Z\",\"id\":\"i\"}", "[{\"id\":\"i\",\"time\":1640995200500}]");
+	check_x(x, "{\"time\":\"yesterday\"}", "[{\"time\":\"yesterday\"}]");
+	check_x(x, "{\"time\":\"2022-13-01T00:00:00Z\"}", "[{\"time\":\"2022-13-01T00:00:00Z\"}]");
+	check_x(x, "{\"time\":17}", "[{\"time\":17}]");
+	check_x(x, "{ \"detail\" : { } }", "[{}]");
+	/* not an object: the variable is missing */
+	check_x(x, "[1]", "[\"\"]");
+	xform_free(x);
+	/* <aws.events.event.json> is the whole event, minified */
+	check("{\"e\": <aws.events.event.json>}", NULL, "{ \"a\" : [ 1 , 2 ] , \"b\" : \"x y\" }",
+	      "{\"e\":{\"a\":[1,2],\"b\":\"x y\"}}");
+	/* bare templates render like string templates: an object loses its quotes and is not JSON */
+	check("<aws.events.event.json>", NULL, EVENT, NULL);
+}
+
+static void test_input_path_values(void **state)
+{
+	(void)state;
+	check_path("$", EVENT, EVENT);
+	check_path("$.detail.n", RICH, "1.50");
+	check_path("$.detail.z", RICH, "null");
+	check_path("$.detail.s", RICH, "\"a\\\"b\\\\c\\u00e9\"");
+	check_path("$.detail.a[2]", RICH, "{\"y\":null}");
+	check_path("$.detail.a[-1].y", RICH, "null");
+	check_path("$.detail.a[-3]", RICH, "1");
+	check_path("$.detail.a[-4]", RICH, NULL);
+	check_path("$.detail.a[3]", RICH, NULL);
+	check_path("$['detail']['o'][\"n\"][1]", RICH, "2");
+	check_path("$.detail-type", RICH, "\"core.update-account-command\"");
+	/* absent: not delivered */
+	check_path("$.notexisting", EVENT, NULL);
+	check_path("$.detail.s.deeper", RICH, NULL);
+	check_path("$.detail.o[0]", RICH, NULL);
+	check_path("$.resources[0]", EVENT, NULL);
+	/* wildcards: an array of every match, in document order (possibly empty) */
+	check_path("$.detail.o.*", RICH, "[\"v\\\"q\",[1,2]]");
+	check_path("$.detail.a[*]", RICH, "[1,\"x\",{\"y\":null}]");
+	check_path("$.detail.*.n", RICH, "[[1,2]]");
+	check_path("$.detail.*[*]", RICH, "[\"v\\\"q\",[1,2],1,\"x\",{\"y\":null}]");
+	check_path("$.resources[*]", EVENT, "[]");
+	check_path("$.detail.s[*]", RICH, "[]");
+	/* keys written with escapes match; duplicate keys: the last one wins */
+	check_path("$.ab", "{\"a\\u0062\":1}", "1");
+	check_path("$['a\"b']", "{\"a\\\"b\":2}", "2");
+	check_path("$.k", "{\"k\":1,\"k\":2}", "2");
+	/* spaced events are delivered minified; invalid events are not delivered */
+	check_path("$.d", "{ \"d\" : { \"a\" : [ 1 , \"x y\" ] } }", "{\"a\":[1,\"x y\"]}");
+	check_path("$", "{\"a\":1", NULL);
+	check_path("$", "", NULL);
+	check("{\"a\": <id>}", MAP_RICH, "{\"id\":1}}", NULL);
+}
+
+static void test_no_event_needed(void **state)
+{
+	(void)state;
+	/* x NULL and Input copy without looking at the event */
+	char *out;
+	size_t len;
+	assert_int_equal(xform_apply(NULL, "not json", 8, NULL, &out, &len), BB_OK);
+	assert_string_equal(out, "not json");
+	free(out);
+	assert_int_equal(xform_apply(NULL, NULL, 0, NULL, &out, &len), BB_OK);
+	assert_string_equal(out, "");
+	assert_int_equal(len, 0);
+	free(out);
+	assert_int_equal(xform_apply(NULL, NULL, 5, NULL, &out, &len), BB_EINVAL);
+	assert_null(out);
+	check("\"constant\"", NULL, "garbage", "\"constant\"");
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	char *out = (char *)1;
+	size_t len = 1;
+	/* events over XFORM_MAX_EVENT are refused before being read */
+	assert_int_equal(xform_apply(NULL, "x", XFORM_MAX_EVENT + 1, NULL, &out, &len), BB_ETOOBIG);
+	assert_null(out);
+	assert_int_equal(len, 0);
+	/* a ~200 KB event repeated 30 times exceeds XFORM_MAX_OUTPUT */
+	size_t n = 200000;
+	char *ev = malloc(n + 32);
+	strcpy(ev, "{\"detail\":{\"s\":\"");
+	size_t l = strlen(ev);
+	memset(ev + l, 'a', n);
+	strcpy(ev + l + n, "\"}}");
+	char tmpl[30 * 32] = "[";
+	for (int i = 0; i < 30; i++)
+		strcat(tmpl, i ? ",<aws.events.event.json>" : "<aws.events.event.json>");
+	strcat(tmpl, "]");
+	xform *x = compile_xf(tmpl, NULL);
+	assert_int_equal(xform_apply(x, ev, strlen(ev), NULL, &out, &len), BB_ETOOBIG);
+	assert_null(out);
+	xform_free(x);
+	/* 15 copies fit */
+	tmpl[1 + 15 * 24 - 1] = ']';
+	tmpl[1 + 15 * 24] = '\0';
+	x = compile_xf(tmpl, NULL);
+	assert_int_equal(xform_apply(x, ev, strlen(ev), NULL, &out, &len), BB_OK);
+	assert_int_equal(len, 2 + 15 * strlen(ev) + 14);
+	free(out);
+	xform_free(x);
+	free(ev);
+	/* nesting deeper than the scanner's limit is not deliverable, not a crash */
+	n = 100000;
+	ev = malloc(2 * n + 1);
+	memset(ev, '[', n);
+	memset(ev + n, ']', n);
+	check_path("$", ev, NULL);
+	free(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +513,16 @@ int main(void)
 		cmocka_unit_test(test_snapshot_nested_keys),
 		cmocka_unit_test(test_snapshot_not_delivered),
 		cmocka_unit_test(test_snapshot_lambda_detail),
+		cmocka_unit_test(test_values_json_unquoted),
+		cmocka_unit_test(test_values_json_quoted),
+		cmocka_unit_test(test_values_string_template),
+		cmocka_unit_test(test_bare_template),
+		cmocka_unit_test(test_reserved_variables),
+		cmocka_unit_test(test_ingestion_time_format),
+		cmocka_unit_test(test_event_variable),
+		cmocka_unit_test(test_input_path_values),
+		cmocka_unit_test(test_no_event_needed),
+		cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
