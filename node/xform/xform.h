@@ -35,9 +35,9 @@
 /* Largest event xform_apply accepts (byte offsets are 32-bit); bigger events fail with BB_ETOOBIG. */
 #define XFORM_MAX_EVENT ((size_t)64 << 20)
 
-/* Suggested size of the message buffer of xform_compile (AWS texts with a 64-char target id and a
- * 256-char key or placeholder fit). */
-#define XFORM_MSG_MAX 512
+/* Suggested size of the message buffer of xform_compile: every message fits whole, including a
+ * placeholder name as long as the longest (8192-character) template. */
+#define XFORM_MSG_MAX 9216
 
 typedef struct xform xform;
 

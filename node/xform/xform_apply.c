@@ -307,7 +307,7 @@ bb_err xform_apply(const xform *x, const char *event, size_t len, const xform_ct
 		goto take;
 	}
 	if (x->needs_event && (e = xj_parse(&d, event ? event : "", len)) != BB_OK)
-		goto done;
+		goto free_doc_buf;
 	if (x->kind == XF_PATH) {
 		if (x->path.wild) {
 			xpath_collect(&x->path, &d, &b);
@@ -315,22 +315,22 @@ bb_err xform_apply(const xform *x, const char *event, size_t len, const xform_ct
 			long i = xpath_find(&x->path, &d);
 			if (i < 0) {
 				e = BB_EINVAL;
-				goto done;
+				goto free_doc_buf;
 			}
 			xj_emit(&d, (size_t)i, &b, false);
 		}
 	} else if ((e = render(x, &d, ctx, &b)) != BB_OK) {
-		goto done;
+		goto free_doc_buf;
 	}
 take:
 	if (b.err) {
 		e = b.err;
-		goto done;
+		goto free_doc_buf;
 	}
 	*out = xbuf_take(&b, out_len);
 	if (!*out)
 		e = b.err ? b.err : BB_ENOMEM;
-done:
+free_doc_buf:
 	xj_doc_free(&d);
 	xbuf_free(&b);
 	if (e != BB_OK) {

@@ -315,7 +315,9 @@ static void end_node(scan *sc, long idx)
 	nd->next = (uint32_t)sc->doc->n;
 }
 
-/* Scans exactly one value with optional whitespace around it. */
+/* Scans exactly one value with optional whitespace around it. The labels are the grammar's states:
+ * `value` (a value starts here), `after` (a value just ended), `close` (a container ends), `key` (an
+ * object member starts); the open containers are on an explicit stack, never the C stack. */
 static bool scan_doc(scan *sc)
 {
 	/* per open container: its node index (or 0 without a doc) and whether it is an object */

@@ -62,7 +62,7 @@ bb_err xpath_parse(const char *s, size_t n, xpath *p)
 				while (i < n && name_byte((unsigned char)s[i]))
 					i++;
 				if (i == from)
-					goto fail;
+					goto free_path;
 				st.kind = XP_NAME;
 				st.off = (uint32_t)from;
 				st.len = (uint32_t)(i - from);
@@ -70,7 +70,7 @@ bb_err xpath_parse(const char *s, size_t n, xpath *p)
 		} else if (s[i] == '[') {
 			i++;
 			if (i >= n)
-				goto fail;
+				goto free_path;
 			if (s[i] == '*') {
 				st.kind = XP_WILD;
 				i++;
@@ -79,11 +79,11 @@ bb_err xpath_parse(const char *s, size_t n, xpath *p)
 				size_t from = i;
 				while (i < n && s[i] != q) {
 					if ((unsigned char)s[i] < 0x20)
-						goto fail;
+						goto free_path;
 					i++;
 				}
 				if (i >= n)
-					goto fail;
+					goto free_path;
 				st.kind = XP_NAME;
 				st.off = (uint32_t)from;
 				st.len = (uint32_t)(i - from);
@@ -97,28 +97,28 @@ bb_err xpath_parse(const char *s, size_t n, xpath *p)
 				while (i < n && s[i] >= '0' && s[i] <= '9') {
 					v = v * 10 + (s[i] - '0');
 					if (v > INT32_MAX)
-						goto fail;
+						goto free_path;
 					i++;
 				}
 				if (i == from || (neg && v == 0))
-					goto fail;
+					goto free_path;
 				st.kind = XP_INDEX;
 				st.index = neg ? -(int32_t)v : (int32_t)v;
 			}
 			if (i >= n || s[i] != ']')
-				goto fail;
+				goto free_path;
 			i++;
 		} else
-			goto fail;
+			goto free_path;
 		if (st.kind == XP_WILD)
 			p->wild = true;
 		if (!add_step(p, &cap, st)) {
 			err = BB_ENOMEM;
-			goto fail;
+			goto free_path;
 		}
 	}
 	return BB_OK;
-fail:
+free_path:
 	xpath_free(p);
 	return err;
 }
@@ -178,7 +178,7 @@ void xpath_collect(const xpath *p, const xj_doc *d, xbuf *out)
 	size_t ncur = 0;
 	if (!cur || !nxt) {
 		out->err = out->err ? out->err : BB_ENOMEM;
-		goto done;
+		goto free_frontiers;
 	}
 	if (d->n)
 		cur[ncur++] = 0;
@@ -210,7 +210,7 @@ void xpath_collect(const xpath *p, const xj_doc *d, xbuf *out)
 		xj_emit(d, cur[k], out, false);
 	}
 	xbuf_addc(out, ']');
-done:
+free_frontiers:
 	free(cur);
 	free(nxt);
 }
