@@ -125,7 +125,8 @@ static long member(const xj_doc *d, size_t obj, const char *name)
  * delivered it (LS snapshot test_input_transformer_predefined_variables), time as epoch ms. */
 static void build_event(const xj_doc *d, const xform_ctx *ctx, xbuf *out)
 {
-	static const char *const order[] = {"id", "account", "detail-type", "time", "source", "region", "resources", "version"};
+	static const char *const order[] = {"id",     "account", "detail-type", "time",
+					    "source", "region",  "resources",   "version"};
 	bool first = true;
 	xbuf_addc(out, '{');
 	for (size_t k = 0; k < BB_ARRAY_LEN(order); k++) {

@@ -147,7 +147,8 @@ static void test_snapshot_json_template(void **state)
 	(void)state;
 	const char *t = "{\"detailType\": <detail-type>,  \"time\": <timestamp>, \"command\": <command>}";
 	check(t, MAP_BASIC, EVENT,
-	      "{\"detailType\":\"core.update-account-command\",\"time\":\"2024-06-11T08:33:12Z\",\"command\":\"update-account\"}");
+	      "{\"detailType\":\"core.update-account-command\",\"time\":\"2024-06-11T08:33:12Z\","
+	      "\"command\":\"update-account\"}");
 	check(t, MAP_MISSING, EVENT,
 	      "{\"detailType\":\"core.update-account-command\",\"time\":\"2024-06-11T08:33:12Z\",\"command\":\"\"}");
 }
@@ -176,7 +177,8 @@ static void test_snapshot_nested_keys(void **state)
 	(void)state;
 	static const char *const cases[][2] = {
 		{"{\"method\": \"PUT\", \"path\": \"users-service/users/<userId>\", \"bod\": <payload>}",
-		 "{\"method\":\"PUT\",\"path\":\"users-service/users/0a787ecb-4015\",\"bod\":{\"acc_id\":\"0a787ecb-4015\",\"sf_id\":\"baz\"}}"},
+		 "{\"method\":\"PUT\",\"path\":\"users-service/users/0a787ecb-4015\","
+		 "\"bod\":{\"acc_id\":\"0a787ecb-4015\",\"sf_id\":\"baz\"}}"},
 		{"\"Payload of <payload> with path users-service/users/<userId> and <userId>\"",
 		 "\"Payload of {acc_id:0a787ecb-4015,sf_id:baz} with path users-service/users/0a787ecb-4015 and 0a787ecb-4015\""},
 		{"{\"id\" : <userId>}", "{\"id\":\"0a787ecb-4015\"}"},
@@ -254,7 +256,8 @@ static void test_values_json_unquoted(void **state)
 	check("{\"o\": <o>, \"a\": <a>, \"e\": <e>, \"ea\": <ea>}", MAP_RICH, RICH,
 	      "{\"o\":{\"k\":\"v\\\"q\",\"n\":[1,2]},\"a\":[1,\"x\",{\"y\":null}],\"e\":{},\"ea\":[]}");
 	/* array templates are JSON templates too; placeholders in an unquoted key position become keys */
-	check("[<n>, <s>, \"<id>\"]", MAP_RICH, RICH, "[1.50,\"a\\\"b\\\\c\\u00e9\",\"6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\"]");
+	check("[<n>, <s>, \"<id>\"]", MAP_RICH, RICH,
+	      "[1.50,\"a\\\"b\\\\c\\u00e9\",\"6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\"]");
 	check("{<id>: 1}", MAP_RICH, RICH, "{\"6b1b6c8e-9c2b-4d39-a5b4-0d1e2f3a4b5c\":1}");
 	/* multi-line (CloudFormation block style) JSON templates are delivered minified */
 	check("{\n  \"instance\" : <id>,\n  \"state\": [ 9, <t>, true ],\n  \"Transformed\" : \"Yes\"\n}\n", MAP_RICH, RICH,
