@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "xform/xform.h"
 
 /* Router-private state per bus. */
 typedef struct rstate_rule {
@@ -58,6 +59,7 @@ static void rule_release(route_rule *r)
 		free(t->arn);
 		free(t->key);
 		json_decref(t->spec);
+		xform_free(t->xf);
 	}
 	free(r->targets);
 	free(r->name);
@@ -189,6 +191,11 @@ static bb_err build_targets(route *r, rstate_bus *sb, route_rule *rr, json_t *li
 		t->max_age_s = int_member(rp, "MaximumEventAgeInSeconds", 86400);
 		t->dlq_arn = json_string_value(json_object_get(json_object_get(spec, "DeadLetterConfig"), "Arn"));
 		t->m = metrics_target(r->n->metrics, sb->account, sb->name, rr->name, id);
+		char msg[XFORM_MSG_MAX];
+		if (xform_compile(id, json_string_value(json_object_get(spec, "Input")),
+				  json_string_value(json_object_get(spec, "InputPath")),
+				  json_object_get(spec, "InputTransformer"), &t->xf, msg, sizeof msg) != BB_OK)
+			BB_LOGW("route", "msg=\"stored target input no longer compiles\" target=%s", key);
 		rr->n_targets++;
 		if (!t->id || !t->arn || !t->key)
 			return BB_ENOMEM;
