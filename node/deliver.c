@@ -142,7 +142,7 @@ static void job_retire(deliver *d, job *j)
 			bb_errname(j->write_err));
 		ts->next_due_ms = bb_wall_ms(d->n->clock) + 1000;
 	} else {
-		if (j->outcome != OUT_RETRY)
+		if (!j->rescheduled)
 			atomic_fetch_sub(&j->tm->backlog, 1);
 		ts->next_due_ms = 0; /* a slot opened: look again (fill finds the next due time) */
 	}
@@ -252,10 +252,12 @@ int64_t backoff_ms(node *n, uint32_t attempt)
 	return (int64_t)(r % (ceil + 1)); /* full jitter */
 }
 
-static bool job_in_flight(tstate *ts, const uint8_t *k, size_t kl)
+/* A task is identified by (target, seq): its key changes when it is rescheduled, and the new key is
+ * visible before the job that rescheduled it has been retired. */
+static bool job_in_flight(tstate *ts, uint64_t seq)
 {
 	for (job *j = ts->jobs; j; j = j->tnext)
-		if (j->tkey_len == kl && memcmp(j->tkey, k, kl) == 0)
+		if (j->seq == seq)
 			return true;
 	return false;
 }
@@ -382,7 +384,7 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 			ts->next_due_ms = due;
 			break;
 		}
-		if (!job_in_flight(ts, k.mv_data, k.mv_size)) {
+		if (!job_in_flight(ts, seq)) {
 			if (ts->inflight >= tcap || d->inflight >= gcap) {
 				ts->next_due_ms = 0; /* more is due: look again when a slot opens */
 				break;
@@ -453,6 +455,7 @@ static void *deliver_main(void *arg)
 			CURLcode rc = msg->data.result;
 			curl_multi_remove_handle(d->multi, msg->easy_handle);
 			if (j) {
+				j->transferring = false;
 				http_finish_job(d, j, rc);
 				write_outcome(d, j);
 			}
@@ -509,11 +512,11 @@ void deliver_stop(node *n)
 			next = t->hnext;
 			for (job *j = t->jobs, *jn; j; j = jn) {
 				jn = j->tnext;
-				if (j->easy) {
+				if (j->transferring) {
 					curl_multi_remove_handle(d->multi, j->easy);
 					job_free(j);
 				}
-				/* jobs with a pending store write are freed by deliver_free */
+				/* jobs with a pending store write are freed by deliver_free, from the mailbox */
 			}
 			t->jobs = NULL;
 		}

@@ -318,6 +318,7 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 		fail(j, OUT_RETRY, "INTERNAL", "Could not start the HTTP request.");
 		goto out;
 	}
+	j->transferring = true;
 	rc = 0;
 out:
 	json_decref(conn);

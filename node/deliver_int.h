@@ -51,6 +51,7 @@ typedef struct job {
 	size_t payload_len;
 	/* HTTP */
 	CURL *easy;
+	bool transferring;         /* in the multi handle (its outcome write not yet submitted) */
 	struct curl_slist *hdrs;
 	char *url;
 	char conn_arn[1700];
@@ -61,6 +62,7 @@ typedef struct job {
 	const char *exhausted;     /* "MaximumRetryAttempts" / "MaximumEventAgeInSeconds" / NULL */
 	int64_t next_due_ms;       /* OUT_RETRY */
 	int act;                   /* deliver_write.c's decided action */
+	bool rescheduled;          /* the task stays (with a later due time) */
 	bb_err write_err;
 	/* bus targets: the forwarded entry */
 	ev_entry fwd;

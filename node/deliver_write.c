@@ -265,6 +265,7 @@ void write_outcome(deliver *d, job *j)
 		}
 	}
 	j->act = act;
+	j->rescheduled = act == ACT_RESCHEDULE;
 	j->w = (db_write){.apply = outcome_apply, .done = outcome_done, .arg = j};
 	bb_err e = db_submit(n->db, &j->w);
 	if (e != BB_OK) {

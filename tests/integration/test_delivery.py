@@ -150,7 +150,7 @@ def test_backoff_grows_with_jitter(ev, sink):
     g1 = [t[1] - t[0] for t in by_id.values()]
     g2 = [t[2] - t[1] for t in by_id.values()]
     assert set(by_id) == set(ids)
-    assert max(g1) <= 0.04 * 2 + 0.5 and max(g2) <= 0.04 * 4 + 0.5
+    assert max(g1) <= 0.04 * 1 + 1.0 and max(g2) <= 0.04 * 2 + 1.0  # cap + scheduling slack on a busy machine
     assert sum(g2) / len(g2) > sum(g1) / len(g1)
     assert len({round(g, 3) for g in g1}) > 5  # jittered, not a fixed delay
 
@@ -183,6 +183,8 @@ def test_attempt_cap_ends_retries_into_dlq(dnode, ev, sqs, sink):
     assert len(sink.requests) == 3
     attrs = {k: v["StringValue"] for k, v in m["MessageAttributes"].items()}
     assert attrs["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts" and attrs["RETRY_ATTEMPTS"] == "2"
+    wait_metric(dnode, "busbar_target_backlog", 0, rule=rule)
+    assert metric(dnode, "busbar_retries_total", rule=rule) == 2
 
 
 def test_no_dlq_counts_failed_invocations(dnode, ev, sink):
