@@ -17,6 +17,12 @@
 #include "deliver_int.h"
 
 #define DIRTY_MAX 8192
+/* Jobs whose attempt ended but whose outcome write has not completed yet: bounded per target (below
+ * SEQSET_CAP) and overall, so a slow store throttles delivery instead of growing memory. */
+#define PENDING_PER_TARGET 2048
+#define PENDING_MAX 16384
+
+static void seq_del(tstate *ts, uint64_t seq);
 
 static uint64_t hash_key(const char *s, size_t n)
 {
@@ -132,9 +138,9 @@ static void job_retire(deliver *d, job *j)
 			*pp = j->tnext;
 			break;
 		}
-	ts->inflight--;
-	d->inflight--;
-	atomic_fetch_sub(&j->tm->inflight, 1);
+	ts->pending--;
+	d->pending--;
+	seq_del(ts, j->seq);
 	if (j->write_err != BB_OK) {
 		/* The outcome was not recorded: the task is still in the store as it was and will be
 		 * attempted again (a duplicate delivery, which at-least-once allows). */
@@ -254,12 +260,70 @@ int64_t backoff_ms(node *n, uint32_t attempt)
 
 /* A task is identified by (target, seq): its key changes when it is rescheduled, and the new key is
  * visible before the job that rescheduled it has been retired. */
+static size_t seq_home(uint64_t seq) { return (size_t)((seq * 0x9E3779B97F4A7C15ull) >> 52) & (SEQSET_CAP - 1); }
+
 static bool job_in_flight(tstate *ts, uint64_t seq)
 {
-	for (job *j = ts->jobs; j; j = j->tnext)
-		if (j->seq == seq)
+	if (!ts->seqs.slot)
+		return false;
+	for (size_t i = seq_home(seq);; i = (i + 1) & (SEQSET_CAP - 1)) {
+		if (ts->seqs.slot[i] == 0)
+			return false;
+		if (ts->seqs.slot[i] == seq)
 			return true;
-	return false;
+	}
+}
+
+static bool seq_add(tstate *ts, uint64_t seq)
+{
+	if (!ts->seqs.slot && !(ts->seqs.slot = calloc(SEQSET_CAP, sizeof(uint64_t))))
+		return false;
+	size_t i = seq_home(seq);
+	while (ts->seqs.slot[i] != 0)
+		i = (i + 1) & (SEQSET_CAP - 1);
+	ts->seqs.slot[i] = seq;
+	ts->seqs.n++;
+	return true;
+}
+
+static void seq_del(tstate *ts, uint64_t seq)
+{
+	if (!ts->seqs.slot)
+		return;
+	size_t i = seq_home(seq);
+	while (ts->seqs.slot[i] != seq) {
+		if (ts->seqs.slot[i] == 0)
+			return;
+		i = (i + 1) & (SEQSET_CAP - 1);
+	}
+	/* backward-shift deletion keeps every probe chain unbroken */
+	size_t j = i;
+	for (;;) {
+		ts->seqs.slot[i] = 0;
+		for (;;) {
+			j = (j + 1) & (SEQSET_CAP - 1);
+			if (ts->seqs.slot[j] == 0) {
+				ts->seqs.n--;
+				return;
+			}
+			size_t h = seq_home(ts->seqs.slot[j]);
+			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+				continue;
+			break;
+		}
+		ts->seqs.slot[i] = ts->seqs.slot[j];
+		i = j;
+	}
+}
+
+/* The attempt is over (its outcome write is being submitted): free its slot toward the target. The
+ * job stays pending, and its task skipped, until the write completes. */
+static void attempt_done(deliver *d, job *j)
+{
+	j->ts->inflight--;
+	d->inflight--;
+	atomic_fetch_sub(&j->tm->inflight, 1);
+	j->ts->next_due_ms = 0;
 }
 
 /* Starts one attempt of the task at key k (value v). Returns false when the target's rate limit
@@ -348,13 +412,21 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 				started = false; /* the transfer is running; its end writes the outcome */
 		}
 	}
+	if (!seq_add(ts, j->seq)) {
+		job_free(j);
+		return false;
+	}
 	j->tnext = ts->jobs;
 	ts->jobs = j;
 	ts->inflight++;
 	d->inflight++;
+	ts->pending++;
+	d->pending++;
 	M_INC(j->tm->inflight);
-	if (started)
+	if (started) {
+		attempt_done(d, j);
 		write_outcome(d, j);
+	}
 	return true;
 }
 
@@ -385,7 +457,8 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 			break;
 		}
 		if (!job_in_flight(ts, seq)) {
-			if (ts->inflight >= tcap || d->inflight >= gcap) {
+			if (ts->inflight >= tcap || d->inflight >= gcap || ts->pending >= PENDING_PER_TARGET ||
+			    d->pending >= PENDING_MAX) {
 				ts->next_due_ms = 0; /* more is due: look again when a slot opens */
 				break;
 			}
@@ -406,8 +479,14 @@ static void *deliver_main(void *arg)
 	node *n = d->n;
 	deliver_discover(d);
 	count_backlog(d);
+	int64_t last_trim = 0;
 	while (!atomic_load(&d->stopping)) {
 		drain_mailbox(d);
+		if (bb_mono_ns(n->clock) - last_trim > 1000000000ll) {
+			/* the engine reads events once per attempt: keep them out of RSS (db_trim_resident) */
+			db_trim_resident(n->db);
+			last_trim = bb_mono_ns(n->clock);
+		}
 		int64_t now = bb_wall_ms(n->clock);
 		int64_t next = now + 1000;
 		route_table *rt = NULL;
@@ -457,6 +536,7 @@ static void *deliver_main(void *arg)
 			if (j) {
 				j->transferring = false;
 				http_finish_job(d, j, rc);
+				attempt_done(d, j);
 				write_outcome(d, j);
 			}
 		}
@@ -541,6 +621,7 @@ void deliver_free(node *n)
 		for (tstate *t = d->tab[i], *next; t; t = next) {
 			next = t->hnext;
 			free(t->key);
+			free(t->seqs.slot);
 			free(t);
 		}
 	free(d->tab);

@@ -73,11 +73,20 @@ typedef struct job {
 	db_write w;
 } job;
 
+/* Seqs of a target's jobs not yet retired (open addressing, linear probing, backward-shift delete). */
+#define SEQSET_CAP 4096 /* > per-target attempts + pending outcome writes (bounded below it) */
+typedef struct seqset {
+	uint64_t *slot; /* 0 = empty (seqs start at 1) */
+	unsigned n;
+} seqset;
+
 struct tstate {
 	tstate *hnext;
 	char *key;
 	size_t key_len;
-	unsigned inflight;
+	unsigned inflight;         /* attempts running (HTTP transfers, or queue/bus writes) */
+	unsigned pending;          /* jobs not yet retired (attempts + outcome writes in the store queue) */
+	seqset seqs;               /* their seqs: the scheduler skips these tasks */
 	int64_t next_due_ms;       /* 0 = look now; INT64_MAX = nothing pending known */
 	job *jobs;                 /* in flight */
 };
@@ -97,6 +106,7 @@ struct deliver {
 	tstate **tab;              /* hash table of targets */
 	size_t tab_cap, n_ts;
 	unsigned inflight;
+	unsigned pending;
 	pat_scratch *scratch;
 	struct ratelim *limits;
 	struct oauth_tok *tokens;

@@ -298,6 +298,7 @@ static void *housekeeping_main(void *arg)
 		}
 		if (total)
 			BB_LOGI("evlog", "msg=\"retention removed events\" count=%zu", total);
+		db_trim_resident(n->db);
 	}
 	return NULL;
 }
