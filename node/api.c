@@ -34,6 +34,18 @@ static const struct {
 	{"UntagResource", op_untag_resource},
 	{"ListTagsForResource", op_list_tags_for_resource},
 	{"TestEventPattern", op_test_event_pattern},
+	{"PutEvents", op_put_events},
+	{"CreateConnection", op_create_connection},
+	{"DescribeConnection", op_describe_connection},
+	{"UpdateConnection", op_update_connection},
+	{"DeleteConnection", op_delete_connection},
+	{"ListConnections", op_list_connections},
+	{"DeauthorizeConnection", op_deauthorize_connection},
+	{"CreateApiDestination", op_create_api_destination},
+	{"DescribeApiDestination", op_describe_api_destination},
+	{"UpdateApiDestination", op_update_api_destination},
+	{"DeleteApiDestination", op_delete_api_destination},
+	{"ListApiDestinations", op_list_api_destinations},
 };
 
 int api_error(api_call *c, int status, const char *type, const char *fmt, ...)
@@ -92,7 +104,8 @@ int api_write(api_call *c, api_plan_fn plan, void *arg)
 			e = res.err;
 		switch (e) {
 		case BB_OK:
-			if (meta_wait_applied(n->meta, res.index, (int)n->cfg.write_timeout_ms) != BB_OK)
+			if (meta_wait_applied(n->meta, res.index, (int)n->cfg.write_timeout_ms) != BB_OK ||
+			    route_wait(n, res.index, (int)n->cfg.write_timeout_ms) != BB_OK)
 				return api_error(c, 500, "InternalException", "Timed out waiting for the write to apply.");
 			return 0;
 		case BB_ECONFLICT:
@@ -136,7 +149,7 @@ static bb_err key_lookup(void *ctx, const char *akid, char *secret, size_t cap, 
 	return e;
 }
 
-static int authenticate(api_call *c, const api_request *rq, const char *service)
+int api_authenticate(api_call *c, const api_request *rq, const char *service)
 {
 	node *n = c->n;
 	pol_request pr = {rq->method, rq->path, rq->query, rq->headers, rq->n_headers, rq->body, rq->body_len};
@@ -196,7 +209,7 @@ static int run_events_op(api_call *c, const api_request *rq, const char *op_name
 			break;
 		}
 	}
-	if (authenticate(c, rq, "events") != 0)
+	if (api_authenticate(c, rq, "events") != 0)
 		return -1;
 	if (!fn)
 		return api_error(c, 400, "UnknownOperationException", "%s", "");
@@ -213,8 +226,13 @@ static int run_events_op(api_call *c, const api_request *rq, const char *op_name
 }
 
 int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
-	       const char **err_type)
+	       const char **err_type, const char **query_error)
 {
+	*query_error = NULL;
+	int sqs_proto = sqs_route(rq); /* built-in queues: AmazonSQS.* or the SQS query protocol */
+	if (sqs_proto)
+		return sqs_handle(n, rq, sqs_proto, resp_body, content_type, request_id, err_type, query_error);
+
 	api_call c;
 	memset(&c, 0, sizeof c);
 	c.n = n;

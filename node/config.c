@@ -48,6 +48,16 @@ static const struct cfg_row {
 	ROW("store-max-bytes", CFG_U64, store_max_bytes, "largest size of the node-local store (events, deliveries, queues), bytes"),
 	ROW("store-max-queued", CFG_SIZE, store_max_queued, "queued store writes before ThrottlingException"),
 	ROW("store-no-sync", CFG_BOOL, store_no_sync, "do not fsync the store (benchmarks only: unsafe)"),
+	ROW("log-retention-s", CFG_UINT, log_retention_s, "seconds events stay in the bus log (keep >= the longest MaximumEventAgeInSeconds)"),
+	ROW("deliver-max-inflight", CFG_UINT, deliver_max_inflight, "deliveries in flight over all targets"),
+	ROW("deliver-target-inflight", CFG_UINT, deliver_target_inflight, "deliveries in flight per target"),
+	ROW("retry-base-ms", CFG_UINT, retry_base_ms, "retry backoff base: attempt n waits random(0, min(max, base*2^n)) ms"),
+	ROW("retry-max-ms", CFG_UINT, retry_max_ms, "longest single retry wait, ms"),
+	ROW("http-connect-timeout-ms", CFG_UINT, http_connect_timeout_ms, "HTTP target connect timeout, ms"),
+	ROW("http-timeout-ms", CFG_UINT, http_timeout_ms, "HTTP target whole-request timeout, ms"),
+	ROW("apidest-https-only", CFG_BOOL, apidest_https_only, "API destinations must use https:// (as AWS); default allows http:// for local webhooks"),
+	ROW("sqs-max-queues", CFG_UINT, sqs_max_queues, "built-in queues per account"),
+	ROW("sqs-max-waiters", CFG_UINT, sqs_max_waiters, "long-polling ReceiveMessage calls at once (RequestThrottled beyond)"),
 #undef ROW
 };
 

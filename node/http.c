@@ -85,7 +85,7 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, char *body, const char *ctype,
-				 const char *request_id, const char *err_type)
+				 const char *request_id, const char *err_type, const char *query_error)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
@@ -97,6 +97,8 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
 		MHD_add_response_header(r, "x-amzn-RequestId", request_id);
 	if (err_type)
 		MHD_add_response_header(r, "x-amzn-ErrorType", err_type);
+	if (query_error)
+		MHD_add_response_header(r, "x-amzn-query-error", query_error);
 	enum MHD_Result ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -109,7 +111,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
 	char *body = api_error_body(type, msg);
 	if (!body)
 		return MHD_NO;
-	return send_text(conn, status, body, "application/x-amz-json-1.1", rid, type);
+	return send_text(conn, status, body, "application/x-amz-json-1.1", rid, type, NULL);
 }
 
 static enum MHD_Result send_health(node *n, struct MHD_Connection *conn, bool ready_check)
@@ -124,7 +126,7 @@ static enum MHD_Result send_health(node *n, struct MHD_Connection *conn, bool re
 	json_decref(o);
 	if (!body)
 		return MHD_NO;
-	return send_text(conn, ready_check && !ready ? 503 : 200, body, "application/json", NULL, NULL);
+	return send_text(conn, ready_check && !ready ? 503 : 200, body, "application/json", NULL, NULL, NULL);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -176,6 +178,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_health(n, conn, false);
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/ready") == 0)
 		return send_health(n, conn, true);
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
+		size_t len;
+		char *body = metrics_render(n, &len);
+		if (!body)
+			return send_error(conn, 500, "InternalException", "Out of memory.");
+		return send_text(conn, 200, body, "text/plain; version=0.0.4; charset=utf-8", NULL, NULL, NULL);
+	}
 	if (req->too_big)
 		return send_error(conn, 413, "RequestEntityTooLargeException", "Request body is too large.");
 
@@ -203,10 +212,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  (const uint8_t *)(req->body ? req->body : ""),
 				  req->len};
 		char *body = NULL;
-		const char *ctype, *err_type;
+		const char *ctype, *err_type, *query_error;
 		char rid[37];
-		int status = api_handle(n, &rq, &body, &ctype, rid, &err_type);
-		ret = send_text(conn, (unsigned)status, body, ctype, rid, err_type);
+		int status = api_handle(n, &rq, &body, &ctype, rid, &err_type, &query_error);
+		ret = send_text(conn, (unsigned)status, body, ctype, rid, err_type, query_error);
 	}
 	return ret;
 }

@@ -44,6 +44,15 @@ void node_config_defaults(node_config *c)
 	c->max_pattern_bytes = 4096;
 	c->store_max_bytes = 64ull << 30;
 	c->store_max_queued = 65536;
+	c->log_retention_s = 90000;
+	c->deliver_max_inflight = 1024;
+	c->deliver_target_inflight = 64;
+	c->retry_base_ms = 1000;
+	c->retry_max_ms = 300000;
+	c->http_connect_timeout_ms = 2000;
+	c->http_timeout_ms = 5000;
+	c->sqs_max_queues = 1000;
+	c->sqs_max_waiters = 128;
 }
 
 /* Splits "host:port" (IPv4 or [IPv6]) into a sockaddr. */
@@ -167,6 +176,21 @@ static void node_free(node *n)
 	free(n);
 }
 
+/* Order matters: deliveries stop first (their outcome writes still complete), then the log's
+ * housekeeping, then the store (which completes every queued write), then what they referenced. */
+static void data_plane_stop(node *n)
+{
+	deliver_stop(n);
+	evlog_stop(n);
+	db_close(n->db);
+	n->db = NULL;
+	deliver_free(n);
+	sqs_stop(n); /* after the store: outcome writes completed by db_close may wake queue waiters */
+	route_stop(n);
+	metrics_free(n->metrics);
+	n->metrics = NULL;
+}
+
 bb_err node_start(const node_config *cfg, node **out)
 {
 	bb_err e;
@@ -242,15 +266,31 @@ bb_err node_start(const node_config *cfg, node **out)
 		BB_LOGE("node", "msg=\"cannot open the node store\" dir=\"%s\"", store_dir);
 		goto err_meta;
 	}
+	if ((e = sqs_start(n)) != BB_OK) {
+		BB_LOGE("node", "msg=\"cannot start the built-in queues\" err=%s", bb_errname(e));
+		goto err_db;
+	}
+	if (!(n->metrics = metrics_new())) {
+		e = BB_ENOMEM;
+		goto err_data;
+	}
+	if ((e = route_start(n)) != BB_OK || (e = evlog_start(n)) != BB_OK || (e = deliver_start(n)) != BB_OK) {
+		BB_LOGE("node", "msg=\"data plane failed to start\" err=%s", bb_errname(e));
+		goto err_data;
+	}
 	if ((e = http_start(n, (struct sockaddr *)&api_addr)) != BB_OK) {
 		BB_LOGE("node", "msg=\"cannot listen\" listen=\"%s\"", n->listen);
-		goto err_db;
+		goto err_data;
 	}
 	BB_LOGI("node", "msg=\"ready\" listen=%s raft=%s data_dir=\"%s\" region=%s", n->listen, n->raft_listen,
 		n->data_dir, n->region);
 	*out = n;
 	return BB_OK;
 
+err_data:
+	sqs_quiesce(n);
+	data_plane_stop(n);
+	goto err_meta;
 err_db:
 	db_close(n->db);
 err_meta:
@@ -266,8 +306,9 @@ void node_stop(node *n)
 {
 	if (!n)
 		return;
+	sqs_quiesce(n); /* wakes long polls so HTTP drains; stops the sweeper */
 	http_stop(n);
-	db_close(n->db);
+	data_plane_stop(n);
 	meta_stop(n->meta);
 	BB_LOGI("node", "msg=\"stopped\"");
 	node_free(n);

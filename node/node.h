@@ -47,6 +47,18 @@ typedef struct node_config {
 	uint64_t store_max_bytes;        /* LMDB map size: the most the store may hold on disk */
 	size_t store_max_queued;         /* queued store writes before ThrottlingException */
 	bool store_no_sync;              /* skip fsync (benchmarks only; loses acknowledged data on power loss) */
+	unsigned log_retention_s;        /* events older than this leave the bus log */
+	/* delivery (node/deliver*.c) */
+	unsigned deliver_max_inflight;   /* deliveries in flight, all targets */
+	unsigned deliver_target_inflight; /* deliveries in flight per target */
+	unsigned retry_base_ms;          /* first retry waits up to this (full jitter) */
+	unsigned retry_max_ms;           /* cap of one retry wait */
+	unsigned http_connect_timeout_ms;
+	unsigned http_timeout_ms;        /* whole request (AWS API destinations: 5 s) */
+	bool apidest_https_only;         /* refuse http:// InvocationEndpoints (AWS's rule) */
+	/* built-in queues (node/sqs_*.c) */
+	unsigned sqs_max_queues;         /* queues per account (OverLimit beyond) */
+	unsigned sqs_max_waiters;        /* long-polling ReceiveMessage calls at once (RequestThrottled beyond) */
 	const bb_clock *clock;           /* NULL = system */
 } node_config;
 

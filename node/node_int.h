@@ -20,6 +20,11 @@
 #include "pattern/pat.h"
 
 struct MHD_Daemon;
+typedef struct metrics metrics;
+typedef struct route route;
+typedef struct evlog evlog;
+typedef struct deliver deliver;
+struct sqs_state;
 
 struct node {
 	node_config cfg;       /* strings below are owned copies */
@@ -27,9 +32,15 @@ struct node {
 	const bb_clock *clock;
 	meta_node *meta;
 	db *db;                /* node-local store: bus logs, deliveries, queues */
+	metrics *metrics;      /* counters for /metrics (metrics.c) */
+	route *route;          /* compiled routing tables, rebuilt on metadata change (route.c) */
+	evlog *evlog;          /* bus log state: sequence numbers, retention (evlog.c) */
+	deliver *deliver;      /* delivery engine (deliver.c) */
+	deliver *deliver_dead; /* stopped engine, freed after the store closed */
 	struct MHD_Daemon *mhd;
 	unsigned port;
 	_Atomic unsigned inflight;
+	struct sqs_state *sqs; /* built-in queues: long-poll waiters, sweeper (sqs_wait.c) */
 };
 
 /* ---- one API call ------------------------------------------------------------------------- */
@@ -90,8 +101,12 @@ typedef struct api_request {
 } api_request;
 /* The AWS JSON error body {"__type": type, "message": msg}; malloc'd (NULL only if out of memory). */
 char *api_error_body(const char *type, const char *msg);
+/* *query_error is the x-amzn-query-error header value to send ("<LegacyCode>;Sender"), or NULL. */
 int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
-	       const char **err_type);
+	       const char **err_type, const char **query_error);
+/* Verifies rq's SigV4 signature for service ("events", "sqs") and fills c->who. Returns 0, or -1 with
+ * the AWS authentication error set. */
+int api_authenticate(api_call *c, const api_request *rq, const char *service);
 
 /* ---- operation handlers (op_*.c) ---------------------------------------------------------- */
 typedef int (*api_op_fn)(api_call *c);
@@ -114,6 +129,18 @@ int op_tag_resource(api_call *c);
 int op_untag_resource(api_call *c);
 int op_list_tags_for_resource(api_call *c);
 int op_test_event_pattern(api_call *c);
+int op_put_events(api_call *c);
+int op_create_connection(api_call *c);
+int op_describe_connection(api_call *c);
+int op_update_connection(api_call *c);
+int op_delete_connection(api_call *c);
+int op_list_connections(api_call *c);
+int op_deauthorize_connection(api_call *c);
+int op_create_api_destination(api_call *c);
+int op_describe_api_destination(api_call *c);
+int op_update_api_destination(api_call *c);
+int op_delete_api_destination(api_call *c);
+int op_list_api_destinations(api_call *c);
 
 /* ---- JSON access with AWS-shaped errors (jv.c) -------------------------------------------- */
 /* Each reads member key of obj. Absent or null → *present=false (or *out=NULL), returns 0. Present
@@ -215,6 +242,215 @@ int rule_bus_exists(api_call *c, const char *bus);
 typedef json_t *(*page_view_fn)(api_call *c, json_t *rec, void *arg);
 int store_page(api_call *c, const char *key_prefix, const char *name_prefix, const char *token, size_t limit,
 	       const char *items_key, page_view_fn view, void *arg);
+
+/* ---- metrics (metrics.c) ------------------------------------------------------------------ */
+#define HIST_BUCKETS 15
+typedef struct histogram {
+	_Atomic uint64_t buckets[HIST_BUCKETS + 1]; /* last = +Inf */
+	_Atomic uint64_t sum_us;
+} histogram;
+/* Per rule, named after EventBridge's CloudWatch metrics. */
+typedef struct rule_metrics {
+	_Atomic uint64_t matched, triggered, invocations, failed, dead_letter, sent_to_dlq, failed_to_dlq, attempts,
+		throttled;
+} rule_metrics;
+typedef struct target_metrics {
+	_Atomic uint64_t retries;
+	_Atomic int64_t inflight, backlog;
+	histogram delivery_latency;
+} target_metrics;
+typedef struct bus_metrics {
+	_Atomic uint64_t put_entries, put_failed;
+	histogram ingest_latency;
+} bus_metrics;
+metrics *metrics_new(void);
+void metrics_free(metrics *m);
+/* Series handles: stable addresses for the node's lifetime; any thread. */
+rule_metrics *metrics_rule(metrics *m, const char *account, const char *bus, const char *rule);
+target_metrics *metrics_target(metrics *m, const char *account, const char *bus, const char *rule, const char *target);
+bus_metrics *metrics_bus(metrics *m, const char *account, const char *bus);
+void hist_observe(histogram *h, double ms);
+void metrics_count_unknown_bus(metrics *m, uint64_t n);
+void metrics_count_dropped(metrics *m);
+/* The Prometheus text exposition; malloc'd, NULL if out of memory. */
+char *metrics_render(node *n, size_t *len);
+#define M_INC(field) atomic_fetch_add_explicit(&(field), 1, memory_order_relaxed)
+#define M_ADD(field, v) atomic_fetch_add_explicit(&(field), (v), memory_order_relaxed)
+
+/* ---- routing tables (route.c) -------------------------------------------------------------- */
+/* What PutEvents and the delivery engine need of the metadata, compiled: per bus the enabled rules
+ * with event patterns as one pattern set, and each rule's targets. A table is immutable once
+ * published and refcounted; the router thread rebuilds only the buses whose records changed and
+ * publishes a new table after every metadata apply. */
+typedef enum tgt_kind { TGT_APIDEST = 1, TGT_QUEUE, TGT_BUS } tgt_kind;
+typedef struct route_target {
+	char *id, *arn;
+	char *key;                 /* task-table key: "<acct>/<bus>|<rule>|<id>" */
+	tgt_kind kind;
+	json_t *spec;              /* the target as stored (PutTargets shape), owned */
+	struct xform *xf;          /* compiled Input/InputPath/InputTransformer; NULL = the event as is */
+	long long max_retries;     /* RetryPolicy.MaximumRetryAttempts (default 185) */
+	long long max_age_s;       /* RetryPolicy.MaximumEventAgeInSeconds (default 86400) */
+	const char *dlq_arn;       /* DeadLetterConfig.Arn (points into spec) or NULL */
+	target_metrics *m;
+} route_target;
+typedef struct route_rule {
+	_Atomic int refs;
+	char *name, *arn;
+	uint64_t version;          /* raft version of the rule record */
+	bool active;               /* enabled and has an event pattern */
+	uint32_t id;               /* id in its bus's pattern set */
+	size_t n_targets;
+	route_target *targets;
+	rule_metrics *m;
+} route_rule;
+typedef struct route_bus {
+	_Atomic int refs;
+	char *account, *name, *key; /* key "<acct>/<bus>" */
+	char *arn;
+	pat_set *set;
+	route_rule **rules;        /* active rules sorted by name */
+	size_t n_rules;
+	route_rule **by_id;        /* pattern id -> rule (NULL holes) */
+	size_t id_cap;
+	bus_metrics *m;
+} route_bus;
+typedef struct route_table {
+	_Atomic int refs;
+	uint64_t index;            /* metadata index it reflects */
+	route_bus **buses;         /* sorted by key */
+	size_t n_buses;
+} route_table;
+
+bb_err route_start(node *n);
+void route_stop(node *n);
+/* The current table with a reference; never NULL after route_start. Any thread. */
+route_table *route_acquire(node *n);
+void route_release(route_table *t);
+const route_bus *route_find_bus(const route_table *t, const char *account, const char *bus);
+/* Finds a target by its task-table key; NULL when the bus, rule or target is gone. */
+const route_target *route_find_target(const route_table *t, const char *key, const route_rule **rule,
+				      const route_bus **bus);
+/* Waits until the published table reflects metadata index (so a rule change is effective for the next
+ * event after the API call that made it returns). BB_ETIMEDOUT after timeout_ms. */
+bb_err route_wait(node *n, uint64_t index, int timeout_ms);
+
+/* ---- bus log (evlog.c) -------------------------------------------------------------------- */
+/* One event to append: the delivered envelope plus the targets it matched (one delivery task each). */
+typedef struct ev_entry {
+	const char *bus_key;            /* "<acct>/<bus>", borrowed */
+	const char *envelope;           /* compact JSON, borrowed */
+	size_t len;
+	uint8_t hops;                   /* 0 = published here; 1 = forwarded from another bus */
+	const route_target **targets;   /* borrowed, n_targets of them */
+	size_t n_targets;
+	uint64_t seq;                   /* out: its sequence number */
+} ev_entry;
+/* A stored event, read back (pointers into the read transaction's pages). */
+typedef struct ev_record {
+	uint8_t hops;
+	int64_t ingest_ms;
+	const char *bus_key;
+	size_t bus_key_len;
+	const char *envelope;
+	size_t len;
+} ev_record;
+/* Task values: attempts so far and the ingest time (the event's age counts from it). */
+typedef struct ev_task {
+	uint32_t attempts;
+	int64_t ingest_ms;
+} ev_task;
+#define TASK_KEY_MAX 512
+
+bb_err evlog_start(node *n);
+void evlog_stop(node *n);
+/* Appends entries and their delivery tasks (writer thread, inside a db apply). */
+bb_err evlog_append_txn(node *n, MDB_txn *txn, ev_entry *e, size_t n_entries, int64_t now_ms);
+/* Appends entries durably (blocking until fsync'd), then tells the delivery engine about the new
+ * tasks. BB_EBUSY when the store queue is full, BB_ENOSPC, BB_EIO. Not on the writer thread. */
+bb_err evlog_append(node *n, ev_entry *e, size_t n_entries);
+/* Reads event seq. BB_ENOTFOUND if it is gone (retention). */
+bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, ev_record *out);
+/* Task keys: target_key '\0' due_ms(8, big endian) seq(8). Returns the key length (0 if too long). */
+size_t task_key(uint8_t *out, const char *target_key, int64_t due_ms, uint64_t seq);
+void task_key_parse(const uint8_t *k, size_t len, size_t *prefix_len, int64_t *due_ms, uint64_t *seq);
+bb_err task_put(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, const ev_task *t);
+bb_err task_get(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, ev_task *t);
+
+/* ---- delivery engine (deliver*.c) ---------------------------------------------------------- */
+bb_err deliver_start(node *n);
+void deliver_stop(node *n);
+void deliver_free(node *n);
+/* New tasks for t were committed: wake the engine. Any thread. */
+void deliver_notify(node *n, const route_target *t);
+
+/* JSON validation + minification (jmin.c): writes at most len bytes to out. */
+bool json_minify(const char *in, size_t len, char *out, size_t *out_len, bool object_only);
+
+/* ---- connections and API destinations (op_connection.c, op_apidest.c, conn_auth.c) ---------- */
+/* Keys "c/<acct>/<name>" (connection) and "d/<acct>/<name>" (API destination). */
+void key_connection(char *k, const char *acct, const char *name);
+void key_apidest(char *k, const char *acct, const char *name);
+/* Headers ("Name: value", malloc'd array of malloc'd lines) and a query string (malloc'd or NULL) that
+ * connection record conn adds to a request; oauth_token for OAUTH_CLIENT_CREDENTIALS. Pure, any
+ * thread. BB_EINVAL when the record lacks what its type needs. */
+bb_err conn_auth_decorate(const json_t *conn, const char *oauth_token, char ***headers, size_t *n_headers, char **query);
+/* Fetches a client-credentials token (blocking; 5 s connect / 10 s total): BB_OK with *token
+ * malloc'd and its expiry, or an error with a reason (no secrets) in err. */
+bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, char **token, int64_t *expires_ms, char *err, size_t cap);
+/* ---- built-in queues (sqs_*.c; docs/queues.md) ---------------------------------------------- */
+/* A resolved queue: identity plus the attributes a writer needs. qid names the queue's current
+ * incarnation (a new one on create and on PurgeQueue), so messages of a deleted, recreated or purged
+ * queue never show up again. */
+typedef struct sqs_ref {
+	char account[13];
+	char name[81];
+	uint8_t qid[16];
+	int64_t delay_s;      /* DelaySeconds: applied to every message put by sqs_put_txn */
+	int64_t max_bytes;    /* MaximumMessageSize: body + attribute names, types and values */
+	int64_t retention_s;  /* MessageRetentionPeriod */
+	int64_t visibility_s; /* VisibilityTimeout */
+	int64_t wait_s;       /* ReceiveMessageWaitTimeSeconds */
+} sqs_ref;
+
+/* Resolves a queue ARN (arn:aws:sqs:<region>:<account>:<name>) against snapshot s (borrowed). Any
+ * thread. BB_ENOTFOUND if there is no such queue, the region is not this node's, or the ARN is
+ * malformed. */
+bb_err sqs_resolve_arn(node *n, meta_snap *s, const char *arn, sqs_ref *out);
+
+typedef struct sqs_attr {
+	const char *name, *value; /* a String message attribute; both borrowed for the call */
+} sqs_attr;
+/* Inside a store write (writer thread, txn from a db_apply_fn): appends one message with String
+ * attributes to q (DelaySeconds of q applies), fills msg_id (a uuid). body and attrs are borrowed for
+ * the call; attrs need not be sorted, names must be distinct (at most 10). Body and values must be
+ * non-empty UTF-8 of SQS's characters (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF, so no
+ * other control characters), names [A-Za-z0-9_.-] (not "AWS."/"Amazon."). Errors: BB_ETOOBIG (larger
+ * than the queue's MaximumMessageSize), BB_EINVAL (any rule above), BB_ENOSPC / BB_EIO from LMDB. The
+ * message is durable when the batch commits; then call sqs_notify. */
+bb_err sqs_put_txn(node *n, MDB_txn *txn, const sqs_ref *q, const char *body, size_t len, const sqs_attr *attrs,
+		   size_t n_attrs, int64_t now_ms, char msg_id[37]);
+/* After the commit that put messages into q: wakes its long-polling receivers. Any thread; O(1).
+ * Not after sqs_stop (stop whatever calls it first). */
+void sqs_notify(node *n, const sqs_ref *q);
+/* For /metrics: visits every queue of this node with its approximate visible / in-flight / delayed
+ * counts. Any thread (reads a snapshot and the store); fn must not call back into sqs. */
+void sqs_foreach_depth(node *n,
+		       void (*fn)(void *ctx, const char *account, const char *name, uint64_t visible,
+				  uint64_t inflight, uint64_t delayed),
+		       void *ctx);
+
+/* Lifecycle (node.c): sqs_start after the store is open and before HTTP starts; sqs_quiesce before
+ * http_stop (wakes long polls so HTTP can drain, stops the sweeper); sqs_stop after http_stop. */
+bb_err sqs_start(node *n);
+void sqs_quiesce(node *n);
+void sqs_stop(node *n);
+
+/* Routing (api.c): SQS_PROTO_JSON for X-Amz-Target AmazonSQS.*, SQS_PROTO_QUERY for a form-encoded
+ * or Action= request without a target, else 0. sqs_handle answers it like api_handle. */
+int sqs_route(const api_request *rq);
+int sqs_handle(node *n, const api_request *rq, int proto, char **resp_body, const char **content_type,
+	       char request_id[37], const char **err_type, const char **query_error);
 
 /* ---- misc ----------------------------------------------------------------------------------- */
 /* Copies the tag list of rec["Tags"] (or an empty array). New reference. */

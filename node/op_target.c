@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "xform.h"
 
 #define MAX_PATHS_MAP 100
 
@@ -46,38 +47,6 @@ static bool arn_well_formed(const char *s, char *service, size_t scap)
 	memcpy(service, parts[2], sl);
 	service[sl] = '\0';
 	return true;
-}
-
-static bool is_reserved_var(const char *v)
-{
-	static const char *reserved[] = {"aws.events.rule-arn", "aws.events.rule-name", "aws.events.event.ingestion-time",
-					 "aws.events.event", "aws.events.event.json"};
-	for (size_t i = 0; i < BB_ARRAY_LEN(reserved); i++)
-		if (strcmp(v, reserved[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Every <name> placeholder in the template must be in the map or reserved (reference §5). */
-static int check_placeholders(api_call *c, const char *id, const char *tmpl, json_t *map)
-{
-	for (const char *p = strchr(tmpl, '<'); p; p = strchr(p + 1, '<')) {
-		const char *e = p + 1;
-		while (*e && (isalnum((unsigned char)*e) || strchr("_-.", *e)))
-			e++;
-		if (*e != '>' || e == p + 1)
-			continue;
-		char var[300];
-		size_t l = (size_t)(e - p - 1);
-		if (l >= sizeof var)
-			l = sizeof var - 1;
-		memcpy(var, p + 1, l);
-		var[l] = '\0';
-		if (!json_object_get(map, var) && !is_reserved_var(var))
-			return api_error(c, 400, "ValidationException",
-					 "InputTemplate for target %s contains invalid placeholder %s.", id, var);
-	}
-	return 0;
 }
 
 /* Constraint checks of one Target (Appendix A4) into v. */
@@ -149,6 +118,24 @@ static int target_constraints(api_call *c, vcheck *v, json_t *t, size_t i)
 	return 0;
 }
 
+/* Input / InputPath / InputTransformer: exclusivity, Input JSON, paths, placeholders (node/xform,
+ * reference §5). AWS rejects the whole request with a ValidationException (LS snapshots). */
+static int target_input_valid(api_call *c, json_t *t, const char *id)
+{
+	json_t *xf = json_object_get(t, "InputTransformer");
+	char msg[XFORM_MSG_MAX];
+	xform *x = NULL;
+	bb_err e = xform_compile(id, json_string_value(json_object_get(t, "Input")),
+				 json_string_value(json_object_get(t, "InputPath")), json_is_object(xf) ? xf : NULL, &x,
+				 msg, sizeof msg);
+	xform_free(x);
+	if (e == BB_EINVAL)
+		return api_error(c, 400, "ValidationException", "%s", msg);
+	if (e != BB_OK)
+		return api_error(c, 500, "InternalException", "%s", bb_strerror(e));
+	return 0;
+}
+
 /* Semantic checks after the constraints hold: ARN format, input exclusivity, placeholders. */
 static int target_semantics(api_call *c, json_t *t)
 {
@@ -158,38 +145,7 @@ static int target_semantics(api_call *c, json_t *t)
 	if (!arn_well_formed(arn, service, sizeof service))
 		return api_error(c, 400, "ValidationException",
 				 "Parameter %s is not valid. Reason: Provided Arn is not in correct format.", arn);
-	int inputs = !!json_object_get(t, "Input") + !!json_object_get(t, "InputPath") +
-		     !!json_object_get(t, "InputTransformer");
-	if (inputs > 1)
-		return api_error(c, 400, "ValidationException",
-				 "Only one of Input, InputPath, or InputTransformer must be provided for target %s.", id);
-	const char *input = json_string_value(json_object_get(t, "Input"));
-	if (input) {
-		json_error_t err;
-		json_t *j = json_loads(input, JSON_DECODE_ANY, &err);
-		if (!j)
-			return api_error(c, 400, "ValidationException", "Input for target %s is not valid JSON text.", id);
-		json_decref(j);
-	}
-	const char *ipath = json_string_value(json_object_get(t, "InputPath"));
-	if (ipath && ipath[0] != '$')
-		return api_error(c, 400, "ValidationException", "InputPath for target %s is not a valid JSON path.", id);
-	json_t *xf = json_object_get(t, "InputTransformer");
-	if (xf) {
-		json_t *map = json_object_get(xf, "InputPathsMap");
-		const char *k;
-		json_t *val;
-		json_object_foreach(map, k, val)
-		{
-			if (json_string_value(val)[0] != '$')
-				return api_error(c, 400, "ValidationException",
-						 "InputPathsMap for target %s contains an invalid JSON path for key %s.", id,
-						 k);
-		}
-		if (check_placeholders(c, id, json_string_value(json_object_get(xf, "InputTemplate")), map))
-			return -1;
-	}
-	return 0;
+	return target_input_valid(c, t, id);
 }
 
 /* A DLQ must be a standard SQS queue in this region; otherwise the entry fails (NULL = ok). */
@@ -206,6 +162,24 @@ static const char *dlq_problem(api_call *c, json_t *t)
 	if (l > 5 && strcmp(darn + l - 5, ".fifo") == 0)
 		return "DeadLetterConfig.Arn must be a standard queue; FIFO queues are not supported.";
 	return NULL;
+}
+
+/* Busbar delivers to API destinations, built-in queues and event buses of this region; any other
+ * well-formed ARN fails its entry with a clear message (NULL = ok). */
+static const char *target_kind_problem(api_call *c, json_t *t)
+{
+	const char *arn = json_string_value(json_object_get(t, "Arn"));
+	char prefix[128];
+	snprintf(prefix, sizeof prefix, "arn:aws:sqs:%s:", c->n->region);
+	if (strncmp(arn, prefix, strlen(prefix)) == 0)
+		return NULL;
+	snprintf(prefix, sizeof prefix, "arn:aws:events:%s:", c->n->region);
+	if (strncmp(arn, prefix, strlen(prefix)) == 0 && (strstr(arn, ":api-destination/") || strstr(arn, ":event-bus/")))
+		return NULL;
+	return "Busbar cannot deliver to this target. Supported targets: API destinations "
+	       "(arn:aws:events:<region>:<account>:api-destination/...), built-in queues "
+	       "(arn:aws:sqs:<region>:<account>:<queue>) and event buses (arn:aws:events:<region>:<account>:event-bus/<name>) "
+	       "of this region.";
 }
 
 /* ---- PutTargets --------------------------------------------------------------------------- */
@@ -247,7 +221,9 @@ static int plan_put_targets(api_call *c, txn *t, void *arg)
 	json_array_foreach(a->targets, i, tg)
 	{
 		const char *id = json_string_value(json_object_get(tg, "Id"));
-		const char *why = dlq_problem(c, tg);
+		const char *why = target_kind_problem(c, tg);
+		if (!why)
+			why = dlq_problem(c, tg);
 		if (why) {
 			json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "TargetId", id, "ErrorCode",
 								"ValidationException", "ErrorMessage", why));

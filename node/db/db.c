@@ -14,7 +14,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 static const char *const table_names[DB_T__COUNT] = {"log", "tidx", "task", "state", "qmsg", "qvis"};
 
@@ -32,7 +35,11 @@ struct db {
 	pthread_t thread;
 
 	_Atomic uint64_t commits, writes, failed_writes;
+	void *map_addr; /* the data file's mapping (read-only, shared) */
+	size_t map_len;
 };
+
+static void find_map(db *d);
 
 bb_err db_err(int rc)
 {
@@ -204,6 +211,7 @@ bb_err db_open(const db_config *cfg, db **out)
 		BB_LOGE("db", "msg=\"cannot open store\" dir=%s err=\"%s\"", d->dir, mdb_strerror(rc));
 		goto fail_dir;
 	}
+	find_map(d);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	if (pthread_create(&d->thread, NULL, writer_main, d) != 0)
@@ -340,4 +348,35 @@ void db_get_stats(db *d, db_stats *out)
 	MDB_stat st;
 	if (mdb_env_info(d->env, &info) == 0 && mdb_env_stat(d->env, &st) == 0)
 		out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
+/* LMDB does not expose where it mapped the data file (me_mapaddr is only set with MDB_FIXEDMAP), so
+ * the mapping is found once in /proc/self/maps by the file's device and inode. */
+static void find_map(db *d)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/data.mdb", d->dir);
+	if (stat(path, &st) != 0)
+		return;
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return;
+	char line[4600];
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi, ino;
+		unsigned maj, min;
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &min, &ino) == 5 && ino == st.st_ino &&
+		    makedev(maj, min) == st.st_dev && hi - lo > d->map_len) {
+			d->map_addr = (void *)lo;
+			d->map_len = hi - lo;
+		}
+	}
+	fclose(f);
+}
+
+void db_trim_resident(db *d)
+{
+	if (d->map_addr)
+		madvise(d->map_addr, d->map_len, MADV_DONTNEED);
 }

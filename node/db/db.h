@@ -115,6 +115,12 @@ static inline uint64_t db_get_u64(const uint8_t *p)
 	return v;
 }
 
+/* Drops the store's mapped pages from this process's resident set (they stay in the kernel's page
+ * cache; the next read refaults them cheaply). The data file is mapped read-only and shared, so this
+ * changes no data; it keeps RSS proportional to the working set instead of to everything read since
+ * start (a large backlog read once would otherwise stay counted in RSS). Any thread. */
+void db_trim_resident(db *d);
+
 /* Counters for /metrics (thread-safe reads). */
 typedef struct db_stats {
 	uint64_t commits, writes, failed_writes, queued;

@@ -269,6 +269,64 @@ def make_client(endpoint, validate=True, key=ACCESS_KEY, secret=SECRET_KEY, regi
         aws_access_key_id=key, aws_secret_access_key=secret, config=cfg)
 
 
+# Debian's botocore 1.29 speaks the SQS *query* protocol (form POST, XML answers); current SDKs speak AWS JSON 1.0
+# (`AmazonSQS.<Op>`, awsQueryCompatible). `make_sqs_client(protocol="json")` loads the installed sqs model rewritten
+# to JSON 1.0 — the shape of the current model: no XML names, MessageSystemAttributeNames on ReceiveMessage — so
+# both protocols are driven by a real botocore.
+
+def _sqs_json_model_dir():
+    m = botocore.loaders.create_loader().load_service_model("sqs", "service-2")
+    if m["metadata"]["protocol"] == "json":
+        return None
+    m["metadata"].update(protocol="json", jsonVersion="1.0", targetPrefix="AmazonSQS", awsQueryCompatible={})
+
+    def strip(d):
+        if isinstance(d, dict):
+            for k in ("locationName", "flattened", "xmlNamespace", "resultWrapper"):
+                d.pop(k, None)
+            for v in d.values():
+                strip(v)
+        elif isinstance(d, list):
+            for v in d:
+                strip(v)
+    strip(m["shapes"])
+    strip(m["operations"])
+    m["shapes"]["ReceiveMessageRequest"]["members"].setdefault(
+        "MessageSystemAttributeNames", {"shape": "AttributeNameList"})
+    d = tempfile.mkdtemp(prefix="busbar-botocore-sqs-json-")
+    os.makedirs(os.path.join(d, "sqs", m["metadata"]["apiVersion"]))
+    with open(os.path.join(d, "sqs", m["metadata"]["apiVersion"], "service-2.json"), "w") as f:
+        json.dump(m, f)
+    return d
+
+
+_SQS_JSON_MODEL_DIR = _sqs_json_model_dir()
+
+
+def make_sqs_client(endpoint, protocol="query", validate=True, key=ACCESS_KEY, secret=SECRET_KEY, region=REGION):
+    """boto3 sqs client: protocol "query" (the installed model) or "json" (AWS JSON 1.0, see above)."""
+    cfg = botocore.config.Config(retries={"max_attempts": 1}, parameter_validation=validate,
+                                 connect_timeout=5, read_timeout=60)
+    bs = botocore.session.get_session()
+    if protocol == "json" and _SQS_JSON_MODEL_DIR:
+        bs.get_component("data_loader").search_paths.insert(0, _SQS_JSON_MODEL_DIR)
+    return boto3.session.Session(botocore_session=bs).client(
+        "sqs", endpoint_url=endpoint, region_name=region,
+        aws_access_key_id=key, aws_secret_access_key=secret, config=cfg)
+
+
+@pytest.fixture(scope="module")
+def sqs(node):
+    """boto3 sqs client for `node` in the protocol this machine's botocore speaks (query)."""
+    return make_sqs_client(node.endpoint)
+
+
+@pytest.fixture(scope="module")
+def sqs_json(node):
+    """boto3 sqs client for `node` speaking AWS JSON 1.0 (AmazonSQS.*)."""
+    return make_sqs_client(node.endpoint, protocol="json")
+
+
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     n = BusbarNode(tmp_path_factory.mktemp("busbar"))

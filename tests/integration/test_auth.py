@@ -180,7 +180,7 @@ def test_unknown_operation(node):
 
 
 def test_wrong_target_prefix(node):
-    r = sigv4_request(node, None, {}, extra_headers={"X-Amz-Target": "AmazonSQS.ListQueues"})
+    r = sigv4_request(node, None, {}, extra_headers={"X-Amz-Target": "AmazonSNS.ListTopics"})
     assert_aws_error(r, "UnknownOperationException", need_message=False)
 
 

@@ -1,0 +1,634 @@
+/* node/deliver.c — the delivery engine's thread: finds due tasks per target and starts attempts,
+ * bounded per target (--deliver-target-inflight) and overall (--deliver-max-inflight), so a slow or
+ * dead target holds at most its own slots and never the others'. See deliver_int.h for a job's life.
+ *
+ * Scheduling. Tasks sit in the store ordered by (target, due time, seq). Each target with work has a
+ * tstate; the thread seeks to the target's first task and walks forward while tasks are due, skipping
+ * those in flight (at most the per-target bound), dispatching until the target's slots are full, and
+ * remembers the first future due time to sleep until. New tasks arrive by deliver_notify (after their
+ * commit). At start every target that has tasks in the store is found by a skip scan, so work
+ * persisted before a crash resumes: at-least-once across kill -9.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliver_int.h"
+
+#define DIRTY_MAX 8192
+/* Jobs whose attempt ended but whose outcome write has not completed yet: bounded per target (below
+ * SEQSET_CAP) and overall, so a slow store throttles delivery instead of growing memory. */
+#define PENDING_PER_TARGET 2048
+#define PENDING_MAX 16384
+
+static void seq_del(tstate *ts, uint64_t seq);
+
+static uint64_t hash_key(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static tstate *ts_get(deliver *d, const char *key, size_t len, bool create)
+{
+	if (d->tab_cap) {
+		size_t b = hash_key(key, len) & (d->tab_cap - 1);
+		for (tstate *t = d->tab[b]; t; t = t->hnext)
+			if (t->key_len == len && memcmp(t->key, key, len) == 0)
+				return t;
+	}
+	if (!create)
+		return NULL;
+	if (d->n_ts + 1 > d->tab_cap / 2) {
+		size_t nc = d->tab_cap ? d->tab_cap * 2 : 256;
+		tstate **nt = calloc(nc, sizeof *nt);
+		if (!nt)
+			return NULL;
+		for (size_t i = 0; i < d->tab_cap; i++)
+			for (tstate *t = d->tab[i], *next; t; t = next) {
+				next = t->hnext;
+				size_t b = hash_key(t->key, t->key_len) & (nc - 1);
+				t->hnext = nt[b];
+				nt[b] = t;
+			}
+		free(d->tab);
+		d->tab = nt;
+		d->tab_cap = nc;
+	}
+	tstate *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->key = malloc(len + 1);
+	if (!t->key) {
+		free(t);
+		return NULL;
+	}
+	memcpy(t->key, key, len);
+	t->key[len] = '\0';
+	t->key_len = len;
+	size_t b = hash_key(key, len) & (d->tab_cap - 1);
+	t->hnext = d->tab[b];
+	d->tab[b] = t;
+	d->n_ts++;
+	return t;
+}
+
+/* ---- mailbox ----------------------------------------------------------------------------------- */
+
+void deliver_notify(node *n, const route_target *t)
+{
+	deliver *d = n->deliver;
+	M_INC(t->m->backlog);
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->mu);
+	if (d->n_dirty && strcmp(d->dirty[d->n_dirty - 1], t->key) == 0) {
+		/* the same target as the previous notification: already marked */
+	} else if (d->n_dirty == DIRTY_MAX) {
+		d->rescan = true;
+	} else {
+		if (d->n_dirty == d->cap_dirty) {
+			size_t nc = d->cap_dirty ? d->cap_dirty * 2 : 64;
+			char **nd = realloc(d->dirty, nc * sizeof *nd);
+			if (nd) {
+				d->dirty = nd;
+				d->cap_dirty = nc;
+			}
+		}
+		char *k = d->n_dirty < d->cap_dirty ? strdup(t->key) : NULL;
+		if (k)
+			d->dirty[d->n_dirty++] = k;
+		else
+			d->rescan = true;
+	}
+	pthread_mutex_unlock(&d->mu);
+	curl_multi_wakeup(d->multi);
+}
+
+void job_post_done(deliver *d, job *j)
+{
+	pthread_mutex_lock(&d->mu);
+	j->next = d->done_head;
+	d->done_head = j;
+	pthread_mutex_unlock(&d->mu);
+	curl_multi_wakeup(d->multi);
+}
+
+static void job_free(job *j)
+{
+	http_cleanup_job(j);
+	free(j->payload);
+	free(j->fwd_targets);
+	free((char *)j->fwd.envelope);
+	if (j->fwd_rt)
+		route_release(j->fwd_rt);
+	free(j->queue_ref);
+	free(j);
+}
+
+/* A job whose outcome write completed: release its slot. */
+static void job_retire(deliver *d, job *j)
+{
+	tstate *ts = j->ts;
+	for (job **pp = &ts->jobs; *pp; pp = &(*pp)->tnext)
+		if (*pp == j) {
+			*pp = j->tnext;
+			break;
+		}
+	ts->pending--;
+	d->pending--;
+	seq_del(ts, j->seq);
+	if (j->write_err != BB_OK) {
+		/* The outcome was not recorded: the task is still in the store as it was and will be
+		 * attempted again (a duplicate delivery, which at-least-once allows). */
+		BB_LOGW("deliver", "msg=\"could not record delivery outcome\" target=%s err=%s", ts->key,
+			bb_errname(j->write_err));
+		ts->next_due_ms = bb_wall_ms(d->n->clock) + 1000;
+	} else {
+		if (!j->rescheduled)
+			atomic_fetch_sub(&j->tm->backlog, 1);
+		ts->next_due_ms = 0; /* a slot opened: look again (fill finds the next due time) */
+	}
+	job_free(j);
+}
+
+static void deliver_discover(deliver *d);
+
+static void drain_mailbox(deliver *d)
+{
+	pthread_mutex_lock(&d->mu);
+	job *done = d->done_head;
+	d->done_head = NULL;
+	char **dirty = d->dirty;
+	size_t n_dirty = d->n_dirty;
+	bool rescan = d->rescan;
+	d->dirty = NULL;
+	d->n_dirty = d->cap_dirty = 0;
+	d->rescan = false;
+	pthread_mutex_unlock(&d->mu);
+	while (done) {
+		job *next = done->next;
+		job_retire(d, done);
+		done = next;
+	}
+	for (size_t i = 0; i < n_dirty; i++) {
+		tstate *ts = ts_get(d, dirty[i], strlen(dirty[i]), true);
+		if (ts)
+			ts->next_due_ms = 0;
+		free(dirty[i]);
+	}
+	free(dirty);
+	if (rescan)
+		deliver_discover(d); /* more notifications than the mailbox holds: look at every target */
+}
+
+/* Finds every target that has tasks in the store (skip scan over the task table). */
+static void deliver_discover(deliver *d)
+{
+	MDB_txn *txn;
+	if (db_read_begin(d->n->db, &txn) != BB_OK)
+		return;
+	MDB_cursor *cur;
+	if (mdb_cursor_open(txn, db_dbi(d->n->db, DB_T_TASK), &cur) == 0) {
+		MDB_val k, v;
+		int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		while (rc == 0) {
+			size_t pl;
+			int64_t due;
+			uint64_t seq;
+			task_key_parse(k.mv_data, k.mv_size, &pl, &due, &seq);
+			tstate *ts = ts_get(d, k.mv_data, pl, true);
+			if (ts)
+				ts->next_due_ms = 0;
+			uint8_t next[TASK_KEY_MAX];
+			memcpy(next, k.mv_data, pl);
+			next[pl] = 1; /* just past every "<prefix>\0..." key */
+			k.mv_data = next;
+			k.mv_size = pl + 1;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		}
+		mdb_cursor_close(cur);
+	}
+	db_read_end(txn);
+}
+
+/* Counts the tasks already in the store per target (backlog gauges after a restart). */
+static void count_backlog(deliver *d)
+{
+	MDB_txn *txn;
+	if (db_read_begin(d->n->db, &txn) != BB_OK)
+		return;
+	route_table *rt = route_acquire(d->n);
+	MDB_cursor *cur;
+	if (mdb_cursor_open(txn, db_dbi(d->n->db, DB_T_TASK), &cur) == 0) {
+		MDB_val k, v;
+		char key[TASK_KEY_MAX];
+		for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			size_t pl;
+			int64_t due;
+			uint64_t seq;
+			task_key_parse(k.mv_data, k.mv_size, &pl, &due, &seq);
+			memcpy(key, k.mv_data, pl);
+			key[pl] = '\0';
+			const route_target *t = route_find_target(rt, key, NULL, NULL);
+			if (t)
+				M_INC(t->m->backlog);
+		}
+		mdb_cursor_close(cur);
+	}
+	route_release(rt);
+	db_read_end(txn);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------------- */
+
+int64_t backoff_ms(node *n, uint32_t attempt)
+{
+	uint64_t cap = n->cfg.retry_max_ms ? n->cfg.retry_max_ms : 1;
+	uint64_t ceil = n->cfg.retry_base_ms;
+	for (uint32_t i = 0; i < attempt && ceil < cap; i++)
+		ceil *= 2;
+	if (ceil > cap)
+		ceil = cap;
+	uint64_t r;
+	bb_random(&bb_rng_system, &r, sizeof r);
+	return (int64_t)(r % (ceil + 1)); /* full jitter */
+}
+
+/* A task is identified by (target, seq): its key changes when it is rescheduled, and the new key is
+ * visible before the job that rescheduled it has been retired. */
+static size_t seq_home(uint64_t seq) { return (size_t)((seq * 0x9E3779B97F4A7C15ull) >> 52) & (SEQSET_CAP - 1); }
+
+static bool job_in_flight(tstate *ts, uint64_t seq)
+{
+	if (!ts->seqs.slot)
+		return false;
+	for (size_t i = seq_home(seq);; i = (i + 1) & (SEQSET_CAP - 1)) {
+		if (ts->seqs.slot[i] == 0)
+			return false;
+		if (ts->seqs.slot[i] == seq)
+			return true;
+	}
+}
+
+static bool seq_add(tstate *ts, uint64_t seq)
+{
+	if (!ts->seqs.slot && !(ts->seqs.slot = calloc(SEQSET_CAP, sizeof(uint64_t))))
+		return false;
+	size_t i = seq_home(seq);
+	while (ts->seqs.slot[i] != 0)
+		i = (i + 1) & (SEQSET_CAP - 1);
+	ts->seqs.slot[i] = seq;
+	ts->seqs.n++;
+	return true;
+}
+
+static void seq_del(tstate *ts, uint64_t seq)
+{
+	if (!ts->seqs.slot)
+		return;
+	size_t i = seq_home(seq);
+	while (ts->seqs.slot[i] != seq) {
+		if (ts->seqs.slot[i] == 0)
+			return;
+		i = (i + 1) & (SEQSET_CAP - 1);
+	}
+	/* backward-shift deletion keeps every probe chain unbroken */
+	size_t j = i;
+	for (;;) {
+		ts->seqs.slot[i] = 0;
+		for (;;) {
+			j = (j + 1) & (SEQSET_CAP - 1);
+			if (ts->seqs.slot[j] == 0) {
+				ts->seqs.n--;
+				return;
+			}
+			size_t h = seq_home(ts->seqs.slot[j]);
+			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+				continue;
+			break;
+		}
+		ts->seqs.slot[i] = ts->seqs.slot[j];
+		i = j;
+	}
+}
+
+/* The attempt is over (its outcome write is being submitted): free its slot toward the target. The
+ * job stays pending, and its task skipped, until the write completes. */
+static void attempt_done(deliver *d, job *j)
+{
+	j->ts->inflight--;
+	d->inflight--;
+	atomic_fetch_sub(&j->tm->inflight, 1);
+	j->ts->next_due_ms = 0;
+}
+
+/* Starts one attempt of the task at key k (value v). Returns false when the target's rate limit
+ * has no token now (the job was not started; *wait_ms says when to look again). */
+static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_snap *s, const MDB_val *k,
+		     const MDB_val *v, int64_t now_ms, int64_t *wait_ms)
+{
+	node *n = d->n;
+	job *j = calloc(1, sizeof *j);
+	if (!j)
+		return false;
+	j->d = d;
+	j->ts = ts;
+	memcpy(j->tkey, k->mv_data, k->mv_size);
+	j->tkey_len = k->mv_size;
+	size_t pl;
+	int64_t due;
+	task_key_parse(k->mv_data, k->mv_size, &pl, &due, &j->seq);
+	j->started_ns = bb_mono_ns(n->clock);
+	if (v->mv_size >= 16) {
+		const uint8_t *p = v->mv_data;
+		j->task.attempts = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+		j->task.ingest_ms = (int64_t)db_get_u64(p + 8);
+	}
+	const route_rule *rr = NULL;
+	const route_target *t = route_find_target(rt, ts->key, &rr, NULL);
+	static target_metrics orphan_tm;
+	static rule_metrics orphan_rm;
+	j->tm = t ? t->m : &orphan_tm;
+	j->rm = rr ? rr->m : &orphan_rm;
+	ev_record rec;
+	bb_err re = evlog_read(n, txn, j->seq, &rec);
+	bool started = true;
+	if (!t) {
+		j->outcome = OUT_DROP;
+		snprintf(j->err_code, sizeof j->err_code, "NO_RESOURCE");
+		snprintf(j->err_msg, sizeof j->err_msg, "The rule or target no longer exists.");
+	} else {
+		snprintf(j->rule_arn, sizeof j->rule_arn, "%s", rr->arn);
+		snprintf(j->target_arn, sizeof j->target_arn, "%s", t->arn);
+		snprintf(j->dlq_arn, sizeof j->dlq_arn, "%s", t->dlq_arn ? t->dlq_arn : "");
+		j->max_retries = t->max_retries;
+		j->max_age_s = t->max_age_s;
+		j->kind = t->kind;
+		if (re != BB_OK || now_ms - j->task.ingest_ms > j->max_age_s * 1000) {
+			j->outcome = OUT_FATAL;
+			j->exhausted = "MaximumEventAgeInSeconds";
+			snprintf(j->err_code, sizeof j->err_code, "EVENT_EXPIRED");
+			snprintf(j->err_msg, sizeof j->err_msg, "The event is older than MaximumEventAgeInSeconds.");
+			if (re == BB_OK) {
+				j->payload = malloc(rec.len + 1);
+				if (j->payload) {
+					memcpy(j->payload, rec.envelope, rec.len);
+					j->payload[rec.len] = '\0';
+					j->payload_len = rec.len;
+				}
+			}
+		} else if (deliver_payload(t, rr, &rec, &j->payload, &j->payload_len) != BB_OK) {
+			/* AWS drops an event whose transformed input is not valid JSON, silently. */
+			j->outcome = OUT_FATAL;
+			snprintf(j->err_code, sizeof j->err_code, "INVALID_INPUT");
+			snprintf(j->err_msg, sizeof j->err_msg, "The transformed input is not valid.");
+		} else {
+			M_INC(j->rm->attempts);
+			int rc = 0;
+			*wait_ms = 0;
+			if (t->kind == TGT_APIDEST)
+				rc = http_start_job(d, j, t, s, now_ms, wait_ms);
+			else if (t->kind == TGT_QUEUE)
+				rc = queue_prepare(d, j, t, s);
+			else if (t->kind == TGT_BUS)
+				rc = bus_prepare(d, j, t, &rec);
+			else {
+				j->outcome = OUT_FATAL;
+				snprintf(j->err_code, sizeof j->err_code, "NO_RESOURCE");
+				snprintf(j->err_msg, sizeof j->err_msg, "Busbar cannot deliver to this kind of target.");
+				rc = -1;
+			}
+			if (*wait_ms > 0) {
+				atomic_fetch_sub(&j->rm->attempts, 1);
+				M_INC(j->rm->throttled);
+				job_free(j);
+				return false;
+			}
+			if (rc == 0 && t->kind == TGT_APIDEST)
+				started = false; /* the transfer is running; its end writes the outcome */
+		}
+	}
+	if (!seq_add(ts, j->seq)) {
+		job_free(j);
+		return false;
+	}
+	j->tnext = ts->jobs;
+	ts->jobs = j;
+	ts->inflight++;
+	d->inflight++;
+	ts->pending++;
+	d->pending++;
+	M_INC(j->tm->inflight);
+	if (started) {
+		attempt_done(d, j);
+		write_outcome(d, j);
+	}
+	return true;
+}
+
+/* Dispatches due tasks of one target until its slots are full. */
+static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_snap *s, int64_t now_ms)
+{
+	node *n = d->n;
+	unsigned tcap = bb_max_u(n->cfg.deliver_target_inflight, 1), gcap = bb_max_u(n->cfg.deliver_max_inflight, 1);
+	MDB_cursor *cur;
+	if (mdb_cursor_open(txn, db_dbi(n->db, DB_T_TASK), &cur) != 0)
+		return;
+	uint8_t start[TASK_KEY_MAX];
+	memcpy(start, ts->key, ts->key_len);
+	start[ts->key_len] = 0;
+	MDB_val k = {ts->key_len + 1, start}, v;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	ts->next_due_ms = INT64_MAX;
+	while (rc == 0) {
+		if (k.mv_size != ts->key_len + 17 || memcmp(k.mv_data, ts->key, ts->key_len) != 0 ||
+		    ((uint8_t *)k.mv_data)[ts->key_len] != 0)
+			break;
+		size_t pl;
+		int64_t due;
+		uint64_t seq;
+		task_key_parse(k.mv_data, k.mv_size, &pl, &due, &seq);
+		if (due > now_ms) {
+			ts->next_due_ms = due;
+			break;
+		}
+		if (!job_in_flight(ts, seq)) {
+			if (ts->inflight >= tcap || d->inflight >= gcap || ts->pending >= PENDING_PER_TARGET ||
+			    d->pending >= PENDING_MAX) {
+				ts->next_due_ms = 0; /* more is due: look again when a slot opens */
+				break;
+			}
+			int64_t wait = 0;
+			if (!dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait)) {
+				ts->next_due_ms = now_ms + (wait > 0 ? wait : 100);
+				break;
+			}
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+}
+
+static void *deliver_main(void *arg)
+{
+	deliver *d = arg;
+	node *n = d->n;
+	deliver_discover(d);
+	count_backlog(d);
+	int64_t last_trim = 0;
+	while (!atomic_load(&d->stopping)) {
+		drain_mailbox(d);
+		if (bb_mono_ns(n->clock) - last_trim > 1000000000ll) {
+			/* the engine reads events once per attempt: keep them out of RSS (db_trim_resident) */
+			db_trim_resident(n->db);
+			last_trim = bb_mono_ns(n->clock);
+		}
+		int64_t now = bb_wall_ms(n->clock);
+		int64_t next = now + 1000;
+		route_table *rt = NULL;
+		meta_snap *s = NULL;
+		MDB_txn *txn = NULL;
+		unsigned gcap = bb_max_u(n->cfg.deliver_max_inflight, 1);
+		for (size_t i = 0; i < d->tab_cap; i++) {
+			for (tstate *ts = d->tab[i]; ts; ts = ts->hnext) {
+				if (ts->next_due_ms <= now && d->inflight < gcap &&
+				    ts->inflight < bb_max_u(n->cfg.deliver_target_inflight, 1)) {
+					if (!txn) {
+						if (db_read_begin(n->db, &txn) != BB_OK)
+							break;
+						rt = route_acquire(n);
+						s = meta_snap_acquire(n->meta);
+					}
+					fill(d, ts, txn, rt, s, now);
+				}
+				/* Future work sets the sleep; due work blocked by full slots waits for a completion,
+				 * which wakes the poll through the mailbox. */
+				if (ts->next_due_ms > now && ts->next_due_ms < next)
+					next = ts->next_due_ms;
+			}
+		}
+		if (txn) {
+			db_read_end(txn);
+			route_release(rt);
+			meta_snap_release(s);
+		}
+		int64_t wait = next - bb_wall_ms(n->clock);
+		if (wait < 0)
+			wait = 0;
+		if (wait > 1000)
+			wait = 1000;
+		int running = 0;
+		curl_multi_poll(d->multi, NULL, 0, (int)wait, NULL);
+		curl_multi_perform(d->multi, &running);
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(d->multi, &left))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			job *j = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+			CURLcode rc = msg->data.result;
+			curl_multi_remove_handle(d->multi, msg->easy_handle);
+			if (j) {
+				j->transferring = false;
+				http_finish_job(d, j, rc);
+				attempt_done(d, j);
+				write_outcome(d, j);
+			}
+		}
+	}
+	return NULL;
+}
+
+bb_err deliver_start(node *n)
+{
+	deliver *d = calloc(1, sizeof *d);
+	if (!d)
+		return BB_ENOMEM;
+	d->n = n;
+	pthread_mutex_init(&d->mu, NULL);
+	d->multi = curl_multi_init();
+	d->scratch = pat_scratch_new();
+	if (!d->multi || !d->scratch)
+		goto fail;
+	curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)bb_max_u(n->cfg.deliver_target_inflight, 1));
+	n->deliver = d;
+	if (pthread_create(&d->thread, NULL, deliver_main, d) != 0) {
+		n->deliver = NULL;
+		goto fail;
+	}
+	return BB_OK;
+fail:
+	if (d->multi)
+		curl_multi_cleanup(d->multi);
+	if (d->scratch)
+		pat_scratch_free(d->scratch);
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+	return BB_ENOMEM;
+}
+
+/* Stops the thread. Jobs in flight are abandoned without recording an outcome: their tasks stay in
+ * the store and are attempted again after the restart (at-least-once). Call after the HTTP server
+ * stopped and before the store closes; the store's writer completes queued outcome writes first. */
+void deliver_stop(node *n)
+{
+	deliver *d = n->deliver;
+	if (!d)
+		return;
+	atomic_store(&d->stopping, true);
+	curl_multi_wakeup(d->multi);
+	pthread_join(d->thread, NULL);
+	n->deliver = NULL;
+	/* Jobs whose outcome write is still queued in the store are completed by db_close
+	 * (BB_ESHUTDOWN) and posted to this mailbox; the node frees the engine after the store. */
+	d->n = n;
+	for (size_t i = 0; i < d->tab_cap; i++)
+		for (tstate *t = d->tab[i], *next; t; t = next) {
+			next = t->hnext;
+			for (job *j = t->jobs, *jn; j; j = jn) {
+				jn = j->tnext;
+				if (j->transferring) {
+					curl_multi_remove_handle(d->multi, j->easy);
+					job_free(j);
+				}
+				/* jobs with a pending store write are freed by deliver_free, from the mailbox */
+			}
+			t->jobs = NULL;
+		}
+	n->deliver = NULL;
+	n->deliver_dead = d;
+}
+
+void deliver_free(node *n)
+{
+	deliver *d = n->deliver_dead;
+	if (!d)
+		return;
+	/* After db_close every outcome write has completed: their jobs are in the mailbox. */
+	for (job *j = d->done_head, *next; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	for (size_t i = 0; i < d->n_dirty; i++)
+		free(d->dirty[i]);
+	free(d->dirty);
+	for (size_t i = 0; i < d->tab_cap; i++)
+		for (tstate *t = d->tab[i], *next; t; t = next) {
+			next = t->hnext;
+			free(t->key);
+			free(t->seqs.slot);
+			free(t);
+		}
+	free(d->tab);
+	http_state_free(d);
+	pat_scratch_free(d->scratch);
+	curl_multi_cleanup(d->multi);
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+	n->deliver_dead = NULL;
+}

@@ -1,0 +1,365 @@
+/* node/deliver_http.c — API-destination deliveries over libcurl (multi interface, keep-alive).
+ *
+ * Request: the destination's HttpMethod to its InvocationEndpoint, each `*` in the URL replaced by
+ * the target's HttpParameters.PathParameterValues in order, the target's QueryStringParameters and
+ * HeaderParameters and the connection's (conn_auth_decorate) added, body = the payload for methods
+ * that carry one, `Content-Type: application/json; charset=utf-8`, `User-Agent:
+ * Amazon/EventBridge/ApiDestinations` (as AWS sends). Timeouts: --http-connect-timeout-ms and
+ * --http-timeout-ms (AWS: 5 s). Redirects are not followed.
+ *
+ * Outcome table (AWS "API destination error codes", docs/delivery.md):
+ *   2xx                                   delivered
+ *   401, 407, 409, 429, 5xx               retried (401 also drops a cached OAuth token)
+ *   other 1xx/3xx/4xx                     not retried: DLQ or dropped
+ *   timeout, connect/DNS/TLS/send errors  retried
+ * InvocationRateLimitPerSecond is a token bucket per destination, owned by the delivery thread.
+ * OAuth tokens are cached per connection until expiry (fetched on the delivery thread, bounded by
+ * the fetch timeouts).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliver_int.h"
+
+typedef struct ratelim {
+	struct ratelim *next;
+	char *arn;
+	double tokens;
+	int64_t last_ms;
+} ratelim;
+
+typedef struct oauth_tok {
+	struct oauth_tok *next;
+	char *conn_arn;
+	char *token;
+	int64_t expires_ms;
+} oauth_tok;
+
+void http_state_free(deliver *d)
+{
+	for (ratelim *r = d->limits, *n; r; r = n) {
+		n = r->next;
+		free(r->arn);
+		free(r);
+	}
+	for (oauth_tok *t = d->tokens, *n; t; t = n) {
+		n = t->next;
+		free(t->conn_arn);
+		free(t->token);
+		free(t);
+	}
+	d->limits = NULL;
+	d->tokens = NULL;
+}
+
+/* Takes one token; returns 0 or the ms until one is available. */
+static int64_t take_token(deliver *d, const char *arn, double rate, int64_t now_ms)
+{
+	ratelim *r;
+	for (r = d->limits; r; r = r->next)
+		if (strcmp(r->arn, arn) == 0)
+			break;
+	if (!r) {
+		r = calloc(1, sizeof *r);
+		if (!r || !(r->arn = strdup(arn))) {
+			free(r);
+			return 0;
+		}
+		r->tokens = rate;
+		r->last_ms = now_ms;
+		r->next = d->limits;
+		d->limits = r;
+	}
+	r->tokens += (double)(now_ms - r->last_ms) * rate / 1000.0;
+	if (r->tokens > rate)
+		r->tokens = rate;
+	r->last_ms = now_ms;
+	if (r->tokens >= 1.0) {
+		r->tokens -= 1.0;
+		return 0;
+	}
+	int64_t w = (int64_t)((1.0 - r->tokens) * 1000.0 / rate) + 1;
+	return w > 0 ? w : 1;
+}
+
+static oauth_tok *token_slot(deliver *d, const char *conn_arn)
+{
+	for (oauth_tok *t = d->tokens; t; t = t->next)
+		if (strcmp(t->conn_arn, conn_arn) == 0)
+			return t;
+	oauth_tok *t = calloc(1, sizeof *t);
+	if (!t || !(t->conn_arn = strdup(conn_arn))) {
+		free(t);
+		return NULL;
+	}
+	t->next = d->tokens;
+	d->tokens = t;
+	return t;
+}
+
+/* "arn:aws:events:<region>:<acct>:<kind>/<name>/<uuid>" → account and name. */
+static bool arn_split(const char *arn, const char *kind, char *acct, size_t acap, char *name, size_t ncap)
+{
+	const char *k = strstr(arn, kind);
+	if (!k || k == arn || k[-1] != ':')
+		return false;
+	const char *a = k - 1;
+	while (a > arn && a[-1] != ':')
+		a--;
+	size_t al = (size_t)(k - 1 - a);
+	const char *nm = k + strlen(kind);
+	const char *end = strchr(nm, '/');
+	size_t nl = end ? (size_t)(end - nm) : strlen(nm);
+	if (al + 1 > acap || nl + 1 > ncap || nl == 0)
+		return false;
+	memcpy(acct, a, al);
+	acct[al] = '\0';
+	memcpy(name, nm, nl);
+	name[nl] = '\0';
+	return true;
+}
+
+static json_t *load_by_arn(meta_snap *s, const char *arn, const char *kind, char prefix, const char *arn_member)
+{
+	char acct[64], name[128], key[KEY_MAX];
+	if (!arn_split(arn, kind, acct, sizeof acct, name, sizeof name))
+		return NULL;
+	snprintf(key, sizeof key, "%c/%s/%s", prefix, acct, name);
+	json_t *rec = store_get(s, key, NULL);
+	const char *stored = json_string_value(json_object_get(rec, arn_member));
+	if (rec && stored && strcmp(stored, arn) != 0) {
+		json_decref(rec); /* a newer resource with the same name */
+		return NULL;
+	}
+	return rec;
+}
+
+static int fail(job *j, job_outcome o, const char *code, const char *msg)
+{
+	j->outcome = o;
+	snprintf(j->err_code, sizeof j->err_code, "%s", code);
+	snprintf(j->err_msg, sizeof j->err_msg, "%s", msg);
+	return -1;
+}
+
+/* Builds the URL: path parameters into the `*`s, then query parameters. */
+static char *build_url(CURL *easy, const char *endpoint, json_t *hp, const char *conn_query)
+{
+	json_t *path_vals = json_object_get(hp, "PathParameterValues");
+	size_t cap = strlen(endpoint) + 64, len = 0, pi = 0;
+	char *u = malloc(cap);
+	if (!u)
+		return NULL;
+	for (const char *p = endpoint; *p; p++) {
+		const char *ins = NULL;
+		char one[2] = {*p, 0};
+		if (*p == '*' && pi < json_array_size(path_vals))
+			ins = json_string_value(json_array_get(path_vals, pi++));
+		const char *add = ins ? ins : one;
+		size_t al = strlen(add);
+		if (len + al + 1 > cap) {
+			cap = (len + al + 1) * 2;
+			char *nu = realloc(u, cap);
+			if (!nu) {
+				free(u);
+				return NULL;
+			}
+			u = nu;
+		}
+		memcpy(u + len, add, al);
+		len += al;
+	}
+	u[len] = '\0';
+	json_t *qs = json_object_get(hp, "QueryStringParameters");
+	const char *k;
+	json_t *v;
+	char sep = strchr(u, '?') ? '&' : '?';
+	size_t need = len + 1 + (conn_query ? strlen(conn_query) + 2 : 0);
+	char *out = malloc(need + 1);
+	if (!out) {
+		free(u);
+		return NULL;
+	}
+	memcpy(out, u, len + 1);
+	free(u);
+	if (conn_query && *conn_query) {
+		size_t ol = strlen(out);
+		out[ol] = sep;
+		strcpy(out + ol + 1, conn_query);
+		sep = '&';
+	}
+	json_object_foreach(qs, k, v)
+	{
+		char *ek = curl_easy_escape(easy, k, 0);
+		char *ev = curl_easy_escape(easy, json_is_string(v) ? json_string_value(v) : "", 0);
+		size_t ol = strlen(out), add = (ek ? strlen(ek) : 0) + (ev ? strlen(ev) : 0) + 3;
+		char *no = realloc(out, ol + add);
+		if (no) {
+			out = no;
+			snprintf(out + ol, add, "%c%s=%s", sep, ek ? ek : "", ev ? ev : "");
+			sep = '&';
+		}
+		curl_free(ek);
+		curl_free(ev);
+	}
+	return out;
+}
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	(void)ptr;
+	(void)ud;
+	return size * nmemb;
+}
+
+int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int64_t now_ms, int64_t *wait_ms)
+{
+	node *n = d->n;
+	*wait_ms = 0;
+	json_t *dest = load_by_arn(s, t->arn, "api-destination/", 'd', "ApiDestinationArn");
+	if (!dest)
+		return fail(j, OUT_FATAL, "NO_RESOURCE", "The API destination does not exist.");
+	const char *endpoint = json_string_value(json_object_get(dest, "InvocationEndpoint"));
+	const char *method = json_string_value(json_object_get(dest, "HttpMethod"));
+	const char *conn_arn = json_string_value(json_object_get(dest, "ConnectionArn"));
+	json_t *rate = json_object_get(dest, "InvocationRateLimitPerSecond");
+	json_t *conn = conn_arn ? load_by_arn(s, conn_arn, "connection/", 'c', "ConnectionArn") : NULL;
+	int rc = -1;
+	if (!endpoint || !method || !conn) {
+		fail(j, OUT_FATAL, "NO_RESOURCE", "The API destination's connection does not exist.");
+		goto out;
+	}
+	const char *cstate = json_string_value(json_object_get(conn, "ConnectionState"));
+	if (cstate && strcmp(cstate, "DEAUTHORIZED") == 0) {
+		fail(j, OUT_FATAL, "NO_PERMISSIONS", "The connection is deauthorized.");
+		goto out;
+	}
+	if (json_is_integer(rate) && json_integer_value(rate) > 0) {
+		int64_t w = take_token(d, t->arn, (double)json_integer_value(rate), now_ms);
+		if (w > 0) {
+			*wait_ms = w;
+			goto out;
+		}
+	}
+	/* OAuth: a cached token, or fetch one now. */
+	const char *token = NULL;
+	const char *atype = json_string_value(json_object_get(conn, "AuthorizationType"));
+	if (atype && strcmp(atype, "OAUTH_CLIENT_CREDENTIALS") == 0) {
+		oauth_tok *ot = token_slot(d, conn_arn);
+		if (ot && (!ot->token || ot->expires_ms <= now_ms + 5000)) {
+			char err[160] = "";
+			char *tok = NULL;
+			int64_t exp = 0;
+			free(ot->token);
+			ot->token = NULL;
+			if (conn_oauth_fetch(conn, now_ms, &tok, &exp, err, sizeof err) != BB_OK) {
+				char msg[200];
+				snprintf(msg, sizeof msg, "OAuth token request failed: %s", err);
+				fail(j, OUT_RETRY, "SDK_CLIENT_ERROR", msg);
+				BB_LOGW("deliver", "msg=\"oauth token fetch failed\" connection=%s reason=\"%s\"", conn_arn, err);
+				goto out;
+			}
+			ot->token = tok;
+			ot->expires_ms = exp;
+		}
+		token = ot ? ot->token : NULL;
+	}
+	snprintf(j->conn_arn, sizeof j->conn_arn, "%s", conn_arn);
+	char **hdrs = NULL, *query = NULL;
+	size_t n_hdrs = 0;
+	if (conn_auth_decorate(conn, token, &hdrs, &n_hdrs, &query) != BB_OK) {
+		fail(j, OUT_FATAL, "NO_PERMISSIONS", "The connection's authorization could not be applied.");
+		goto out;
+	}
+	j->easy = curl_easy_init();
+	json_t *hp = json_object_get(t->spec, "HttpParameters");
+	j->url = j->easy ? build_url(j->easy, endpoint, hp, query) : NULL;
+	for (size_t i = 0; i < n_hdrs; i++) {
+		j->hdrs = curl_slist_append(j->hdrs, hdrs[i]);
+		free(hdrs[i]);
+	}
+	free(hdrs);
+	free(query);
+	if (!j->easy || !j->url) {
+		fail(j, OUT_RETRY, "INTERNAL", "Out of memory.");
+		goto out;
+	}
+	const char *hk;
+	json_t *hv;
+	json_object_foreach(json_object_get(hp, "HeaderParameters"), hk, hv)
+	{
+		char line[4096];
+		snprintf(line, sizeof line, "%s: %s", hk, json_is_string(hv) ? json_string_value(hv) : "");
+		j->hdrs = curl_slist_append(j->hdrs, line);
+	}
+	j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json; charset=utf-8");
+	j->hdrs = curl_slist_append(j->hdrs, "User-Agent: Amazon/EventBridge/ApiDestinations");
+	j->hdrs = curl_slist_append(j->hdrs, "Expect:");
+	CURL *e = j->easy;
+	curl_easy_setopt(e, CURLOPT_URL, j->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)n->cfg.http_connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)n->cfg.http_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	bool body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+	if (body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->payload);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->payload_len);
+	}
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
+		fail(j, OUT_RETRY, "INTERNAL", "Could not start the HTTP request.");
+		goto out;
+	}
+	j->transferring = true;
+	rc = 0;
+out:
+	json_decref(conn);
+	json_decref(dest);
+	return rc;
+}
+
+void http_finish_job(deliver *d, job *j, CURLcode rc)
+{
+	long status = 0;
+	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_OK && status >= 200 && status < 300) {
+		j->outcome = OUT_OK;
+		return;
+	}
+	if (rc != CURLE_OK) {
+		bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
+		fail(j, OUT_RETRY, timeout ? "TIMEOUT" : "SDK_CLIENT_ERROR", "");
+		snprintf(j->err_msg, sizeof j->err_msg, "Unable to invoke ApiDestination endpoint: %s.", curl_easy_strerror(rc));
+		return;
+	}
+	bool retry = status == 401 || status == 407 || status == 409 || status == 429 || status >= 500;
+	if (status == 401 && j->conn_arn[0]) {
+		oauth_tok *ot = token_slot(d, j->conn_arn);
+		if (ot) {
+			free(ot->token);
+			ot->token = NULL;
+		}
+	}
+	fail(j, retry ? OUT_RETRY : OUT_FATAL, status == 429 ? "THROTTLING" : "SDK_CLIENT_ERROR", "");
+	snprintf(j->err_msg, sizeof j->err_msg, "Unable to invoke ApiDestination endpoint: the endpoint answered HTTP %ld.",
+		 status);
+}
+
+void http_cleanup_job(job *j)
+{
+	if (j->easy)
+		curl_easy_cleanup(j->easy);
+	j->easy = NULL;
+	curl_slist_free_all(j->hdrs);
+	j->hdrs = NULL;
+	free(j->url);
+	j->url = NULL;
+}

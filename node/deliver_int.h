@@ -1,0 +1,135 @@
+/* node/deliver_int.h — private to the delivery engine (deliver.c, deliver_http.c, deliver_write.c).
+ *
+ * One delivery thread owns everything here: the per-target states, the in-flight jobs, the libcurl
+ * multi handle, rate limiters and OAuth tokens. Other threads reach it only through deliver_notify
+ * and the store's completion callbacks, which post to its mailbox and wake curl_multi_poll.
+ *
+ * A job is one attempt of one task (event, rule, target). Its life: dispatched (event read, payload
+ * built) → performed (HTTP request, or directly a store write for queue and bus targets) → its
+ * outcome written to the store (task deleted, rescheduled, or moved to the DLQ) → the write's
+ * completion returns it to the delivery thread, which frees it. Until then the task counts as in
+ * flight and is skipped by the scheduler, so an attempt is never started twice at once.
+ */
+#ifndef DELIVER_INT_H
+#define DELIVER_INT_H
+
+#include <curl/curl.h>
+
+#include "node_int.h"
+
+typedef struct tstate tstate;
+
+static inline unsigned bb_max_u(unsigned a, unsigned b) { return a > b ? a : b; }
+
+/* The body of one delivery: the event, or what the target's input settings make of it. malloc'd. */
+bb_err deliver_payload(const route_target *t, const route_rule *rr, const ev_record *rec, char **out, size_t *len);
+
+typedef enum job_outcome {
+	OUT_OK = 0,   /* delivered: delete the task */
+	OUT_RETRY,    /* retryable failure: reschedule (or exhaust) */
+	OUT_FATAL,    /* non-retryable failure: straight to the DLQ (or dropped) */
+	OUT_DROP,     /* rule/target gone: delete the task, count */
+} job_outcome;
+
+typedef struct job {
+	deliver *d;
+	struct job *next;          /* mailbox link */
+	struct job *tnext;
+	tstate *ts;
+	uint8_t tkey[TASK_KEY_MAX];
+	size_t tkey_len;
+	uint64_t seq;
+	ev_task task;
+	int64_t started_ns;
+	/* copied from the routing table at dispatch (the table may change meanwhile) */
+	char rule_arn[600], target_arn[1700], dlq_arn[1700];
+	long long max_retries, max_age_s;
+	rule_metrics *rm;
+	target_metrics *tm;
+	tgt_kind kind;
+	char *payload;
+	size_t payload_len;
+	/* HTTP */
+	CURL *easy;
+	bool transferring;         /* in the multi handle (its outcome write not yet submitted) */
+	struct curl_slist *hdrs;
+	char *url;
+	char conn_arn[1700];
+	/* outcome */
+	job_outcome outcome;
+	char err_code[32];
+	char err_msg[256];
+	const char *exhausted;     /* "MaximumRetryAttempts" / "MaximumEventAgeInSeconds" / NULL */
+	int64_t next_due_ms;       /* OUT_RETRY */
+	int act;                   /* deliver_write.c's decided action */
+	bool rescheduled;          /* the task stays (with a later due time) */
+	bb_err write_err;
+	/* bus targets: the forwarded entry */
+	ev_entry fwd;
+	const route_target **fwd_targets;
+	route_table *fwd_rt;       /* keeps fwd_targets alive until the write is done */
+	/* queue targets / DLQ */
+	void *queue_ref;           /* sqs_ref, malloc'd */
+	db_write w;
+} job;
+
+/* Seqs of a target's jobs not yet retired (open addressing, linear probing, backward-shift delete). */
+#define SEQSET_CAP 4096 /* > per-target attempts + pending outcome writes (bounded below it) */
+typedef struct seqset {
+	uint64_t *slot; /* 0 = empty (seqs start at 1) */
+	unsigned n;
+} seqset;
+
+struct tstate {
+	tstate *hnext;
+	char *key;
+	size_t key_len;
+	unsigned inflight;         /* attempts running (HTTP transfers, or queue/bus writes) */
+	unsigned pending;          /* jobs not yet retired (attempts + outcome writes in the store queue) */
+	seqset seqs;               /* their seqs: the scheduler skips these tasks */
+	int64_t next_due_ms;       /* 0 = look now; INT64_MAX = nothing pending known */
+	job *jobs;                 /* in flight */
+};
+
+struct deliver {
+	node *n;
+	pthread_t thread;
+	CURLM *multi;
+	_Atomic bool stopping;
+	/* mailbox (any thread → delivery thread) */
+	pthread_mutex_t mu;
+	job *done_head;            /* jobs whose outcome write completed */
+	char **dirty;              /* target keys with new tasks */
+	size_t n_dirty, cap_dirty;
+	bool rescan;               /* too many notifications: rescan every target */
+	/* delivery thread only */
+	tstate **tab;              /* hash table of targets */
+	size_t tab_cap, n_ts;
+	unsigned inflight;
+	unsigned pending;
+	pat_scratch *scratch;
+	struct ratelim *limits;
+	struct oauth_tok *tokens;
+};
+
+/* deliver_http.c */
+/* Prepares the HTTP request of an API-destination job (URL, method, headers, auth, body) and adds it
+ * to the multi handle. Returns 0, or -1 with the job's outcome set (missing destination, ...). *wait_ms
+ * > 0 means the destination's rate limit has no token now: try again after that many ms. */
+int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int64_t now_ms, int64_t *wait_ms);
+/* Classifies a finished transfer into the job's outcome. */
+void http_finish_job(deliver *d, job *j, CURLcode rc);
+void http_cleanup_job(job *j);
+void http_state_free(deliver *d);
+
+/* deliver_write.c */
+/* Submits the store write that records j's outcome (or, for queue and bus targets, performs the
+ * delivery itself). Its completion posts j back to the mailbox. */
+void write_outcome(deliver *d, job *j);
+/* Queue and bus targets: resolve and prepare; -1 with the outcome set when impossible. */
+int queue_prepare(deliver *d, job *j, const route_target *t, meta_snap *s);
+int bus_prepare(deliver *d, job *j, const route_target *t, const ev_record *rec);
+void job_post_done(deliver *d, job *j);
+int64_t backoff_ms(node *n, uint32_t attempt);
+
+#endif /* DELIVER_INT_H */

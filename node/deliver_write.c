@@ -1,0 +1,275 @@
+/* node/deliver_write.c — recording a delivery's outcome in the store, and the deliveries that are
+ * store writes themselves (built-in queue targets, event-bus targets, dead-letter queues).
+ *
+ * Every outcome is one store write that removes the task and, in the same transaction, does what the
+ * outcome requires: put the message into the target queue, append the event to the target bus (with
+ * its delivery tasks), re-insert the task with its next due time, or put the message into the DLQ.
+ * So a queue or bus delivery happens exactly once per successful write, and a crash before the
+ * commit leaves the task to be attempted again.
+ *
+ * Retries: attempt n (1-based) failing with a retryable error is scheduled after
+ * random(0, min(--retry-max-ms, --retry-base-ms * 2^(n-1))) ms (full jitter). Retries end when
+ * MaximumRetryAttempts retries were made or the next attempt would come after the event's age passed
+ * MaximumEventAgeInSeconds, whichever is first; the DLQ message then carries that condition in
+ * EXHAUSTED_RETRY_CONDITION. Non-retryable failures go to the DLQ at once, without that attribute.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliver_int.h"
+#include "xform/xform.h"
+
+typedef enum action { ACT_DELETE, ACT_RESCHEDULE, ACT_QUEUE, ACT_FORWARD, ACT_DLQ } action;
+
+bb_err deliver_payload(const route_target *t, const route_rule *rr, const ev_record *rec, char **out, size_t *len)
+{
+	if (!t->xf) {
+		char *p = malloc(rec->len + 1);
+		if (!p)
+			return BB_ENOMEM;
+		memcpy(p, rec->envelope, rec->len);
+		p[rec->len] = '\0';
+		*out = p;
+		*len = rec->len;
+		return BB_OK;
+	}
+	xform_ctx ctx = {rr->arn, rr->name, rec->ingest_ms};
+	return xform_apply(t->xf, rec->envelope, rec->len, &ctx, out, len);
+}
+
+int queue_prepare(deliver *d, job *j, const route_target *t, meta_snap *s)
+{
+	sqs_ref *q = calloc(1, sizeof *q);
+	if (!q) {
+		j->outcome = OUT_RETRY;
+		snprintf(j->err_code, sizeof j->err_code, "INTERNAL");
+		return -1;
+	}
+	if (sqs_resolve_arn(d->n, s, t->arn, q) != BB_OK) {
+		free(q);
+		j->outcome = OUT_FATAL;
+		snprintf(j->err_code, sizeof j->err_code, "NO_RESOURCE");
+		snprintf(j->err_msg, sizeof j->err_msg, "The queue does not exist.");
+		return -1;
+	}
+	j->queue_ref = q;
+	j->outcome = OUT_OK;
+	return 0;
+}
+
+int bus_prepare(deliver *d, job *j, const route_target *t, const ev_record *rec)
+{
+	/* "arn:aws:events:<region>:<acct>:event-bus/<name>" in this region and account (the tenancy
+	 * issue adds the others). An event that already came from another bus is not forwarded again
+	 * (reference §7); such tasks are never created, this is the second line of that guard. */
+	char region[64] = "", acct[64] = "";
+	const char *name = strstr(t->arn, ":event-bus/");
+	if (!name || sscanf(t->arn, "arn:aws:events:%63[^:]:%63[^:]:", region, acct) != 2 ||
+	    strcmp(region, d->n->region) != 0 || rec->hops > 0) {
+		j->outcome = OUT_FATAL;
+		snprintf(j->err_code, sizeof j->err_code, rec->hops ? "NO_PERMISSIONS" : "NO_RESOURCE");
+		snprintf(j->err_msg, sizeof j->err_msg, "%s",
+			 rec->hops ? "Events received from another event bus are not forwarded again."
+				   : "Only event buses of this region can be targets.");
+		return -1;
+	}
+	name += strlen(":event-bus/");
+	route_table *rt = route_acquire(d->n);
+	const route_bus *rb = route_find_bus(rt, acct, name);
+	if (!rb) {
+		route_release(rt);
+		j->outcome = OUT_FATAL;
+		snprintf(j->err_code, sizeof j->err_code, "NO_RESOURCE");
+		snprintf(j->err_msg, sizeof j->err_msg, "The target event bus does not exist.");
+		return -1;
+	}
+	/* The event keeps its envelope (id included) and is matched on the target bus; event-bus
+	 * targets there are skipped (one hop). The payload is what the target's input settings made. */
+	j->fwd_rt = rt;
+	j->fwd.bus_key = rb->key;
+	j->fwd.envelope = j->payload;
+	j->fwd.len = j->payload_len;
+	j->payload = NULL; /* owned by fwd now (freed as fwd.envelope) */
+	j->fwd.hops = 1;
+	uint32_t ids[512];
+	size_t nm = 0;
+	if (rb->set && pat_match(rb->set, d->scratch, j->fwd.envelope, j->fwd.len, ids, BB_ARRAY_LEN(ids), &nm) != BB_OK)
+		nm = 0;
+	if (nm > BB_ARRAY_LEN(ids))
+		nm = BB_ARRAY_LEN(ids);
+	size_t nt = 0;
+	for (size_t i = 0; i < nm; i++)
+		if (ids[i] < rb->id_cap && rb->by_id[ids[i]])
+			nt += rb->by_id[ids[i]]->n_targets;
+	j->fwd_targets = nt ? malloc(nt * sizeof *j->fwd_targets) : NULL;
+	for (size_t i = 0; i < nm; i++) {
+		const route_rule *rr = ids[i] < rb->id_cap ? rb->by_id[ids[i]] : NULL;
+		for (size_t k = 0; j->fwd_targets && rr && k < rr->n_targets; k++)
+			if (rr->targets[k].kind != TGT_BUS)
+				j->fwd_targets[j->fwd.n_targets++] = &rr->targets[k];
+		if (rr) {
+			M_INC(rr->m->matched);
+			M_INC(rr->m->triggered);
+		}
+	}
+	j->fwd.targets = j->fwd_targets;
+	j->outcome = OUT_OK;
+	return 0;
+}
+
+/* ---- the outcome write -------------------------------------------------------------------------- */
+
+static action decide(deliver *d, job *j, int64_t now_ms)
+{
+	node *n = d->n;
+	if (j->outcome == OUT_OK)
+		return j->kind == TGT_QUEUE ? ACT_QUEUE : j->kind == TGT_BUS ? ACT_FORWARD : ACT_DELETE;
+	if (j->outcome == OUT_DROP)
+		return ACT_DELETE;
+	if (j->outcome == OUT_RETRY) {
+		uint32_t done_attempts = j->task.attempts + 1; /* including this one */
+		if ((long long)j->task.attempts >= j->max_retries) {
+			j->exhausted = "MaximumRetryAttempts";
+		} else {
+			j->next_due_ms = now_ms + backoff_ms(n, done_attempts - 1);
+			if (j->next_due_ms - j->task.ingest_ms > j->max_age_s * 1000)
+				j->exhausted = "MaximumEventAgeInSeconds";
+			else
+				return ACT_RESCHEDULE;
+		}
+	}
+	/* permanently failed */
+	if (j->dlq_arn[0])
+		return ACT_DLQ;
+	return ACT_DELETE;
+}
+
+static bb_err outcome_apply(db *dbh, MDB_txn *txn, void *arg)
+{
+	job *j = arg;
+	node *n = j->d->n;
+	MDB_val k = {j->tkey_len, j->tkey};
+	int rc = mdb_del(txn, db_dbi(dbh, DB_T_TASK), &k, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return db_err(rc);
+	action act = (action)j->act;
+	switch (act) {
+	case ACT_DELETE:
+		return BB_OK;
+	case ACT_RESCHEDULE: {
+		uint8_t nk[TASK_KEY_MAX];
+		size_t nkl = task_key(nk, j->ts->key, j->next_due_ms, j->seq);
+		ev_task t = {j->task.attempts + 1, j->task.ingest_ms};
+		return nkl ? task_put(n, txn, nk, nkl, &t) : BB_EINVAL;
+	}
+	case ACT_QUEUE: {
+		char id[37];
+		return sqs_put_txn(n, txn, j->queue_ref, j->payload, j->payload_len, NULL, 0, bb_wall_ms(n->clock), id);
+	}
+	case ACT_FORWARD:
+		return evlog_append_txn(n, txn, &j->fwd, 1, bb_wall_ms(n->clock));
+	case ACT_DLQ: {
+		char attempts[16];
+		snprintf(attempts, sizeof attempts, "%u", j->task.attempts); /* retries made */
+		sqs_attr attrs[6] = {{"RULE_ARN", j->rule_arn},
+				     {"TARGET_ARN", j->target_arn},
+				     {"ERROR_CODE", j->err_code},
+				     {"ERROR_MESSAGE", j->err_msg},
+				     {"RETRY_ATTEMPTS", attempts},
+				     {"EXHAUSTED_RETRY_CONDITION", j->exhausted}};
+		size_t na = j->exhausted ? 6 : 5;
+		char id[37];
+		const char *body = j->payload ? j->payload : "";
+		size_t blen = j->payload ? j->payload_len : 0;
+		return sqs_put_txn(n, txn, j->queue_ref, body, blen, attrs, na, bb_wall_ms(n->clock), id);
+	}
+	}
+	return BB_EINVAL;
+}
+
+static void outcome_done(void *arg, bb_err err)
+{
+	job *j = arg;
+	deliver *d = j->d;
+	node *n = d->n;
+	action act = (action)j->act;
+	j->write_err = err;
+	double age_ms = (double)(bb_wall_ms(n->clock) - j->task.ingest_ms);
+	if (err == BB_OK) {
+		switch (act) {
+		case ACT_DELETE:
+			if (j->outcome == OUT_OK) {
+				M_INC(j->rm->invocations);
+				hist_observe(&j->tm->delivery_latency, age_ms);
+			} else {
+				M_INC(j->rm->invocations);
+				M_INC(j->rm->failed);
+				M_INC(j->rm->dead_letter);
+				if (j->outcome == OUT_DROP)
+					metrics_count_dropped(n->metrics);
+			}
+			break;
+		case ACT_RESCHEDULE:
+			M_INC(j->tm->retries);
+			break;
+		case ACT_QUEUE:
+			M_INC(j->rm->invocations);
+			hist_observe(&j->tm->delivery_latency, age_ms);
+			sqs_notify(n, j->queue_ref);
+			break;
+		case ACT_FORWARD:
+			M_INC(j->rm->invocations);
+			hist_observe(&j->tm->delivery_latency, age_ms);
+			for (size_t i = 0; i < j->fwd.n_targets; i++)
+				deliver_notify(n, j->fwd.targets[i]);
+			break;
+		case ACT_DLQ:
+			M_INC(j->rm->invocations);
+			M_INC(j->rm->failed);
+			M_INC(j->rm->dead_letter);
+			M_INC(j->rm->sent_to_dlq);
+			sqs_notify(n, j->queue_ref);
+			BB_LOGW("deliver",
+				"msg=\"sent to dead-letter queue\" rule=%s target=%s dlq=%s error_code=%s attempts=%u exhausted=%s",
+				j->rule_arn, j->target_arn, j->dlq_arn, j->err_code, j->task.attempts + 1,
+				j->exhausted ? j->exhausted : "-");
+			break;
+		}
+	} else if (act == ACT_DLQ && err == BB_ENOSPC) {
+		M_INC(j->rm->failed_to_dlq);
+	}
+	job_post_done(d, j);
+}
+
+void write_outcome(deliver *d, job *j)
+{
+	node *n = d->n;
+	int64_t now = bb_wall_ms(n->clock);
+	action act = decide(d, j, now);
+	if (j->outcome != OUT_OK && j->outcome != OUT_DROP)
+		BB_LOGW("deliver", "msg=\"delivery failed\" rule=%s target=%s error_code=%s error=\"%s\" attempt=%u next=%s",
+			j->rule_arn, j->target_arn, j->err_code, j->err_msg, j->task.attempts + 1,
+			act == ACT_RESCHEDULE ? "retry" : act == ACT_DLQ ? "dlq" : "drop");
+	if (act == ACT_DLQ) {
+		free(j->queue_ref);
+		j->queue_ref = calloc(1, sizeof(sqs_ref));
+		meta_snap *s = meta_snap_acquire(n->meta);
+		bool ok = j->queue_ref && sqs_resolve_arn(n, s, j->dlq_arn, j->queue_ref) == BB_OK;
+		meta_snap_release(s);
+		if (!ok) {
+			M_INC(j->rm->failed_to_dlq);
+			BB_LOGW("deliver", "msg=\"dead-letter queue unavailable; event dropped\" rule=%s target=%s dlq=%s",
+				j->rule_arn, j->target_arn, j->dlq_arn);
+			act = ACT_DELETE;
+		}
+	}
+	j->act = act;
+	j->rescheduled = act == ACT_RESCHEDULE;
+	j->w = (db_write){.apply = outcome_apply, .done = outcome_done, .arg = j};
+	bb_err e = db_submit(n->db, &j->w);
+	if (e != BB_OK) {
+		j->write_err = e;
+		job_post_done(d, j);
+	}
+}

@@ -1,0 +1,474 @@
+/* node/op_putevents.c — PutEvents: validate like AWS (reference §4), build each envelope, match it
+ * against its bus's routing table, append events and their delivery tasks to the bus log, and answer
+ * only after the batch holding them was fsync'd.
+ *
+ * Order of checks (AWS, LocalStack's recordings): request constraints (1..10 entries, member
+ * patterns) and the 256 KiB size formula fail the whole request with ValidationException; then each
+ * entry on its own: Source, DetailType, Detail required (InvalidArgument), Detail a JSON object
+ * (MalformedDetail), `aws.` sources reserved (NotAuthorizedForSourceException). An entry for a bus
+ * that does not exist gets an EventId and is dropped, as AWS does (counted in /metrics). A store that
+ * is full or failing answers InternalException (HTTP 500, retried by the SDKs) and stores nothing of
+ * the request; a full store queue answers ThrottlingException.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node_int.h"
+
+#define MAX_ENTRIES 10
+#define MAX_REQUEST_BYTES 262144
+
+/* ---- per-thread matching scratch, pooled (HTTP threads come and go) ------------------------- */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pat_scratch *pool[64];
+static size_t pool_n;
+
+static pat_scratch *scratch_get(void)
+{
+	pat_scratch *s = NULL;
+	pthread_mutex_lock(&pool_mu);
+	if (pool_n)
+		s = pool[--pool_n];
+	pthread_mutex_unlock(&pool_mu);
+	return s ? s : pat_scratch_new();
+}
+
+static void scratch_put(pat_scratch *s)
+{
+	pthread_mutex_lock(&pool_mu);
+	if (pool_n < BB_ARRAY_LEN(pool)) {
+		pool[pool_n++] = s;
+		s = NULL;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	if (s)
+		pat_scratch_free(s);
+}
+
+/* ---- a growable byte buffer for envelopes ------------------------------------------------------ */
+typedef struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+} sbuf;
+
+static void sb_need(sbuf *b, size_t n)
+{
+	if (b->oom || b->len + n <= b->cap)
+		return;
+	size_t nc = (b->cap ? b->cap * 2 : 1024) + n;
+	char *np = realloc(b->p, nc);
+	if (!np) {
+		b->oom = true;
+		return;
+	}
+	b->p = np;
+	b->cap = nc;
+}
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+	sb_need(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* Appends s as a JSON string literal. */
+static void sb_jstr(sbuf *b, const char *s)
+{
+	sb_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			sb_put(b, esc, 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+			sb_put(b, esc, 6);
+		} else {
+			sb_put(b, (const char *)&c, 1);
+		}
+	}
+	sb_put(b, "\"", 1);
+}
+
+/* ---- validation ------------------------------------------------------------------------------ */
+
+typedef struct pe_entry {
+	const char *source, *detail_type, *detail, *bus_in, *trace;
+	json_t *resources;
+	bool has_time;
+	double time_s;
+	const char *err_code, *err_msg;
+	char bus[300];
+	char event_id[37];
+	char *envelope;
+	size_t env_len;
+	const route_bus *rb;
+	const route_target **targets;
+	size_t n_targets;
+	uint32_t *rule_ids; /* matched rule ids (for metrics) */
+	size_t n_rules;
+} pe_entry;
+
+/* AWS prints the entries as Java objects when there are too many of them. */
+static void java_list(api_call *c, json_t *entries, vcheck *v)
+{
+	sbuf b = {0};
+	sb_str(&b, "[");
+	size_t i;
+	json_t *e;
+	json_array_foreach(entries, i, e)
+	{
+		const char *f[6] = {0};
+		static const char *const names[6] = {"Source", "DetailType", "Detail", "EventBusName", "TraceHeader", NULL};
+		for (int k = 0; names[k]; k++)
+			f[k] = json_string_value(json_object_get(e, names[k]));
+		char head[64];
+		json_t *t = json_object_get(e, "Time");
+		if (json_is_number(t)) {
+			time_t ts = (time_t)json_number_value(t);
+			struct tm tm;
+			gmtime_r(&ts, &tm);
+			strftime(head, sizeof head, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		} else {
+			snprintf(head, sizeof head, "null");
+		}
+		sb_str(&b, i ? ", " : "");
+		sb_str(&b, "PutEventsRequestEntry(time=");
+		sb_str(&b, head);
+		sb_str(&b, ", source=");
+		sb_str(&b, f[0] ? f[0] : "null");
+		sb_str(&b, ", resources=");
+		json_t *res = json_object_get(e, "Resources");
+		if (json_is_array(res)) {
+			sb_str(&b, "[");
+			size_t j;
+			json_t *r;
+			json_array_foreach(res, j, r)
+			{
+				sb_str(&b, j ? ", " : "");
+				sb_str(&b, json_is_string(r) ? json_string_value(r) : "null");
+			}
+			sb_str(&b, "]");
+		} else {
+			sb_str(&b, "null");
+		}
+		sb_str(&b, ", detailType=");
+		sb_str(&b, f[1] ? f[1] : "null");
+		sb_str(&b, ", detail=");
+		sb_str(&b, f[2] ? f[2] : "null");
+		sb_str(&b, ", eventBusName=");
+		sb_str(&b, f[3] ? f[3] : "null");
+		sb_str(&b, ", traceHeader=");
+		sb_str(&b, f[4] ? f[4] : "null");
+		sb_str(&b, ", kmsKeyIdentifier=null, internalMetadata=null)");
+	}
+	sb_str(&b, "]");
+	sb_put(&b, "", 1);
+	v_add(v, b.oom ? "[...]" : b.p, "entries", "Member must have length less than or equal to %d", MAX_ENTRIES);
+	free(b.p);
+	(void)c;
+}
+
+static int read_entries(api_call *c, json_t *entries, pe_entry *pe, size_t n)
+{
+	vcheck v;
+	v_init(&v);
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(entries, i);
+		if (!json_is_object(e))
+			return api_error(c, 400, "SerializationException", "Start of structure or map found where not expected.");
+		pe_entry *p = &pe[i];
+		json_t *t = json_object_get(e, "Time");
+		if (jv_str(c, e, "Source", &p->source) || jv_str(c, e, "DetailType", &p->detail_type) ||
+		    jv_str(c, e, "Detail", &p->detail) || jv_str(c, e, "EventBusName", &p->bus_in) ||
+		    jv_str(c, e, "TraceHeader", &p->trace) || jv_arr(c, e, "Resources", &p->resources))
+			return -1;
+		if (t && !json_is_null(t)) {
+			if (!json_is_number(t))
+				return api_error(c, 400, "SerializationException",
+						 "class java.lang.String can not be converted to milliseconds since epoch");
+			p->has_time = true;
+			p->time_s = json_number_value(t);
+		}
+		char path[128];
+		snprintf(path, sizeof path, "entries.%zu.member.eventBusName", i + 1);
+		v_string(&v, path, p->bus_in, false, 1, 1600, RE_BUS_OR_ARN, bus_name_or_arn_ok);
+		snprintf(path, sizeof path, "entries.%zu.member.traceHeader", i + 1);
+		v_string(&v, path, p->trace, false, 1, 500, NULL, NULL);
+		size_t j;
+		json_t *r;
+		json_array_foreach(p->resources, j, r)
+		{
+			if (!json_is_string(r))
+				return api_error(c, 400, "SerializationException",
+						 "Unexpected token received from parser");
+			snprintf(path, sizeof path, "entries.%zu.member.resources.%zu.member", i + 1, j + 1);
+			v_string(&v, path, json_string_value(r), false, 0, 2048, NULL, NULL);
+			total += strlen(json_string_value(r));
+		}
+		total += (p->has_time ? 14 : 0) + (p->source ? strlen(p->source) : 0) +
+			 (p->detail_type ? strlen(p->detail_type) : 0) + (p->detail ? strlen(p->detail) : 0);
+	}
+	if (v_finish(c, &v))
+		return -1;
+	if (total > MAX_REQUEST_BYTES)
+		return api_error(c, 400, "ValidationException", "Total size of the entries in the request is over the limit.");
+	return 0;
+}
+
+/* Per-entry checks; sets err_code/err_msg on failure. */
+static void check_entry(pe_entry *p)
+{
+	if (!p->source || !*p->source) {
+		p->err_code = "InvalidArgument";
+		p->err_msg = "Parameter Source is not valid. Reason: Source is a required argument.";
+	} else if (!p->detail_type || !*p->detail_type) {
+		p->err_code = "InvalidArgument";
+		p->err_msg = "Parameter DetailType is not valid. Reason: DetailType is a required argument.";
+	} else if (!p->detail || !*p->detail) {
+		p->err_code = "InvalidArgument";
+		p->err_msg = "Parameter Detail is not valid. Reason: Detail is a required argument.";
+	} else if (strncmp(p->source, "aws.", 4) == 0) {
+		p->err_code = "NotAuthorizedForSourceException";
+		p->err_msg = "Not authorized for the source.";
+	}
+}
+
+/* Builds the delivered envelope (reference §4, key order as AWS emits). */
+static int build_envelope(api_call *c, pe_entry *p, int64_t now_ms)
+{
+	size_t dlen = strlen(p->detail);
+	char *detail = malloc(dlen + 1);
+	if (!detail)
+		return -1;
+	size_t mlen;
+	if (!json_minify(p->detail, dlen, detail, &mlen, true)) {
+		free(detail);
+		p->err_code = "MalformedDetail";
+		p->err_msg = "Detail is malformed.";
+		return 0;
+	}
+	char tbuf[32];
+	time_t ts = p->has_time && isfinite(p->time_s) ? (time_t)floor(p->time_s) : (time_t)(now_ms / 1000);
+	struct tm tm;
+	if (!gmtime_r(&ts, &tm) || strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		ts = (time_t)(now_ms / 1000);
+		gmtime_r(&ts, &tm);
+		strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	bb_uuid4(&bb_rng_system, p->event_id);
+	sbuf b = {0};
+	sb_need(&b, mlen + 512);
+	sb_str(&b, "{\"version\":\"0\",\"id\":\"");
+	sb_str(&b, p->event_id);
+	sb_str(&b, "\",\"detail-type\":");
+	sb_jstr(&b, p->detail_type);
+	sb_str(&b, ",\"source\":");
+	sb_jstr(&b, p->source);
+	sb_str(&b, ",\"account\":\"");
+	sb_str(&b, c->who.account);
+	sb_str(&b, "\",\"time\":\"");
+	sb_str(&b, tbuf);
+	sb_str(&b, "\",\"region\":");
+	sb_jstr(&b, c->n->region);
+	sb_str(&b, ",\"resources\":[");
+	size_t j;
+	json_t *r;
+	json_array_foreach(p->resources, j, r)
+	{
+		if (j)
+			sb_str(&b, ",");
+		sb_jstr(&b, json_string_value(r));
+	}
+	sb_str(&b, "],\"detail\":");
+	sb_put(&b, detail, mlen);
+	sb_str(&b, "}");
+	free(detail);
+	if (b.oom) {
+		free(b.p);
+		return -1;
+	}
+	p->envelope = b.p;
+	p->env_len = b.len;
+	return 0;
+}
+
+/* Matches p against its bus; collects targets (one task each). */
+static int route_entry(pe_entry *p, pat_scratch *sc)
+{
+	const route_bus *rb = p->rb;
+	if (!rb || !rb->set || rb->n_rules == 0)
+		return 0;
+	size_t cap = rb->n_rules, nm = 0;
+	p->rule_ids = malloc(cap * sizeof *p->rule_ids);
+	if (!p->rule_ids)
+		return -1;
+	if (pat_match(rb->set, sc, p->envelope, p->env_len, p->rule_ids, cap, &nm) != BB_OK)
+		nm = 0;
+	if (nm > cap)
+		nm = cap;
+	size_t nt = 0;
+	for (size_t i = 0; i < nm; i++)
+		if (p->rule_ids[i] < rb->id_cap && rb->by_id[p->rule_ids[i]])
+			nt += rb->by_id[p->rule_ids[i]]->n_targets;
+	p->n_rules = nm;
+	if (!nt)
+		return 0;
+	p->targets = malloc(nt * sizeof *p->targets);
+	if (!p->targets)
+		return -1;
+	for (size_t i = 0; i < nm; i++) {
+		const route_rule *rr = p->rule_ids[i] < rb->id_cap ? rb->by_id[p->rule_ids[i]] : NULL;
+		for (size_t k = 0; rr && k < rr->n_targets; k++)
+			p->targets[p->n_targets++] = &rr->targets[k];
+	}
+	return 0;
+}
+
+static void entries_free(pe_entry *pe, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(pe[i].envelope);
+		free(pe[i].targets);
+		free(pe[i].rule_ids);
+	}
+}
+
+int op_put_events(api_call *c)
+{
+	int64_t t0 = bb_mono_ns(c->n->clock);
+	json_t *entries;
+	const char *endpoint;
+	if (jv_arr(c, c->in, "Entries", &entries) || jv_str(c, c->in, "EndpointId", &endpoint))
+		return -1;
+	vcheck v;
+	v_init(&v);
+	size_t n = json_array_size(entries);
+	if (!entries)
+		v_add(&v, NULL, "entries", "Member must not be null");
+	else if (n == 0)
+		v_add(&v, "[]", "entries", "Member must have length greater than or equal to 1");
+	else if (n > MAX_ENTRIES)
+		java_list(c, entries, &v);
+	if (endpoint)
+		return api_error(c, 400, "ValidationException", "EndpointId is not supported by this server.");
+	if (v_finish(c, &v))
+		return -1;
+
+	pe_entry pe[MAX_ENTRIES];
+	memset(pe, 0, sizeof pe);
+	if (read_entries(c, entries, pe, n))
+		return -1;
+
+	int rc = -1;
+	int64_t now_ms = bb_wall_ms(c->n->clock);
+	route_table *rt = route_acquire(c->n);
+	pat_scratch *sc = scratch_get();
+	ev_entry ev[MAX_ENTRIES];
+	size_t n_ev = 0, failed = 0, unknown_bus = 0;
+	for (size_t i = 0; i < n; i++) {
+		pe_entry *p = &pe[i];
+		/* The bus: name or ARN; a missing bus drops the event after answering with its id, as AWS
+		 * does for unknown buses; another account's bus is refused until resource policies arrive. */
+		const char *bus = p->bus_in ? p->bus_in : "default";
+		const char *slash = strstr(bus, ":event-bus/");
+		char acct[13] = "";
+		if (strncmp(bus, "arn:", 4) == 0 && slash) {
+			const char *a = slash;
+			while (a > bus && a[-1] != ':')
+				a--;
+			snprintf(acct, sizeof acct, "%.*s", (int)(slash - a), a);
+			bus = slash + 11;
+		}
+		snprintf(p->bus, sizeof p->bus, "%s", bus);
+		bool foreign = acct[0] && strcmp(acct, c->who.account) != 0;
+		p->rb = foreign ? NULL : route_find_bus(rt, c->who.account, p->bus);
+		check_entry(p);
+		if (!p->err_code && foreign) {
+			p->err_code = "AccessDeniedException";
+			p->err_msg = "Not authorized to put events onto an event bus of another account.";
+		}
+		if (p->err_code)
+			continue;
+		if (build_envelope(c, p, now_ms)) {
+			api_error(c, 500, "InternalException", "Out of memory.");
+			goto out;
+		}
+		if (p->err_code)
+			continue;
+		if (!p->rb) {
+			unknown_bus++;
+			continue;
+		}
+		if (route_entry(p, sc)) {
+			api_error(c, 500, "InternalException", "Out of memory.");
+			goto out;
+		}
+		ev[n_ev] = (ev_entry){.bus_key = p->rb->key,
+				      .envelope = p->envelope,
+				      .len = p->env_len,
+				      .targets = p->targets,
+				      .n_targets = p->n_targets};
+		n_ev++;
+	}
+	if (n_ev) {
+		bb_err e = evlog_append(c->n, ev, n_ev);
+		if (e == BB_EBUSY) {
+			api_error(c, 400, "ThrottlingException", "Rate exceeded");
+			goto out;
+		}
+		if (e != BB_OK) {
+			BB_LOGW("putevents", "msg=\"append failed\" err=%s request_id=%s", bb_errname(e), c->request_id);
+			api_error(c, 500, "InternalException",
+				  e == BB_ENOSPC ? "The event store is full; retry later." : "The event store failed; retry later.");
+			goto out;
+		}
+	}
+	double ms = (double)(bb_mono_ns(c->n->clock) - t0) / 1e6;
+	json_t *results = json_array();
+	for (size_t i = 0; i < n; i++) {
+		pe_entry *p = &pe[i];
+		if (p->err_code) {
+			failed++;
+			if (p->rb)
+				M_INC(p->rb->m->put_failed);
+			json_array_append_new(results, json_pack("{s:s, s:s}", "ErrorCode", p->err_code, "ErrorMessage",
+								 p->err_msg));
+			continue;
+		}
+		json_array_append_new(results, json_pack("{s:s}", "EventId", p->event_id));
+		if (!p->rb)
+			continue;
+		M_INC(p->rb->m->put_entries);
+		hist_observe(&p->rb->m->ingest_latency, ms);
+		for (size_t k = 0; k < p->n_rules; k++) {
+			const route_rule *rr = p->rule_ids[k] < p->rb->id_cap ? p->rb->by_id[p->rule_ids[k]] : NULL;
+			if (rr) {
+				M_INC(rr->m->matched);
+				M_INC(rr->m->triggered);
+			}
+		}
+	}
+	if (unknown_bus)
+		metrics_count_unknown_bus(c->n->metrics, unknown_bus);
+	c->out = json_pack("{s:I, s:o}", "FailedEntryCount", (json_int_t)failed, "Entries", results);
+	rc = 0;
+out:
+	scratch_put(sc);
+	route_release(rt);
+	entries_free(pe, n);
+	return rc;
+}
