@@ -62,7 +62,7 @@ static void usage(void)
 		"  --bus NAME          use this bus (created if missing) instead of a fresh bench-e2e-<pid>\n"
 		"  --targets LIST      api_destination,queue (default both)\n"
 		"  --api-rate N        the API destination's InvocationRateLimitPerSecond (default 1000000)\n"
-		"  --queue-readers N   ReceiveMessage threads (default 4)\n"
+		"  --queue-readers N   receiver threads (and as many deleters; default 4)\n"
 		"  --sink-host ADDR    IPv4 address the HTTP sink listens on and the destination uses (default 127.0.0.1)\n"
 		"  --drain-idle S      stop waiting for deliveries after S seconds without one (default 5)\n"
 		"  --drain-max S       stop waiting for deliveries after S seconds in total (default 60)\n"

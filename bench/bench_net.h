@@ -7,8 +7,9 @@
  * the error tally keeps at most BENCH_ERR_KINDS names — so a long run never grows memory. Each object
  * is owned by one thread (a client, the sink, a queue reader) and merged by the main thread after that
  * thread was joined; the only shared mutable state is the tracker's atomics.
- * Implementations: bench_http.c (endpoint, connection, signing), bench_stats.c (histogram, tally),
- * bench_load.c (publisher), bench_track.c (tracker, sink, queue reader), bench_node.c (node process).
+ * Implementations: bench_http.c (endpoint, connection, signing), bench_stats.c (histogram, tally,
+ * options), bench_load.c (publisher), bench_track.c (tracker), bench_sink.c (HTTP sink), bench_queue.c
+ * (queue readers), bench_node.c (node process, shared target options).
  */
 #ifndef BENCH_NET_H
 #define BENCH_NET_H
@@ -204,7 +205,7 @@ uint64_t bench_load_max_seq(const bench_load_cfg *cfg);
  * could connect (message on stderr). Thread: the caller's; starts and joins cfg->clients threads. */
 int bench_load_run(const bench_load_cfg *cfg, bench_load_result *out);
 
-/* ---- delivery tracking (bench_track.c) ---------------------------------------------------------- */
+/* ---- delivery tracking (bench_track.c, bench_sink.c, bench_queue.c) ------------------------------ */
 
 /* Shared by the threads that receive one kind of delivery. A delivery is a body holding bench_seq and
  * bench_t_ns (raw or JSON-escaped); the first sighting of a seq counts as delivered, later ones as
@@ -229,8 +230,9 @@ int bench_sink_start(const char *host, int port, bench_track *t, bench_sink **ou
 /* Stops the thread, merges its histogram into h, frees everything. */
 void bench_sink_stop(bench_sink *s, bench_hist *h, uint64_t *requests);
 
-/* Queue readers: n threads doing AmazonSQS.ReceiveMessage (long poll) + DeleteMessageBatch on
- * queue_url, recording each message body with the tracker. Borrows ep, cr, t until stopped. */
+/* Queue readers (bench_queue.c): n receiver threads doing AmazonSQS.ReceiveMessage (long poll) on
+ * queue_url, recording each message body with the tracker, and n deleter threads sending
+ * DeleteMessageBatch for what was received. Copies queue_url; borrows ep, cr, t until stopped. */
 typedef struct bench_qreader bench_qreader;
 int bench_qreader_start(const bench_endpoint *ep, const bench_creds *cr, const char *queue_url, int n,
 			bench_track *t, bench_qreader **out);

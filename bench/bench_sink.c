@@ -38,6 +38,7 @@ typedef struct sconn {
 	char out[SINK_MAX_OUT];
 	size_t out_len;
 	bool continued; /* 100 Continue sent for the current request */
+	bool want_out;  /* EPOLLOUT is armed */
 	bool close_after;
 } sconn;
 
@@ -209,12 +210,17 @@ static bool sink_flush(bench_sink *s, sconn *c)
 	}
 	memmove(c->out, c->out + w, c->out_len - w);
 	c->out_len -= w;
-	struct epoll_event ev = {.events = EPOLLIN | (c->out_len ? EPOLLOUT : 0), .data.ptr = c};
-	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	if (c->want_out != (c->out_len > 0)) { /* change the interest only when it changes */
+		c->want_out = c->out_len > 0;
+		struct epoll_event ev = {.events = EPOLLIN | (c->want_out ? EPOLLOUT : 0), .data.ptr = c};
+		epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	}
 	return c->out_len || !c->close_after;
 }
 
-/* Reads everything available: 0 ok, 1 the peer closed (after what was read), -1 error. */
+/* Reads what is available: 0 ok, 1 the peer closed (after what was read), -1 error. A read that did
+ * not fill the buffer ends the loop (epoll is level-triggered: anything left wakes us again), which
+ * saves the EAGAIN read per request. */
 static int sink_read(sconn *c)
 {
 	for (;;) {
@@ -228,9 +234,12 @@ static int sink_read(sconn *c)
 			c->in = nb;
 			c->in_cap = ncap;
 		}
-		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		size_t room = c->in_cap - c->in_len;
+		ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
 		if (n > 0) {
 			c->in_len += (size_t)n;
+			if ((size_t)n < room)
+				return 0;
 			continue;
 		}
 		if (n == 0)
