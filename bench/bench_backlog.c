@@ -226,7 +226,7 @@ int bench_backlog(int argc, char **argv)
 	bench_load_result res;
 	if (bench_load_run(&cfg, &res) != 0)
 		goto out;
-	if (settle > 0) {
+	if (settle > 0 && !bench_interrupted) {
 		struct timespec ts = {(time_t)settle, (long)((settle - (double)(time_t)settle) * 1e9)};
 		nanosleep(&ts, NULL);
 	}

@@ -330,7 +330,7 @@ int bench_e2e(int argc, char **argv)
 			seen = h + q;
 			last_progress = now;
 		}
-		if (done || now - last_progress > (int64_t)(x.drain_idle * 1e9) || now - start > (int64_t)(x.drain_max * 1e9))
+		if (done || bench_interrupted || now - last_progress > (int64_t)(x.drain_idle * 1e9) || now - start > (int64_t)(x.drain_max * 1e9))
 			break;
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL);

@@ -309,6 +309,8 @@ int bench_load_run(const bench_load_cfg *cfg, bench_load_result *out)
 	while (atomic_load(&L.finished) < cfg->clients) {
 		struct timespec ts = {0, 50 * 1000000};
 		nanosleep(&ts, NULL);
+		if (bench_interrupted)
+			atomic_store(&L.stop, true);
 		if (cfg->progress_s > 0 && mono_ns() >= next_progress) {
 			fprintf(stderr, "busbar-bench: t=%.0fs acked=%llu\n", (double)(mono_ns() - L.t0_ns) / 1e9,
 				(unsigned long long)atomic_load(&L.acked));

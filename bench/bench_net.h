@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/types.h>
 
 /* ---- endpoint and credentials ---------------------------------------------------------------- */
@@ -294,10 +295,15 @@ typedef struct bench_target {
 	"  --access-key K --secret-key S --region R   signing identity (default test/test/us-east-1)\n"         \
 	"  --timeout-ms N      per-request timeout (default 30000)\n"
 
+/* Set by SIGINT/SIGTERM once bench_target_open ran: the publisher stops early and the mode goes on
+ * to print what it has and to clean up (stop the node it started, remove what it created). */
+extern volatile sig_atomic_t bench_interrupted;
+
 void bench_target_defaults(bench_target *t);
 /* Consumes argv[*i] (and its value) if it is one of the options above; returns true if it was. */
 bool bench_target_opt(bench_target *t, int argc, char **argv, int *i);
-/* Starts the node if asked and resolves the endpoint. Returns 0 or -1 (message on stderr). */
+/* Installs the SIGINT/SIGTERM handler, starts the node if asked and resolves the endpoint. Returns 0
+ * or -1 (message on stderr). */
 int bench_target_open(bench_target *t);
 /* Stops a node started by bench_target_open. */
 void bench_target_close(bench_target *t);

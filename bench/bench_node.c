@@ -113,6 +113,7 @@ int bench_node_start(const char *busbar, char **extra, int n_extra, bench_node *
 		return -1;
 	}
 	if (pid == 0) {
+		setpgid(0, 0); /* Ctrl-C reaches the bench, which stops the node in order */
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -273,9 +274,24 @@ bool bench_target_opt(bench_target *t, int argc, char **argv, int *i)
 	return true;
 }
 
+volatile sig_atomic_t bench_interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	bench_interrupted = 1;
+}
+
 int bench_target_open(bench_target *t)
 {
 	char err[512];
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	const char *url = t->endpoint;
 	if (t->start_node) {
 		const char *bin = t->busbar ? t->busbar : bench_default_busbar();
