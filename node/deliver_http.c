@@ -36,6 +36,8 @@ typedef struct oauth_tok {
 	int64_t expires_ms;
 } oauth_tok;
 
+void dest_cache_free(deliver *d);
+
 void http_state_free(deliver *d)
 {
 	for (ratelim *r = d->limits, *n; r; r = n) {
@@ -51,6 +53,7 @@ void http_state_free(deliver *d)
 	}
 	d->limits = NULL;
 	d->tokens = NULL;
+	dest_cache_free(d);
 }
 
 /* Takes one token; returns 0 or the ms until one is available. */
@@ -135,6 +138,63 @@ static json_t *load_by_arn(meta_snap *s, const char *arn, const char *kind, char
 	return rec;
 }
 
+/* Parsed destination and connection records, cached per destination ARN for one metadata index (a
+ * metadata write changes the index and so invalidates every entry): saves two JSON parses per delivery. */
+#define DEST_CACHE 64
+typedef struct dest_cache {
+	char *arn;
+	uint64_t index;
+	json_t *dest, *conn;
+} dest_cache;
+
+static void dest_lookup(deliver *d, meta_snap *s, const char *arn, json_t **dest, json_t **conn)
+{
+	uint64_t idx = meta_snap_index(s);
+	if (!d->dcache)
+		d->dcache = calloc(DEST_CACHE, sizeof(dest_cache));
+	dest_cache *c = d->dcache, *slot = NULL;
+	for (size_t i = 0; c && i < DEST_CACHE; i++) {
+		if (c[i].arn && strcmp(c[i].arn, arn) == 0) {
+			slot = &c[i];
+			break;
+		}
+	}
+	if (slot && slot->index == idx) {
+		*dest = json_incref(slot->dest);
+		*conn = json_incref(slot->conn);
+		return;
+	}
+	*dest = load_by_arn(s, arn, "api-destination/", 'd', "ApiDestinationArn");
+	const char *conn_arn = json_string_value(json_object_get(*dest, "ConnectionArn"));
+	*conn = conn_arn ? load_by_arn(s, conn_arn, "connection/", 'c', "ConnectionArn") : NULL;
+	if (!c)
+		return;
+	if (!slot) {
+		uint8_t r;
+		bb_random(&bb_rng_system, &r, 1);
+		slot = &c[r % DEST_CACHE]; /* random replacement */
+		free(slot->arn);
+		slot->arn = strdup(arn);
+	}
+	json_decref(slot->dest);
+	json_decref(slot->conn);
+	slot->index = idx;
+	slot->dest = json_incref(*dest);
+	slot->conn = json_incref(*conn);
+}
+
+void dest_cache_free(deliver *d)
+{
+	dest_cache *c = d->dcache;
+	for (size_t i = 0; c && i < DEST_CACHE; i++) {
+		free(c[i].arn);
+		json_decref(c[i].dest);
+		json_decref(c[i].conn);
+	}
+	free(c);
+	d->dcache = NULL;
+}
+
 static int fail(job *j, job_outcome o, const char *code, const char *msg)
 {
 	j->outcome = o;
@@ -217,14 +277,16 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 {
 	node *n = d->n;
 	*wait_ms = 0;
-	json_t *dest = load_by_arn(s, t->arn, "api-destination/", 'd', "ApiDestinationArn");
-	if (!dest)
+	json_t *dest, *conn;
+	dest_lookup(d, s, t->arn, &dest, &conn);
+	if (!dest) {
+		json_decref(conn);
 		return fail(j, OUT_FATAL, "NO_RESOURCE", "The API destination does not exist.");
+	}
 	const char *endpoint = json_string_value(json_object_get(dest, "InvocationEndpoint"));
 	const char *method = json_string_value(json_object_get(dest, "HttpMethod"));
 	const char *conn_arn = json_string_value(json_object_get(dest, "ConnectionArn"));
 	json_t *rate = json_object_get(dest, "InvocationRateLimitPerSecond");
-	json_t *conn = conn_arn ? load_by_arn(s, conn_arn, "connection/", 'c', "ConnectionArn") : NULL;
 	int rc = -1;
 	if (!endpoint || !method || !conn) {
 		fail(j, OUT_FATAL, "NO_RESOURCE", "The API destination's connection does not exist.");
@@ -332,6 +394,7 @@ void http_finish_job(deliver *d, job *j, CURLcode rc)
 	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (rc == CURLE_OK && status >= 200 && status < 300) {
 		j->outcome = OUT_OK;
+		j->delivered_ms = bb_wall_ms(d->n->clock);
 		return;
 	}
 	if (rc != CURLE_OK) {

@@ -51,7 +51,8 @@ typedef struct job {
 	size_t payload_len;
 	/* HTTP */
 	CURL *easy;
-	bool transferring;         /* in the multi handle (its outcome write not yet submitted) */
+	bool transferring;
+	int64_t delivered_ms;      /* when the target answered 2xx (HTTP); 0 = at the outcome's commit */         /* in the multi handle (its outcome write not yet submitted) */
 	struct curl_slist *hdrs;
 	char *url;
 	char conn_arn[1700];
@@ -110,6 +111,7 @@ struct deliver {
 	pat_scratch *scratch;
 	struct ratelim *limits;
 	struct oauth_tok *tokens;
+	struct dest_cache *dcache;
 };
 
 /* deliver_http.c */

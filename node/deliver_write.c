@@ -195,7 +195,9 @@ static void outcome_done(void *arg, bb_err err)
 	node *n = d->n;
 	action act = (action)j->act;
 	j->write_err = err;
-	double age_ms = (double)(bb_wall_ms(n->clock) - j->task.ingest_ms);
+	/* Delivery latency: from ingest to the moment the target had the event — the HTTP answer, or the
+	 * commit that made the queue message or forwarded event visible. */
+	double age_ms = (double)((j->delivered_ms ? j->delivered_ms : bb_wall_ms(n->clock)) - j->task.ingest_ms);
 	if (err == BB_OK) {
 		switch (act) {
 		case ACT_DELETE:
