@@ -197,7 +197,7 @@ int bench_backlog(int argc, char **argv)
 			if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
 				fprintf(stderr, "busbar-bench backlog: unknown option '%s'\n", argv[i]);
 			usage();
-			return 2;
+			return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
 		}
 	}
 	if (!b.t.start_node && pid < 0) {

@@ -281,7 +281,7 @@ int bench_e2e(int argc, char **argv)
 			if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
 				fprintf(stderr, "busbar-bench e2e: unknown option '%s'\n", argv[i]);
 			usage();
-			return 2;
+			return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
 		}
 	}
 	snprintf(x.name, sizeof x.name, "bench-e2e-%d", (int)getpid());

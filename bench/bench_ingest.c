@@ -80,7 +80,7 @@ int bench_ingest(int argc, char **argv)
 			if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
 				fprintf(stderr, "busbar-bench ingest: unknown option '%s'\n", argv[i]);
 			usage();
-			return 2;
+			return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
 		}
 	}
 	if (bench_target_open(&t) != 0)
