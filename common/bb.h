@@ -60,6 +60,11 @@ extern const bb_clock bb_clock_system;
 static inline int64_t bb_wall_ms(const bb_clock *c) { return c->wall_ms(c->ctx); }
 static inline int64_t bb_mono_ns(const bb_clock *c) { return c->mono_ns(c->ctx); }
 
+/* Calendar arithmetic (proleptic Gregorian, UTC), exact for any int64 day count in range: days since
+ * 1970-01-01 of y-m-d (m 1..12, d 1..31), and back. Pure, thread-safe. */
+int64_t bb_days_from_civil(int64_t y, int m, int d);
+void bb_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
 /* A random source. fill() must be thread-safe. */
 typedef struct bb_rng {
 	void (*fill)(void *ctx, void *buf, size_t len);

@@ -4,10 +4,11 @@
  *
  * Scheduling. Tasks sit in the store ordered by (target, due time, seq). Each target with work has a
  * tstate; the thread seeks to the target's first task and walks forward while tasks are due, skipping
- * those in flight (at most the per-target bound), dispatching until the target's slots are full, and
- * remembers the first future due time to sleep until. New tasks arrive by deliver_notify (after their
- * commit). At start every target that has tasks in the store is found by a skip scan, so work
- * persisted before a crash resumes: at-least-once across kill -9.
+ * those whose job is not retired yet (a hash set of seqs), dispatching until the target's attempt
+ * slots are full, and remembers the first future due time to sleep until. An attempt frees its slot
+ * when it ends; its outcome write is bounded separately (PENDING_*). New tasks arrive by
+ * deliver_notify (after their commit). At start one pass over the task table finds every target with
+ * persisted work, so it resumes: at-least-once across kill -9.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -133,14 +134,13 @@ static void job_free(job *j)
 static void job_retire(deliver *d, job *j)
 {
 	tstate *ts = j->ts;
-	for (job **pp = &ts->jobs; *pp; pp = &(*pp)->tnext)
-		if (*pp == j) {
-			*pp = j->tnext;
-			break;
-		}
 	ts->pending--;
 	d->pending--;
 	seq_del(ts, j->seq);
+	if (ts->pending == 0) {
+		free(ts->seqs.slot);
+		ts->seqs.slot = NULL;
+	}
 	if (j->write_err != BB_OK) {
 		/* The outcome was not recorded: the task is still in the store as it was and will be
 		 * attempted again (a duplicate delivery, which at-least-once allows). */
@@ -215,8 +215,10 @@ static void deliver_discover(deliver *d)
 	db_read_end(txn);
 }
 
-/* Counts the tasks already in the store per target (backlog gauges after a restart). */
-static void count_backlog(deliver *d)
+/* At start: one pass over the task table finds every target with work persisted before a restart
+ * (so it resumes: at-least-once across kill -9) and counts its tasks for the backlog gauge. The routing
+ * lookup runs once per target, not per task. */
+static void resume_targets(deliver *d)
 {
 	MDB_txn *txn;
 	if (db_read_begin(d->n->db, &txn) != BB_OK)
@@ -225,17 +227,26 @@ static void count_backlog(deliver *d)
 	MDB_cursor *cur;
 	if (mdb_cursor_open(txn, db_dbi(d->n->db, DB_T_TASK), &cur) == 0) {
 		MDB_val k, v;
-		char key[TASK_KEY_MAX];
+		char key[TASK_KEY_MAX] = "";
+		size_t key_len = 0;
+		target_metrics *tm = NULL;
 		for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			size_t pl;
 			int64_t due;
 			uint64_t seq;
 			task_key_parse(k.mv_data, k.mv_size, &pl, &due, &seq);
-			memcpy(key, k.mv_data, pl);
-			key[pl] = '\0';
-			const route_target *t = route_find_target(rt, key, NULL, NULL);
-			if (t)
-				M_INC(t->m->backlog);
+			if (pl != key_len || memcmp(key, k.mv_data, pl) != 0) {
+				memcpy(key, k.mv_data, pl);
+				key[pl] = '\0';
+				key_len = pl;
+				tstate *ts = ts_get(d, key, pl, true);
+				if (ts)
+					ts->next_due_ms = 0;
+				const route_target *t = route_find_target(rt, key, NULL, NULL);
+				tm = t ? t->m : NULL;
+			}
+			if (tm)
+				M_INC(tm->backlog);
 		}
 		mdb_cursor_close(cur);
 	}
@@ -274,16 +285,36 @@ static bool job_in_flight(tstate *ts, uint64_t seq)
 	}
 }
 
-static bool seq_add(tstate *ts, uint64_t seq)
+/* Never full: a target has at most PENDING_PER_TARGET (< SEQSET_CAP) jobs. The table exists while the
+ * target has jobs (fill allocates it, job_retire frees it), so idle targets cost no memory. */
+static void seq_add(tstate *ts, uint64_t seq)
 {
-	if (!ts->seqs.slot && !(ts->seqs.slot = calloc(SEQSET_CAP, sizeof(uint64_t))))
-		return false;
 	size_t i = seq_home(seq);
 	while (ts->seqs.slot[i] != 0)
 		i = (i + 1) & (SEQSET_CAP - 1);
 	ts->seqs.slot[i] = seq;
 	ts->seqs.n++;
-	return true;
+}
+
+/* Running HTTP transfers, for deliver_stop (O(1) link and unlink). */
+static void transfer_link(deliver *d, job *j)
+{
+	j->tprev = NULL;
+	j->tnext = d->transfers;
+	if (d->transfers)
+		d->transfers->tprev = j;
+	d->transfers = j;
+}
+
+static void transfer_unlink(deliver *d, job *j)
+{
+	if (j->tprev)
+		j->tprev->tnext = j->tnext;
+	else
+		d->transfers = j->tnext;
+	if (j->tnext)
+		j->tnext->tprev = j->tprev;
+	j->tnext = j->tprev = NULL;
 }
 
 static void seq_del(tstate *ts, uint64_t seq)
@@ -343,11 +374,7 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 	int64_t due;
 	task_key_parse(k->mv_data, k->mv_size, &pl, &due, &j->seq);
 	j->started_ns = bb_mono_ns(n->clock);
-	if (v->mv_size >= 16) {
-		const uint8_t *p = v->mv_data;
-		j->task.attempts = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-		j->task.ingest_ms = (int64_t)db_get_u64(p + 8);
-	}
+	task_decode(v->mv_data, v->mv_size, &j->task);
 	const route_rule *rr = NULL;
 	const route_target *t = route_find_target(rt, ts->key, &rr, NULL);
 	static target_metrics orphan_tm;
@@ -412,12 +439,9 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 				started = false; /* the transfer is running; its end writes the outcome */
 		}
 	}
-	if (!seq_add(ts, j->seq)) {
-		job_free(j);
-		return false;
-	}
-	j->tnext = ts->jobs;
-	ts->jobs = j;
+	seq_add(ts, j->seq);
+	if (!started)
+		transfer_link(d, j);
 	ts->inflight++;
 	d->inflight++;
 	ts->pending++;
@@ -462,6 +486,8 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 				ts->next_due_ms = 0; /* more is due: look again when a slot opens */
 				break;
 			}
+			if (!ts->seqs.slot && !(ts->seqs.slot = calloc(SEQSET_CAP, sizeof(uint64_t))))
+				break;
 			int64_t wait = 0;
 			if (!dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait)) {
 				ts->next_due_ms = now_ms + (wait > 0 ? wait : 100);
@@ -477,8 +503,7 @@ static void *deliver_main(void *arg)
 {
 	deliver *d = arg;
 	node *n = d->n;
-	deliver_discover(d);
-	count_backlog(d);
+	resume_targets(d);
 	int64_t last_trim = 0;
 	while (!atomic_load(&d->stopping)) {
 		drain_mailbox(d);
@@ -534,7 +559,7 @@ static void *deliver_main(void *arg)
 			CURLcode rc = msg->data.result;
 			curl_multi_remove_handle(d->multi, msg->easy_handle);
 			if (j) {
-				j->transferring = false;
+				transfer_unlink(d, j);
 				http_finish_job(d, j, rc);
 				attempt_done(d, j);
 				write_outcome(d, j);
@@ -587,20 +612,14 @@ void deliver_stop(node *n)
 	/* Jobs whose outcome write is still queued in the store are completed by db_close
 	 * (BB_ESHUTDOWN) and posted to this mailbox; the node frees the engine after the store. */
 	d->n = n;
-	for (size_t i = 0; i < d->tab_cap; i++)
-		for (tstate *t = d->tab[i], *next; t; t = next) {
-			next = t->hnext;
-			for (job *j = t->jobs, *jn; j; j = jn) {
-				jn = j->tnext;
-				if (j->transferring) {
-					curl_multi_remove_handle(d->multi, j->easy);
-					job_free(j);
-				}
-				/* jobs with a pending store write are freed by deliver_free, from the mailbox */
-			}
-			t->jobs = NULL;
-		}
-	n->deliver = NULL;
+	/* Running transfers are abandoned (their tasks stay in the store); jobs with a pending store
+	 * write are freed by deliver_free, from the mailbox. */
+	while (d->transfers) {
+		job *j = d->transfers;
+		transfer_unlink(d, j);
+		curl_multi_remove_handle(d->multi, j->easy);
+		job_free(j);
+	}
 	n->deliver_dead = d;
 }
 

@@ -101,43 +101,6 @@ static oauth_tok *token_slot(deliver *d, const char *conn_arn)
 	return t;
 }
 
-/* "arn:aws:events:<region>:<acct>:<kind>/<name>/<uuid>" → account and name. */
-static bool arn_split(const char *arn, const char *kind, char *acct, size_t acap, char *name, size_t ncap)
-{
-	const char *k = strstr(arn, kind);
-	if (!k || k == arn || k[-1] != ':')
-		return false;
-	const char *a = k - 1;
-	while (a > arn && a[-1] != ':')
-		a--;
-	size_t al = (size_t)(k - 1 - a);
-	const char *nm = k + strlen(kind);
-	const char *end = strchr(nm, '/');
-	size_t nl = end ? (size_t)(end - nm) : strlen(nm);
-	if (al + 1 > acap || nl + 1 > ncap || nl == 0)
-		return false;
-	memcpy(acct, a, al);
-	acct[al] = '\0';
-	memcpy(name, nm, nl);
-	name[nl] = '\0';
-	return true;
-}
-
-static json_t *load_by_arn(meta_snap *s, const char *arn, const char *kind, char prefix, const char *arn_member)
-{
-	char acct[64], name[128], key[KEY_MAX];
-	if (!arn_split(arn, kind, acct, sizeof acct, name, sizeof name))
-		return NULL;
-	snprintf(key, sizeof key, "%c/%s/%s", prefix, acct, name);
-	json_t *rec = store_get(s, key, NULL);
-	const char *stored = json_string_value(json_object_get(rec, arn_member));
-	if (rec && stored && strcmp(stored, arn) != 0) {
-		json_decref(rec); /* a newer resource with the same name */
-		return NULL;
-	}
-	return rec;
-}
-
 /* Parsed destination and connection records, cached per destination ARN for one metadata index (a
  * metadata write changes the index and so invalidates every entry): saves two JSON parses per delivery. */
 #define DEST_CACHE 64
@@ -164,9 +127,9 @@ static void dest_lookup(deliver *d, meta_snap *s, const char *arn, json_t **dest
 		*conn = json_incref(slot->conn);
 		return;
 	}
-	*dest = load_by_arn(s, arn, "api-destination/", 'd', "ApiDestinationArn");
+	*dest = store_get_by_arn(s, arn, NULL);
 	const char *conn_arn = json_string_value(json_object_get(*dest, "ConnectionArn"));
-	*conn = conn_arn ? load_by_arn(s, conn_arn, "connection/", 'c', "ConnectionArn") : NULL;
+	*conn = conn_arn ? store_get_by_arn(s, conn_arn, NULL) : NULL;
 	if (!c)
 		return;
 	if (!slot) {
@@ -380,7 +343,6 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 		fail(j, OUT_RETRY, "INTERNAL", "Could not start the HTTP request.");
 		goto out;
 	}
-	j->transferring = true;
 	rc = 0;
 out:
 	json_decref(conn);

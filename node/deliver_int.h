@@ -34,7 +34,7 @@ typedef enum job_outcome {
 typedef struct job {
 	deliver *d;
 	struct job *next;          /* mailbox link */
-	struct job *tnext;
+	struct job *tnext, *tprev; /* running transfers (deliver->transfers) */
 	tstate *ts;
 	uint8_t tkey[TASK_KEY_MAX];
 	size_t tkey_len;
@@ -51,8 +51,7 @@ typedef struct job {
 	size_t payload_len;
 	/* HTTP */
 	CURL *easy;
-	bool transferring;
-	int64_t delivered_ms;      /* when the target answered 2xx (HTTP); 0 = at the outcome's commit */         /* in the multi handle (its outcome write not yet submitted) */
+	int64_t delivered_ms;      /* when the target answered 2xx (HTTP); 0 = at the outcome's commit */
 	struct curl_slist *hdrs;
 	char *url;
 	char conn_arn[1700];
@@ -89,7 +88,6 @@ struct tstate {
 	unsigned pending;          /* jobs not yet retired (attempts + outcome writes in the store queue) */
 	seqset seqs;               /* their seqs: the scheduler skips these tasks */
 	int64_t next_due_ms;       /* 0 = look now; INT64_MAX = nothing pending known */
-	job *jobs;                 /* in flight */
 };
 
 struct deliver {
@@ -112,6 +110,7 @@ struct deliver {
 	struct ratelim *limits;
 	struct oauth_tok *tokens;
 	struct dest_cache *dcache;
+	job *transfers;            /* jobs whose HTTP transfer runs in the multi handle */
 };
 
 /* deliver_http.c */

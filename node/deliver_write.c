@@ -63,10 +63,9 @@ int bus_prepare(deliver *d, job *j, const route_target *t, const ev_record *rec)
 	/* "arn:aws:events:<region>:<acct>:event-bus/<name>" in this region and account (the tenancy
 	 * issue adds the others). An event that already came from another bus is not forwarded again
 	 * (reference §7); such tasks are never created, this is the second line of that guard. */
-	char region[64] = "", acct[64] = "";
-	const char *name = strstr(t->arn, ":event-bus/");
-	if (!name || sscanf(t->arn, "arn:aws:events:%63[^:]:%63[^:]:", region, acct) != 2 ||
-	    strcmp(region, d->n->region) != 0 || rec->hops > 0) {
+	char region[64], acct[16];
+	const char *name;
+	if (!bus_arn_split(t->arn, region, acct, &name) || strcmp(region, d->n->region) != 0 || rec->hops > 0) {
 		j->outcome = OUT_FATAL;
 		snprintf(j->err_code, sizeof j->err_code, rec->hops ? "NO_PERMISSIONS" : "NO_RESOURCE");
 		snprintf(j->err_msg, sizeof j->err_msg, "%s",
@@ -74,7 +73,6 @@ int bus_prepare(deliver *d, job *j, const route_target *t, const ev_record *rec)
 				   : "Only event buses of this region can be targets.");
 		return -1;
 	}
-	name += strlen(":event-bus/");
 	route_table *rt = route_acquire(d->n);
 	const route_bus *rb = route_find_bus(rt, acct, name);
 	if (!rb) {

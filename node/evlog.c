@@ -79,17 +79,11 @@ bb_err task_put(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, const ev
 	return db_err(mdb_put(txn, db_dbi(n->db, DB_T_TASK), &mk, &mv, 0));
 }
 
-bb_err task_get(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, ev_task *t)
+void task_decode(const void *val, size_t len, ev_task *t)
 {
-	MDB_val mk = {klen, (void *)key}, mv;
-	int rc = mdb_get(txn, db_dbi(n->db, DB_T_TASK), &mk, &mv);
-	if (rc)
-		return db_err(rc);
-	if (mv.mv_size < 16)
-		return BB_ECORRUPT;
-	t->attempts = get_u32(mv.mv_data);
-	t->ingest_ms = (int64_t)db_get_u64((uint8_t *)mv.mv_data + 8);
-	return BB_OK;
+	const uint8_t *p = val;
+	t->attempts = len >= 16 ? get_u32(p) : 0;
+	t->ingest_ms = len >= 16 ? (int64_t)db_get_u64(p + 8) : 0;
 }
 
 bb_err evlog_append_txn(node *n, MDB_txn *txn, ev_entry *e, size_t n_entries, int64_t now_ms)

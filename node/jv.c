@@ -94,6 +94,7 @@ int jv_obj(api_call *c, json_t *obj, const char *key, json_t **out)
 void v_init(vcheck *v)
 {
 	v->count = 0;
+	v->redact = false;
 	v->len = 0;
 	v->msg[0] = '\0';
 }
@@ -107,7 +108,10 @@ void v_add(vcheck *v, const char *value, const char *path, const char *fmt, ...)
 	va_end(ap);
 	size_t room = sizeof v->msg - v->len;
 	int w;
-	if (value)
+	if (v->redact) /* a sensitive member: AWS names it but never shows its value */
+		w = snprintf(v->msg + v->len, room, "%sValue at '%s' failed to satisfy constraint: %s", v->count ? "; " : "",
+			     path, constraint);
+	else if (value)
 		w = snprintf(v->msg + v->len, room, "%sValue '%s' at '%s' failed to satisfy constraint: %s",
 			     v->count ? "; " : "", value, path, constraint);
 	else
@@ -140,6 +144,14 @@ bool v_string(vcheck *v, const char *path, const char *s, bool required, size_t 
 		v_add(v, s, path, "Member must have length greater than or equal to %zu", min);
 		good = false;
 	}
+	return good;
+}
+
+bool v_secret(vcheck *v, const char *path, const char *s, bool required, size_t min, size_t max)
+{
+	v->redact = true;
+	bool good = v_string(v, path, s, required, min, max, NULL, NULL);
+	v->redact = false;
 	return good;
 }
 

@@ -22,7 +22,9 @@ static const double hist_le_ms[HIST_BUCKETS] = {0.25, 0.5, 1, 2, 5, 10, 25, 50, 
 typedef enum { M_RULE, M_TARGET, M_BUS } mkind;
 
 typedef struct mentry {
-	struct mentry *next;
+	struct mentry *next;  /* registry order (exposition) */
+	struct mentry *hnext; /* hash chain (lookup) */
+	uint64_t hash;
 	mkind kind;
 	char *account, *bus, *rule, *target;
 	union {
@@ -35,6 +37,8 @@ typedef struct mentry {
 struct metrics {
 	pthread_mutex_t mu;
 	mentry *head, *tail;
+	mentry **tab;          /* hash of series by kind + labels; grows at load 1 */
+	size_t tab_cap, n;
 	_Atomic uint64_t put_entries_unknown_bus, deliveries_dropped_no_target;
 };
 
@@ -59,23 +63,61 @@ void metrics_free(metrics *m)
 		free(e);
 	}
 	pthread_mutex_destroy(&m->mu);
+	free(m->tab);
 	free(m);
 }
 
 static bool same(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
 
+static uint64_t label_hash(mkind kind, const char *const labels[4])
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)kind;
+	for (int i = 0; i < 4; i++) {
+		for (const char *p = labels[i] ? labels[i] : ""; *p; p++)
+			h = (h ^ (uint8_t)*p) * 1099511628211ull;
+		h = (h ^ 0xff) * 1099511628211ull; /* separator: ("ab","c") != ("a","bc") */
+	}
+	return h;
+}
+
+static void tab_insert(metrics *m, mentry *e)
+{
+	if (m->n + 1 > m->tab_cap) {
+		size_t nc = m->tab_cap ? m->tab_cap * 2 : 256;
+		mentry **nt = calloc(nc, sizeof *nt);
+		if (!nt)
+			return; /* keep the old table; chains just get longer */
+		for (size_t i = 0; i < m->tab_cap; i++)
+			for (mentry *x = m->tab[i], *next; x; x = next) {
+				next = x->hnext;
+				x->hnext = nt[x->hash & (nc - 1)];
+				nt[x->hash & (nc - 1)] = x;
+			}
+		free(m->tab);
+		m->tab = nt;
+		m->tab_cap = nc;
+	}
+	e->hnext = m->tab[e->hash & (m->tab_cap - 1)];
+	m->tab[e->hash & (m->tab_cap - 1)] = e;
+	m->n++;
+}
+
 static mentry *lookup(metrics *m, mkind kind, const char *account, const char *bus, const char *rule,
 		      const char *target)
 {
+	const char *const labels[4] = {account, bus, rule, target};
+	uint64_t h = label_hash(kind, labels);
 	pthread_mutex_lock(&m->mu);
-	mentry *e;
-	for (e = m->head; e; e = e->next)
-		if (e->kind == kind && same(e->account, account) && same(e->bus, bus) && same(e->rule, rule) &&
-		    same(e->target, target))
-			break;
+	mentry *e = NULL;
+	if (m->tab_cap)
+		for (e = m->tab[h & (m->tab_cap - 1)]; e; e = e->hnext)
+			if (e->hash == h && e->kind == kind && same(e->account, account) && same(e->bus, bus) &&
+			    same(e->rule, rule) && same(e->target, target))
+				break;
 	if (!e) {
 		e = calloc(1, sizeof *e);
 		if (e) {
+			e->hash = h;
 			e->kind = kind;
 			e->account = account ? strdup(account) : NULL;
 			e->bus = bus ? strdup(bus) : NULL;
@@ -86,6 +128,7 @@ static mentry *lookup(metrics *m, mkind kind, const char *account, const char *b
 			else
 				m->head = e;
 			m->tail = e;
+			tab_insert(m, e);
 		}
 	}
 	pthread_mutex_unlock(&m->mu);
@@ -252,6 +295,18 @@ static void hist_family(outbuf *o, metrics *m, const char *name, const char *hel
 	}
 }
 
+/* Built-in queue depths: one gauge family with a state label (visible / in_flight / delayed). */
+static void queue_depth(void *ctx, const char *account, const char *name, uint64_t visible, uint64_t inflight,
+			uint64_t delayed)
+{
+	outbuf *o = ctx;
+	const uint64_t v[3] = {visible, inflight, delayed};
+	static const char *const state[3] = {"visible", "in_flight", "delayed"};
+	for (int i = 0; i < 3; i++)
+		out(o, "busbar_queue_messages{account=\"%s\",queue=\"%s\",state=\"%s\"} %llu\n", account, name, state[i],
+		    (unsigned long long)v[i]);
+}
+
 char *metrics_render(node *n, size_t *len)
 {
 	metrics *m = n->metrics;
@@ -279,29 +334,27 @@ char *metrics_render(node *n, size_t *len)
 		    TF(delivery_latency));
 	pthread_mutex_unlock(&m->mu);
 
-	out(&o, "# HELP busbar_put_events_unknown_bus_total entries accepted for a bus that does not exist (dropped, as AWS does)\n"
-		"# TYPE busbar_put_events_unknown_bus_total counter\nbusbar_put_events_unknown_bus_total %llu\n",
-	    LOAD(m->put_entries_unknown_bus));
-	out(&o, "# HELP busbar_deliveries_dropped_total deliveries whose rule or target no longer exists\n"
-		"# TYPE busbar_deliveries_dropped_total counter\nbusbar_deliveries_dropped_total %llu\n",
-	    LOAD(m->deliveries_dropped_no_target));
 	db_stats ds;
 	db_get_stats(n->db, &ds);
-	out(&o, "# HELP busbar_store_commits_total fsync'd store transactions (group commits)\n"
-		"# TYPE busbar_store_commits_total counter\nbusbar_store_commits_total %llu\n",
-	    (unsigned long long)ds.commits);
-	out(&o, "# HELP busbar_store_writes_total store writes (requests batched into commits)\n"
-		"# TYPE busbar_store_writes_total counter\nbusbar_store_writes_total %llu\n",
-	    (unsigned long long)ds.writes);
-	out(&o, "# HELP busbar_store_failed_writes_total store writes that failed (disk full, I/O)\n"
-		"# TYPE busbar_store_failed_writes_total counter\nbusbar_store_failed_writes_total %llu\n",
-	    (unsigned long long)ds.failed_writes);
-	out(&o, "# HELP busbar_store_queued_writes store writes waiting for the writer\n"
-		"# TYPE busbar_store_queued_writes gauge\nbusbar_store_queued_writes %llu\n",
-	    (unsigned long long)ds.queued);
-	out(&o, "# HELP busbar_store_used_bytes bytes used in the store's data file\n"
-		"# TYPE busbar_store_used_bytes gauge\nbusbar_store_used_bytes %llu\n",
-	    (unsigned long long)ds.used_bytes);
+	const struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} node_series[] = {
+		{"busbar_put_events_unknown_bus_total", "counter",
+		 "entries accepted for a bus that does not exist (dropped, as AWS does)", LOAD(m->put_entries_unknown_bus)},
+		{"busbar_deliveries_dropped_total", "counter", "deliveries whose rule or target no longer exists",
+		 LOAD(m->deliveries_dropped_no_target)},
+		{"busbar_store_commits_total", "counter", "fsync'd store transactions (group commits)", ds.commits},
+		{"busbar_store_writes_total", "counter", "store writes (requests batched into commits)", ds.writes},
+		{"busbar_store_failed_writes_total", "counter", "store writes that failed (disk full, I/O)", ds.failed_writes},
+		{"busbar_store_queued_writes", "gauge", "store writes waiting for the writer", ds.queued},
+		{"busbar_store_used_bytes", "gauge", "bytes used in the store's data file", ds.used_bytes},
+	};
+	for (size_t i = 0; i < BB_ARRAY_LEN(node_series); i++)
+		out(&o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", node_series[i].name, node_series[i].help,
+		    node_series[i].name, node_series[i].type, node_series[i].name, (unsigned long long)node_series[i].v);
+	out(&o, "# HELP busbar_queue_messages messages in a built-in queue by state\n# TYPE busbar_queue_messages gauge\n");
+	sqs_foreach_depth(n, queue_depth, &o);
 	if (o.oom) {
 		free(o.p);
 		return NULL;

@@ -155,6 +155,7 @@ int jv_obj(api_call *c, json_t *obj, const char *key, json_t **out);
  * '<path>' failed to satisfy constraint: Member must ...; ...". */
 typedef struct vcheck {
 	int count;
+	bool redact;           /* set by v_secret while it checks a sensitive member */
 	size_t len;
 	char msg[32768];
 } vcheck;
@@ -166,6 +167,9 @@ void v_add(vcheck *v, const char *value, const char *path, const char *constrain
  * pattern). Returns true when s is valid (or absent and not required). */
 bool v_string(vcheck *v, const char *path, const char *s, bool required, size_t min, size_t max, const char *regex,
 	      bool (*ok)(const char *s));
+/* v_string for a sensitive member (passwords, keys, client secrets): violations name the member but
+ * never echo its value. */
+bool v_secret(vcheck *v, const char *path, const char *s, bool required, size_t min, size_t max);
 void v_int_range(vcheck *v, const char *path, bool present, long long val, long long min, long long max);
 void v_list_len(vcheck *v, const char *path, json_t *arr, bool required, size_t min, size_t max);
 void v_enum(vcheck *v, const char *path, const char *s, const char *const *values, const char *shown);
@@ -188,13 +192,16 @@ bool schedule_expression_ok(const char *s);
 /* ---- keys and records (store.c) ----------------------------------------------------------- */
 #define KEY_MAX 1024
 /* "a/<acct>" account, "k/<akid>" access key, "b/<acct>/<bus>" bus, "r/<acct>/<bus>|<rule>" rule
- * (targets and tags live inside the rule / bus records). '|' cannot occur in bus names. */
+ * (targets and tags live inside the rule / bus records), "c/", "d/", "q/" connections, API
+ * destinations, queues (see store.c). '|' cannot occur in bus names. */
 void key_account(char *k, const char *acct);
 void key_access(char *k, const char *akid);
 void key_bus(char *k, const char *acct, const char *bus);
 void key_bus_prefix(char *k, const char *acct);
 void key_rule(char *k, const char *acct, const char *bus, const char *rule);
 void key_rule_prefix(char *k, const char *acct, const char *bus);
+void key_queue(char *k, const char *acct, const char *name);
+void key_queue_prefix(char *k, const char *acct);
 
 /* Loads the record at key from s: a new json_t reference (caller decrefs), or NULL if absent (or
  * corrupt, which is logged). *version gets its version (0 if absent). */
@@ -203,7 +210,13 @@ json_t *store_get(meta_snap *s, const char *key, uint64_t *version);
 /* Resolves an EventBusName member (name or ARN, absent = "default") into the bus name. Returns 0,
  * or -1 with ResourceNotFoundException/ValidationException set. */
 int bus_resolve(api_call *c, const char *name_or_arn, char *bus, size_t cap);
-/* Builds ARNs. */
+/* Splits an EventBusName member: a name (region and account left empty) or
+ * "arn:aws:events:<region>:<account>:event-bus/<name>". false for an ARN of another shape. *name
+ * points into name_or_arn (or at "default" when it is NULL). */
+bool bus_arn_split(const char *name_or_arn, char region[64], char account[16], const char **name);
+/* Builds ARNs (the _of forms for code without an api_call: routing, delivery). */
+void arn_bus_of(const char *region, const char *account, const char *bus, char *out, size_t cap);
+void arn_rule_of(const char *region, const char *account, const char *bus, const char *rule, char *out, size_t cap);
 void arn_bus(api_call *c, const char *bus, char *out, size_t cap);
 void arn_rule(api_call *c, const char *bus, const char *rule, char *out, size_t cap);
 
@@ -283,6 +296,8 @@ char *metrics_render(node *n, size_t *len);
  * published and refcounted; the router thread rebuilds only the buses whose records changed and
  * publishes a new table after every metadata apply. */
 typedef enum tgt_kind { TGT_APIDEST = 1, TGT_QUEUE, TGT_BUS } tgt_kind;
+/* What a target ARN delivers to in this region; 0 for a kind Busbar cannot deliver to. */
+tgt_kind target_kind(const char *arn, const char *region);
 typedef struct route_target {
 	char *id, *arn;
 	char *key;                 /* task-table key: "<acct>/<bus>|<rule>|<id>" */
@@ -375,7 +390,8 @@ bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, ev_record *out);
 size_t task_key(uint8_t *out, const char *target_key, int64_t due_ms, uint64_t seq);
 void task_key_parse(const uint8_t *k, size_t len, size_t *prefix_len, int64_t *due_ms, uint64_t *seq);
 bb_err task_put(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, const ev_task *t);
-bb_err task_get(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, ev_task *t);
+/* Decodes a task value (a malformed one reads as zero attempts, ingested at 0: it expires at once). */
+void task_decode(const void *val, size_t len, ev_task *t);
 
 /* ---- delivery engine (deliver*.c) ---------------------------------------------------------- */
 bb_err deliver_start(node *n);
@@ -391,6 +407,9 @@ bool json_minify(const char *in, size_t len, char *out, size_t *out_len, bool ob
 /* Keys "c/<acct>/<name>" (connection) and "d/<acct>/<name>" (API destination). */
 void key_connection(char *k, const char *acct, const char *name);
 void key_apidest(char *k, const char *acct, const char *name);
+/* The connection or API destination an ARN names (new reference), or NULL if there is none — or only a
+ * newer one of the same name. account non-NULL: only that account's (store.c). */
+json_t *store_get_by_arn(meta_snap *s, const char *arn, const char *account);
 /* Headers ("Name: value", malloc'd array of malloc'd lines) and a query string (malloc'd or NULL) that
  * connection record conn adds to a request; oauth_token for OAUTH_CLIENT_CREDENTIALS. Pure, any
  * thread. BB_EINVAL when the record lacks what its type needs. */

@@ -20,8 +20,6 @@ static const char *const methods[] = {"POST", "GET", "HEAD", "OPTIONS", "PUT", "
 #define RE_CONN_ARN "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:connection\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$"
 #define RE_ENDPOINT "^((%[0-9A-Fa-f]{2}|[-()_.!~*';/?:@\\x26=+$,A-Za-z0-9])+)([).!';/?:,])?$"
 
-void key_apidest(char *k, const char *acct, const char *name) { snprintf(k, KEY_MAX, "d/%s/%s", acct, name); }
-
 /* connection/<name>/<id> with a 12-digit (or empty) account. */
 static bool conn_arn_ok(const char *s)
 {
@@ -89,19 +87,9 @@ static int read_members(api_call *c, dest_args *a, bool create)
 /* Loads the connection an ARN names (same account). */
 static json_t *connection_of(api_call *c, const char *arn)
 {
-	char acct[32] = "", name[80] = "", key[KEY_MAX];
-	if (sscanf(arn, "arn:aws:events:%*[a-z0-9-]:%31[0-9]:connection/%79[.A-Za-z0-9_-]/", acct, name) != 2 ||
-	    strcmp(acct, c->who.account) != 0) {
+	json_t *rec = strstr(arn, ":connection/") ? store_get_by_arn(api_snap(c), arn, c->who.account) : NULL;
+	if (!rec)
 		api_error(c, 400, "ResourceNotFoundException", "Connection '%s' does not exist.", arn);
-		return NULL;
-	}
-	key_connection(key, acct, name);
-	json_t *rec = store_get(api_snap(c), key, NULL);
-	if (!rec || strcmp(json_string_value(json_object_get(rec, "ConnectionArn")), arn) != 0) {
-		json_decref(rec);
-		api_error(c, 400, "ResourceNotFoundException", "Connection '%s' does not exist.", name);
-		return NULL;
-	}
 	return rec;
 }
 

@@ -22,8 +22,6 @@ static const char *const auth_types[] = {"BASIC", "OAUTH_CLIENT_CREDENTIALS", "A
 #define AUTH_TYPES_SHOWN "[BASIC, OAUTH_CLIENT_CREDENTIALS, API_KEY]"
 static const char *const oauth_methods[] = {"GET", "POST", "PUT", NULL};
 
-void key_connection(char *k, const char *acct, const char *name) { snprintf(k, KEY_MAX, "c/%s/%s", acct, name); }
-
 static int name_member(api_call *c, vcheck *v, const char **name)
 {
 	if (jv_str(c, c->in, "Name", name))
@@ -48,13 +46,13 @@ static int auth_params_check(api_call *c, vcheck *v, const char *type, json_t *a
 		if (jv_str(c, basic, "Username", &a) || jv_str(c, basic, "Password", &b))
 			return -1;
 		v_string(v, "authParameters.basicAuthParameters.username", a, create, 1, 512, NULL, NULL);
-		v_string(v, "authParameters.basicAuthParameters.password", b, create, 1, 512, NULL, NULL);
+		v_secret(v, "authParameters.basicAuthParameters.password", b, create, 1, 512);
 	}
 	if (key) {
 		if (jv_str(c, key, "ApiKeyName", &a) || jv_str(c, key, "ApiKeyValue", &b))
 			return -1;
 		v_string(v, "authParameters.apiKeyAuthParameters.apiKeyName", a, create, 1, 512, NULL, NULL);
-		v_string(v, "authParameters.apiKeyAuthParameters.apiKeyValue", b, create, 1, 512, NULL, NULL);
+		v_secret(v, "authParameters.apiKeyAuthParameters.apiKeyValue", b, create, 1, 512);
 	}
 	if (oauth) {
 		json_t *cp = json_object_get(oauth, "ClientParameters");
@@ -67,7 +65,7 @@ static int auth_params_check(api_call *c, vcheck *v, const char *type, json_t *a
 		if (create && !cp)
 			v_add(v, NULL, "authParameters.oAuthParameters.clientParameters", "Member must not be null");
 		v_string(v, "authParameters.oAuthParameters.clientParameters.clientID", id, create, 1, 512, NULL, NULL);
-		v_string(v, "authParameters.oAuthParameters.clientParameters.clientSecret", sec, create, 1, 512, NULL, NULL);
+		v_secret(v, "authParameters.oAuthParameters.clientParameters.clientSecret", sec, create, 1, 512);
 	}
 	if (v_finish(c, v))
 		return -1;
@@ -106,6 +104,17 @@ static json_t *public_auth(json_t *ap)
 					json_object_del(p, "Value");
 			}
 		}
+	return o;
+}
+
+/* What Update/Deauthorize/DeleteConnection answer. */
+static json_t *write_view(json_t *rec)
+{
+	json_t *o = json_object();
+	static const char *keys[] = {"ConnectionArn", "ConnectionState", "CreationTime", "LastModifiedTime",
+				     "LastAuthorizedTime"};
+	for (size_t i = 0; i < BB_ARRAY_LEN(keys); i++)
+		json_object_set(o, keys[i], json_object_get(rec, keys[i]));
 	return o;
 }
 
@@ -275,10 +284,7 @@ static int plan_update(api_call *c, txn *t, void *arg)
 	char key[KEY_MAX];
 	key_connection(key, c->who.account, a->name);
 	txn_put(t, key, rec, (int64_t)ver);
-	c->out = json_pack("{s:O, s:O, s:O, s:O, s:O}", "ConnectionArn", json_object_get(rec, "ConnectionArn"),
-			   "ConnectionState", json_object_get(rec, "ConnectionState"), "CreationTime",
-			   json_object_get(rec, "CreationTime"), "LastModifiedTime", json_object_get(rec, "LastModifiedTime"),
-			   "LastAuthorizedTime", json_object_get(rec, "LastAuthorizedTime"));
+	c->out = write_view(rec);
 	json_decref(rec);
 	return 0;
 }
@@ -315,10 +321,7 @@ static int plan_state(api_call *c, txn *t, void *arg)
 		txn_del(t, key, (int64_t)ver);
 	else
 		txn_put(t, key, rec, (int64_t)ver);
-	c->out = json_pack("{s:O, s:O, s:O, s:O, s:O}", "ConnectionArn", json_object_get(rec, "ConnectionArn"),
-			   "ConnectionState", json_object_get(rec, "ConnectionState"), "CreationTime",
-			   json_object_get(rec, "CreationTime"), "LastModifiedTime", json_object_get(rec, "LastModifiedTime"),
-			   "LastAuthorizedTime", json_object_get(rec, "LastAuthorizedTime"));
+	c->out = write_view(rec);
 	json_decref(rec);
 	return 0;
 }

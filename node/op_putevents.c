@@ -122,7 +122,7 @@ typedef struct pe_entry {
 } pe_entry;
 
 /* AWS prints the entries as Java objects when there are too many of them. */
-static void java_list(api_call *c, json_t *entries, vcheck *v)
+static void java_list(json_t *entries, vcheck *v)
 {
 	sbuf b = {0};
 	sb_str(&b, "[");
@@ -178,7 +178,6 @@ static void java_list(api_call *c, json_t *entries, vcheck *v)
 	sb_put(&b, "", 1);
 	v_add(v, b.oom ? "[...]" : b.p, "entries", "Member must have length less than or equal to %d", MAX_ENTRIES);
 	free(b.p);
-	(void)c;
 }
 
 static int read_entries(api_call *c, json_t *entries, pe_entry *pe, size_t n)
@@ -362,7 +361,7 @@ int op_put_events(api_call *c)
 	else if (n == 0)
 		v_add(&v, "[]", "entries", "Member must have length greater than or equal to 1");
 	else if (n > MAX_ENTRIES)
-		java_list(c, entries, &v);
+		java_list(entries, &v);
 	if (endpoint)
 		return api_error(c, 400, "ValidationException", "EndpointId is not supported by this server.");
 	if (v_finish(c, &v))
@@ -383,23 +382,17 @@ int op_put_events(api_call *c)
 		pe_entry *p = &pe[i];
 		/* The bus: name or ARN; a missing bus drops the event after answering with its id, as AWS
 		 * does for unknown buses; another account's bus is refused until resource policies arrive. */
-		const char *bus = p->bus_in ? p->bus_in : "default";
-		const char *slash = strstr(bus, ":event-bus/");
-		char acct[13] = "";
-		if (strncmp(bus, "arn:", 4) == 0 && slash) {
-			const char *a = slash;
-			while (a > bus && a[-1] != ':')
-				a--;
-			snprintf(acct, sizeof acct, "%.*s", (int)(slash - a), a);
-			bus = slash + 11;
-		}
+		char region[64], acct[16];
+		const char *bus;
+		bus_arn_split(p->bus_in, region, acct, &bus); /* the member's pattern was checked above */
 		snprintf(p->bus, sizeof p->bus, "%s", bus);
-		bool foreign = acct[0] && strcmp(acct, c->who.account) != 0;
+		bool foreign = (acct[0] && strcmp(acct, c->who.account) != 0) ||
+			       (region[0] && strcmp(region, c->n->region) != 0);
 		p->rb = foreign ? NULL : route_find_bus(rt, c->who.account, p->bus);
 		check_entry(p);
 		if (!p->err_code && foreign) {
 			p->err_code = "AccessDeniedException";
-			p->err_msg = "Not authorized to put events onto an event bus of another account.";
+			p->err_msg = "Not authorized to put events onto an event bus of another account or region.";
 		}
 		if (p->err_code)
 			continue;

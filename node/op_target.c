@@ -168,13 +168,7 @@ static const char *dlq_problem(api_call *c, json_t *t)
  * well-formed ARN fails its entry with a clear message (NULL = ok). */
 static const char *target_kind_problem(api_call *c, json_t *t)
 {
-	const char *arn = json_string_value(json_object_get(t, "Arn"));
-	char prefix[128];
-	snprintf(prefix, sizeof prefix, "arn:aws:sqs:%s:", c->n->region);
-	if (strncmp(arn, prefix, strlen(prefix)) == 0)
-		return NULL;
-	snprintf(prefix, sizeof prefix, "arn:aws:events:%s:", c->n->region);
-	if (strncmp(arn, prefix, strlen(prefix)) == 0 && (strstr(arn, ":api-destination/") || strstr(arn, ":event-bus/")))
+	if (target_kind(json_string_value(json_object_get(t, "Arn")), c->n->region))
 		return NULL;
 	return "Busbar cannot deliver to this target. Supported targets: API destinations "
 	       "(arn:aws:events:<region>:<account>:api-destination/...), built-in queues "

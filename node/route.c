@@ -147,11 +147,12 @@ const route_target *route_find_target(const route_table *t, const char *key, con
 
 /* ---- compiling one rule ---------------------------------------------------------------------- */
 
-static tgt_kind target_kind(const char *arn)
+tgt_kind target_kind(const char *arn, const char *region)
 {
-	if (strncmp(arn, "arn:aws:sqs:", 12) == 0)
+	size_t rl = strlen(region);
+	if (strncmp(arn, "arn:aws:sqs:", 12) == 0 && strncmp(arn + 12, region, rl) == 0 && arn[12 + rl] == ':')
 		return TGT_QUEUE;
-	if (strncmp(arn, "arn:aws:events:", 15) == 0) {
+	if (strncmp(arn, "arn:aws:events:", 15) == 0 && strncmp(arn + 15, region, rl) == 0 && arn[15 + rl] == ':') {
 		if (strstr(arn, ":api-destination/"))
 			return TGT_APIDEST;
 		if (strstr(arn, ":event-bus/"))
@@ -185,7 +186,7 @@ static bb_err build_targets(route *r, rstate_bus *sb, route_rule *rr, json_t *li
 		t->arn = strdup(arn);
 		t->key = strdup(key);
 		t->spec = json_incref(spec);
-		t->kind = target_kind(arn);
+		t->kind = target_kind(arn, r->n->region);
 		json_t *rp = json_object_get(spec, "RetryPolicy");
 		t->max_retries = int_member(rp, "MaximumRetryAttempts", 185);
 		t->max_age_s = int_member(rp, "MaximumEventAgeInSeconds", 86400);
@@ -214,11 +215,7 @@ static route_rule *rule_build(route *r, rstate_bus *sb, const char *name, json_t
 	rr->name = strdup(name);
 	rr->version = version;
 	char arn[2048];
-	if (strcmp(sb->name, "default") == 0)
-		snprintf(arn, sizeof arn, "arn:aws:events:%s:%s:rule/%s", r->n->region, sb->account, name);
-	else
-		snprintf(arn, sizeof arn, "arn:aws:events:%s:%s:rule/%s/%s", r->n->region, sb->account, sb->name,
-			 name);
+	arn_rule_of(r->n->region, sb->account, sb->name, name, arn, sizeof arn);
 	rr->arn = strdup(arn);
 	rr->m = metrics_rule(r->n->metrics, sb->account, sb->name, name);
 	if (!rr->name || !rr->arn || build_targets(r, sb, rr, json_object_get(rec, "Targets")) != BB_OK)
@@ -242,31 +239,57 @@ fail:
 /* ---- router state ------------------------------------------------------------------------------ */
 
 
-static rstate_bus *sbus_get(route *r, const char *account, const char *name, bool create)
+/* The router keeps its buses and each bus's rules in arrays sorted by a string key. sorted_find
+ * returns the key's index, or where it would be inserted (*found false); sorted_open grows the array
+ * (doubling) and opens a zeroed slot at pos. */
+static size_t sorted_find(const void *base, size_t n, size_t size, const char *(*key_of)(const void *), const char *key,
+			  bool *found)
 {
-	char key[KEY_MAX];
-	snprintf(key, sizeof key, "%s/%s", account, name);
-	size_t lo = 0, hi = r->n_buses;
+	size_t lo = 0, hi = n;
+	*found = false;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = strcmp(key, r->buses[mid]->key);
-		if (c == 0)
-			return r->buses[mid];
+		int c = strcmp(key, key_of((const char *)base + mid * size));
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	if (!create)
-		return NULL;
-	if (r->n_buses == r->cap_buses) {
-		size_t nc = r->cap_buses ? r->cap_buses * 2 : 16;
-		rstate_bus **nb = realloc(r->buses, nc * sizeof *nb);
+	return lo;
+}
+
+static void *sorted_open(void **base, size_t *n, size_t *cap, size_t size, size_t pos)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		void *nb = realloc(*base, nc * size);
 		if (!nb)
 			return NULL;
-		r->buses = nb;
-		r->cap_buses = nc;
+		*base = nb;
+		*cap = nc;
 	}
+	char *at = (char *)*base + pos * size;
+	memmove(at + size, at, (*n - pos) * size);
+	memset(at, 0, size);
+	(*n)++;
+	return at;
+}
+
+static const char *sbus_key(const void *e) { return (*(rstate_bus *const *)e)->key; }
+static const char *srule_key(const void *e) { return ((const rstate_rule *)e)->name; }
+
+static rstate_bus *sbus_get(route *r, const char *account, const char *name, bool create)
+{
+	char key[KEY_MAX];
+	snprintf(key, sizeof key, "%s/%s", account, name);
+	bool found;
+	size_t pos = sorted_find(r->buses, r->n_buses, sizeof *r->buses, sbus_key, key, &found);
+	if (found || !create)
+		return found ? r->buses[pos] : NULL;
 	rstate_bus *sb = calloc(1, sizeof *sb);
 	if (!sb)
 		return NULL;
@@ -276,7 +299,10 @@ static rstate_bus *sbus_get(route *r, const char *account, const char *name, boo
 	sb->b = pat_builder_new();
 	sb->next_id = 1;
 	sb->dirty = true;
-	if (!sb->key || !sb->account || !sb->name || !sb->b) {
+	rstate_bus **slot = NULL;
+	if (sb->key && sb->account && sb->name && sb->b)
+		slot = sorted_open((void **)&r->buses, &r->n_buses, &r->cap_buses, sizeof *r->buses, pos);
+	if (!slot) {
 		free(sb->key);
 		free(sb->account);
 		free(sb->name);
@@ -285,9 +311,7 @@ static rstate_bus *sbus_get(route *r, const char *account, const char *name, boo
 		free(sb);
 		return NULL;
 	}
-	memmove(&r->buses[lo + 1], &r->buses[lo], (r->n_buses - lo) * sizeof *r->buses);
-	r->buses[lo] = sb;
-	r->n_buses++;
+	*slot = sb;
 	return sb;
 }
 
@@ -308,35 +332,18 @@ static void sbus_free(rstate_bus *sb)
 
 static rstate_rule *srule_get(rstate_bus *sb, const char *name, bool create)
 {
-	size_t lo = 0, hi = sb->n_rules;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(name, sb->rules[mid].name);
-		if (c == 0)
-			return &sb->rules[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	if (!create)
-		return NULL;
-	if (sb->n_rules == sb->cap_rules) {
-		size_t nc = sb->cap_rules ? sb->cap_rules * 2 : 8;
-		rstate_rule *nr = realloc(sb->rules, nc * sizeof *nr);
-		if (!nr)
-			return NULL;
-		sb->rules = nr;
-		sb->cap_rules = nc;
-	}
+	bool found;
+	size_t pos = sorted_find(sb->rules, sb->n_rules, sizeof *sb->rules, srule_key, name, &found);
+	if (found || !create)
+		return found ? &sb->rules[pos] : NULL;
 	char *dup = strdup(name);
-	if (!dup)
+	rstate_rule *slot = dup ? sorted_open((void **)&sb->rules, &sb->n_rules, &sb->cap_rules, sizeof *sb->rules, pos) : NULL;
+	if (!slot) {
+		free(dup);
 		return NULL;
-	memmove(&sb->rules[lo + 1], &sb->rules[lo], (sb->n_rules - lo) * sizeof *sb->rules);
-	memset(&sb->rules[lo], 0, sizeof sb->rules[lo]);
-	sb->rules[lo].name = dup;
-	sb->n_rules++;
-	return &sb->rules[lo];
+	}
+	slot->name = dup;
+	return slot;
 }
 
 /* Scan callbacks. */
@@ -421,7 +428,7 @@ static route_bus *bus_publish(route *r, rstate_bus *sb)
 	b->name = strdup(sb->name);
 	b->key = strdup(sb->key);
 	char arn[2048];
-	snprintf(arn, sizeof arn, "arn:aws:events:%s:%s:event-bus/%s", r->n->region, sb->account, sb->name);
+	arn_bus_of(r->n->region, sb->account, sb->name, arn, sizeof arn);
 	b->arn = strdup(arn);
 	b->m = metrics_bus(r->n->metrics, sb->account, sb->name);
 	b->rules = calloc(sb->n_rules ? sb->n_rules : 1, sizeof *b->rules);

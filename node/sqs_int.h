@@ -83,9 +83,6 @@ int sqs_queue_from_url(sqs_call *sc, sqs_queue *q);
 void sqs_queue_free(sqs_queue *q);
 void sqs_queue_url(sqs_call *sc, const char *account, const char *name, char *out, size_t cap);
 void sqs_queue_arn(node *n, const char *account, const char *name, char *out, size_t cap);
-/* "q/<acct>/<name>" and the account prefix "q/<acct>/". */
-void key_queue(char *k, const char *acct, const char *name);
-void key_queue_prefix(char *k, const char *acct);
 /* Fills ref from a queue record. false if the record is malformed (logged). (sqs_attr.c) */
 bool sqs_ref_from_record(json_t *rec, const char *account, sqs_ref *ref);
 /* [A-Za-z0-9_-]{1,80} */

@@ -19,8 +19,6 @@
 
 #include "sqs_int.h"
 
-void key_queue(char *k, const char *acct, const char *name) { snprintf(k, KEY_MAX, "q/%s/%s", acct, name); }
-void key_queue_prefix(char *k, const char *acct) { snprintf(k, KEY_MAX, "q/%s/", acct); }
 
 void sqs_queue_url(sqs_call *sc, const char *account, const char *name, char *out, size_t cap)
 {

@@ -7,6 +7,9 @@
  *                                                   "Tags":[...], "KmsKeyIdentifier"?, "DeadLetterConfig"?, ...}
  *   r/<acct>/<bus>|<rule>    rule                  {"Name","EventPattern"?,"ScheduleExpression"?,"State",
  *                                                   "Description"?,"RoleArn"?,"CreatedBy","Targets":[...],"Tags":[...]}
+ *   c/<acct>/<name>          connection            (node/op_connection.c)
+ *   d/<acct>/<name>          API destination       (node/op_apidest.c)
+ *   q/<acct>/<name>          built-in queue        (node/sqs_queue.c; its messages live in node/db)
  * '|' is outside the bus-name alphabet, so "r/<acct>/<bus>|" never prefixes another bus's rules.
  * Values are compact JSON; a record's version (raft index of its last write) is the CAS token.
  */
@@ -26,6 +29,10 @@ void key_rule(char *k, const char *acct, const char *bus, const char *rule)
 	snprintf(k, KEY_MAX, "r/%s/%s|%s", acct, bus, rule);
 }
 void key_rule_prefix(char *k, const char *acct, const char *bus) { snprintf(k, KEY_MAX, "r/%s/%s|", acct, bus); }
+void key_connection(char *k, const char *acct, const char *name) { snprintf(k, KEY_MAX, "c/%s/%s", acct, name); }
+void key_apidest(char *k, const char *acct, const char *name) { snprintf(k, KEY_MAX, "d/%s/%s", acct, name); }
+void key_queue(char *k, const char *acct, const char *name) { snprintf(k, KEY_MAX, "q/%s/%s", acct, name); }
+void key_queue_prefix(char *k, const char *acct) { snprintf(k, KEY_MAX, "q/%s/", acct); }
 
 json_t *store_get(meta_snap *s, const char *key, uint64_t *version)
 {
@@ -46,48 +53,57 @@ json_t *store_get(meta_snap *s, const char *key, uint64_t *version)
 	return j;
 }
 
+bool bus_arn_split(const char *name_or_arn, char region[64], char account[16], const char **name)
+{
+	region[0] = account[0] = '\0';
+	*name = name_or_arn ? name_or_arn : "default";
+	if (strncmp(*name, "arn:", 4) != 0)
+		return true;
+	int end = 0;
+	if (sscanf(*name, "arn:aws%*[a-z-]:events:%63[^:]:%15[^:]:event-bus/%n", region, account, &end) != 2 &&
+	    sscanf(*name, "arn:aws:events:%63[^:]:%15[^:]:event-bus/%n", region, account, &end) != 2)
+		return false;
+	if (end == 0)
+		return false;
+	*name += end;
+	return true;
+}
+
 int bus_resolve(api_call *c, const char *name_or_arn, char *bus, size_t cap)
 {
-	const char *name = name_or_arn ? name_or_arn : "default";
-	if (strncmp(name, "arn:", 4) == 0) {
-		/* arn:aws:events:<region>:<acct>:event-bus/<name> (shape already checked by the regex) */
-		const char *p = name;
-		const char *field[6];
-		int i = 0;
-		field[i++] = p;
-		while (*p && i < 6) {
-			if (*p == ':')
-				field[i++] = p + 1;
-			p++;
-		}
-		if (i < 6)
-			return api_error(c, 400, "ValidationException", "Parameter EventBusName is not valid.");
-		const char *region = field[3], *acct = field[4], *res = field[5];
-		if (strncmp(region, c->n->region, strlen(c->n->region)) != 0 || region[strlen(c->n->region)] != ':')
-			return api_error(c, 400, "ValidationException",
-					 "Parameter EventBusName is not valid. Reason: Event bus region does not match.");
-		if (strncmp(acct, c->who.account, 12) != 0)
-			return api_error(c, 400, "AccessDeniedException",
-					 "User is not authorized to access event bus %s.", res + strlen("event-bus/"));
-		name = res + strlen("event-bus/");
-	}
+	char region[64], acct[16];
+	const char *name;
+	if (!bus_arn_split(name_or_arn, region, acct, &name))
+		return api_error(c, 400, "ValidationException", "Parameter EventBusName is not valid.");
+	if (region[0] && strcmp(region, c->n->region) != 0)
+		return api_error(c, 400, "ValidationException",
+				 "Parameter EventBusName is not valid. Reason: Event bus region does not match.");
+	if (acct[0] && strcmp(acct, c->who.account) != 0)
+		return api_error(c, 400, "AccessDeniedException", "User is not authorized to access event bus %s.", name);
 	if (strlen(name) >= cap)
 		return api_error(c, 400, "ValidationException", "Parameter EventBusName is not valid.");
 	strcpy(bus, name);
 	return 0;
 }
 
-void arn_bus(api_call *c, const char *bus, char *out, size_t cap)
+void arn_bus_of(const char *region, const char *account, const char *bus, char *out, size_t cap)
 {
-	snprintf(out, cap, "arn:aws:events:%s:%s:event-bus/%s", c->n->region, c->who.account, bus);
+	snprintf(out, cap, "arn:aws:events:%s:%s:event-bus/%s", region, account, bus);
 }
+
+void arn_rule_of(const char *region, const char *account, const char *bus, const char *rule, char *out, size_t cap)
+{
+	if (strcmp(bus, "default") == 0)
+		snprintf(out, cap, "arn:aws:events:%s:%s:rule/%s", region, account, rule);
+	else
+		snprintf(out, cap, "arn:aws:events:%s:%s:rule/%s/%s", region, account, bus, rule);
+}
+
+void arn_bus(api_call *c, const char *bus, char *out, size_t cap) { arn_bus_of(c->n->region, c->who.account, bus, out, cap); }
 
 void arn_rule(api_call *c, const char *bus, const char *rule, char *out, size_t cap)
 {
-	if (strcmp(bus, "default") == 0)
-		snprintf(out, cap, "arn:aws:events:%s:%s:rule/%s", c->n->region, c->who.account, rule);
-	else
-		snprintf(out, cap, "arn:aws:events:%s:%s:rule/%s/%s", c->n->region, c->who.account, bus, rule);
+	arn_rule_of(c->n->region, c->who.account, bus, rule, out, cap);
 }
 
 /* Tokens: base64url("bb1:" + last). Opaque to clients, stable across inserts and deletes because
@@ -263,4 +279,31 @@ void txn_reset(txn *t)
 	for (size_t i = 0; i < t->n_owned; i++)
 		free(t->owned[i]);
 	memset(t, 0, sizeof *t);
+}
+
+/* "arn:aws:events:<region>:<acct>:<kind>/<name>/<id>" of a connection or an API destination. */
+json_t *store_get_by_arn(meta_snap *s, const char *arn, const char *account)
+{
+	static const struct {
+		const char *kind, *arn_member;
+		void (*key)(char *k, const char *acct, const char *name);
+	} kinds[] = {{"connection", "ConnectionArn", key_connection}, {"api-destination", "ApiDestinationArn", key_apidest}};
+	char acct[16], kind[20], name[80], key[KEY_MAX];
+	int end = 0;
+	if (sscanf(arn, "arn:aws:events:%*[a-z0-9-]:%15[0-9]:%19[a-z-]/%79[.A-Za-z0-9_-]/%*[A-Za-z0-9-]%n", acct, kind,
+		   name, &end) != 3 || arn[end] != '\0' || strlen(acct) != 12 || (account && strcmp(acct, account) != 0))
+		return NULL;
+	for (size_t i = 0; i < BB_ARRAY_LEN(kinds); i++) {
+		if (strcmp(kind, kinds[i].kind) != 0)
+			continue;
+		kinds[i].key(key, acct, name);
+		json_t *rec = store_get(s, key, NULL);
+		const char *stored = json_string_value(json_object_get(rec, kinds[i].arn_member));
+		if (rec && (!stored || strcmp(stored, arn) != 0)) {
+			json_decref(rec); /* another resource of the same name (deleted and created again) */
+			rec = NULL;
+		}
+		return rec;
+	}
+	return NULL;
 }

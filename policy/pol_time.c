@@ -20,30 +20,6 @@ static int days_in_month(int64_t y, int m)
 	return m == 2 && is_leap(y) ? 29 : d[m - 1];
 }
 
-/* Days since 1970-01-01 of y-m-d (m 1..12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Reads n decimal digits; false on anything else. */
 static bool digits(const char *s, size_t n, int *out)
 {
@@ -61,7 +37,7 @@ static bool make_time(int y, int mo, int d, int h, int mi, int s, int64_t *out)
 {
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60)
 		return false;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	*out = bb_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 	return true;
 }
 
@@ -105,7 +81,7 @@ void pol_format_amz_date(int64_t t, char out[17])
 	int64_t rem = t - days * 86400;
 	int64_t y;
 	int m, d;
-	civil_from_days(days, &y, &m, &d);
+	bb_civil_from_days(days, &y, &m, &d);
 	if (y < 0 || y > 9999) { /* outside what the format can say; clamp, never overflow out[] */
 		memcpy(out, y < 0 ? "00000101T000000Z" : "99991231T235959Z", 17);
 		return;

@@ -33,30 +33,6 @@ typedef struct val {
 
 /* ---- time ------------------------------------------------------------------------------------ */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = era * 400 + yoe + (*m <= 2);
-}
-
 /* Formats ms since the epoch as YYYY-MM-DDThh:mm:ss.sssZ; false when out of the 4-digit-year range. */
 static bool iso_ms(int64_t ms, char out[64])
 {
@@ -64,7 +40,7 @@ static bool iso_ms(int64_t ms, char out[64])
 		return false;
 	int64_t secs = ms / 1000, days = secs / 86400, rem = secs % 86400, y;
 	int mo, d;
-	civil_from_days(days, &y, &mo, &d);
+	bb_civil_from_days(days, &y, &mo, &d);
 	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, mo, d, (int)(rem / 3600),
 		 (int)(rem / 60 % 60), (int)(rem % 60), (int)(ms % 1000));
 	return true;
@@ -105,7 +81,7 @@ static bool parse_time(const char *s, size_t n, int64_t *ms, bool *frac)
 			scale /= 10;
 		}
 	}
-	*ms = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1000 + f;
+	*ms = (bb_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1000 + f;
 	return true;
 }
 

@@ -84,3 +84,13 @@ def test_list_connections_paginates(events):
     r = events.list_connections(NamePrefix=prefix, Limit=2, NextToken=r["NextToken"])
     assert [c["Name"] for c in r["Connections"]] == [f"{prefix}-2"]
     assert "ApiKeyAuthParameters" not in str(r)
+
+
+def test_secrets_never_echoed_in_errors(events_nv):
+    secret = "S3CRET-" + "x" * 600
+    r = assert_error(events_nv.create_connection, "ValidationException", Name=uniq("c"), AuthorizationType="API_KEY",
+                     AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": secret}})
+    msg = r["Error"]["Message"]
+    assert "S3CRET" not in msg
+    assert ("Value at 'authParameters.apiKeyAuthParameters.apiKeyValue' failed to satisfy constraint: "
+            "Member must have length less than or equal to 512") in msg
