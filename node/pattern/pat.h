@@ -78,4 +78,9 @@ void pat_scratch_free(pat_scratch *sc);
 bb_err pat_match(const pat_set *s, pat_scratch *sc, const char *event, size_t len, uint32_t *ids, size_t cap,
 		 size_t *n);
 
+/* Which SIMD code pat_match uses, for tests and benchmarks: 0 = portable SSE2, 1 = AVX2 + PCLMUL (if
+ * the CPU has them), -1 = the best the CPU has (the default, chosen at first use). Returns the level
+ * now in force. Process-wide; call before matching starts. */
+int pat_simd_set(int level);
+
 #endif /* PAT_H */

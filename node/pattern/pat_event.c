@@ -1,8 +1,6 @@
-/* node/pattern/pat_event.c — low-level event byte scanning used by the matcher: string end search
- * (SSE2, 16 bytes per step), JSON string decoding, a structural skip over unused subtrees (SSE2
- * classification of '"', '\\', brackets; strings jumped over), and a full RFC 8259 validator used by
- * pat_match_rule (TestEventPattern must reject malformed events; the hot path only validates what it
- * reads).
+/* node/pattern/pat_event.c — event strings and validation: string end search (SSE2, 16 bytes per
+ * step), JSON string decoding (Jackson's rules), and a full RFC 8259 validator used by pat_match_rule
+ * (TestEventPattern must reject malformed events; the hot path only validates what it reads).
  */
 #include <emmintrin.h>
 #include <string.h>
@@ -137,65 +135,6 @@ bool pat_decode_string(const char *s, size_t n, pat_buf *out)
 	if (!out->p && pat_buf_put(out, "", 0))
 		return false;
 	return true;
-}
-
-const char *pat_skip_value(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	if (p >= end)
-		return NULL;
-	char c = *p;
-	if (c == '"') {
-		bool esc = false;
-		const char *q = pat_scan_string(p, end, &esc);
-		return q ? q + 1 : NULL;
-	}
-	if (c != '{' && c != '[') {
-		while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' && *p != '\r' && *p != '\t')
-			p++;
-		return p;
-	}
-	/* structural skip of a container */
-	long depth = 0;
-	const __m128i q = _mm_set1_epi8('"'), o1 = _mm_set1_epi8('{'), c1 = _mm_set1_epi8('}'), o2 = _mm_set1_epi8('['),
-		      c2 = _mm_set1_epi8(']');
-	while (p < end) {
-		if (p + 16 <= end) {
-			__m128i x = _mm_loadu_si128((const __m128i *)p);
-			__m128i s = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, o1)),
-						 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c1), _mm_cmpeq_epi8(x, o2)),
-							      _mm_cmpeq_epi8(x, c2)));
-			unsigned m = (unsigned)_mm_movemask_epi8(s);
-			if (!m) {
-				p += 16;
-				continue;
-			}
-			p += __builtin_ctz(m);
-		} else {
-			while (p < end && *p != '"' && *p != '{' && *p != '}' && *p != '[' && *p != ']')
-				p++;
-			if (p >= end)
-				return NULL;
-		}
-		char ch = *p;
-		if (ch == '"') {
-			bool esc = false;
-			const char *e = pat_scan_string(p, end, &esc);
-			if (!e)
-				return NULL;
-			p = e + 1;
-		} else if (ch == '{' || ch == '[') {
-			depth++;
-			p++;
-		} else {
-			depth--;
-			p++;
-			if (depth == 0)
-				return p;
-		}
-	}
-	return NULL;
 }
 
 /* ---- full validation --------------------------------------------------------------------------- */

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <string.h>
+
 #include "pat.h"
 
 /* ---- small growable buffer ---------------------------------------------------------------------- */
@@ -27,7 +29,34 @@ bb_err pat_buf_put(pat_buf *b, const void *d, size_t n);
 bb_err pat_buf_putc(pat_buf *b, char c);
 void pat_buf_free(pat_buf *b);
 
-/* FNV-1a style 64-bit hash of bytes (seeded). */
+/* Hashing. Keys are hashed as their first 16 bytes (two zero-padded little-endian words, which the
+ * matcher already holds in a register when it finds a key's end) plus the rest in 8-byte words:
+ * pat_hash(p, n, seed) == pat_hash16(w0, w1, n, seed) for n <= 16, where pat_words gives w0/w1. */
+static inline uint64_t pat_mix(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+static inline uint64_t pat_hash16(uint64_t w0, uint64_t w1, size_t n, uint64_t seed)
+{
+	uint64_t h = (w0 ^ seed) * 0x9E3779B97F4A7C15ULL;
+	h ^= (w1 + (uint64_t)n) * 0xC2B2AE3D27D4EB4FULL;
+	return pat_mix(h);
+}
+
+/* The first 16 bytes of p[0..n) as two zero-padded words. */
+static inline void pat_words(const void *p, size_t n, uint64_t *w0, uint64_t *w1)
+{
+	unsigned char b[16] = {0};
+	if (n)
+		memcpy(b, p, n < 16 ? n : 16);
+	memcpy(w0, b, 8);
+	memcpy(w1, b + 8, 8);
+}
+
 uint64_t pat_hash(const void *p, size_t n, uint64_t seed);
 
 /* ---- numbers (pat_num.c) ------------------------------------------------------------------------ */
@@ -35,6 +64,14 @@ uint64_t pat_hash(const void *p, size_t n, uint64_t seed);
  * sense: finite as a double and exactly equal (by decimal value) to Java's Double.toString of that
  * double. Otherwise false (the number then matches only by identical text). -0 is folded to +0. */
 bool pat_num_comparable(const char *s, size_t n, double *out);
+/* A number's text already split by a scan: value = ±M · 10^-f with k significant digits, for a plain
+ * [-]digits[.digits] of at most 19 significant digits (plain false otherwise: then only s/n count). */
+typedef struct pat_numparts {
+	uint64_t M;
+	int16_t k, f;
+	bool neg, plain;
+} pat_numparts;
+bool pat_num_comparable_parts(const pat_numparts *t, const char *s, size_t n, double *out);
 
 /* ---- case folding (pat_fold.c) ------------------------------------------------------------------ */
 /* Java String.toLowerCase/toUpperCase(Locale.ROOT) of one code point, as UTF-8 (up to 12 bytes).
@@ -136,6 +173,10 @@ typedef struct pat_value {
 	double d;
 	int ipstate;  /* 0 = not parsed, else 4/16, -1 = not an IP */
 	uint8_t ip[16];
+	bool hw;        /* w0/w1 hold the first 16 bytes of s, zero-padded (set by the walk) */
+	uint64_t w0, w1;
+	bool parts;     /* nparts holds s split by the walk's number scan */
+	pat_numparts nparts;
 } pat_value;
 
 /* Is v matched by m (the ER semantics of one matcher on one leaf value)? */
@@ -157,10 +198,6 @@ const char *pat_scan_string(const char *s, const char *end, bool *esc);
 /* Decodes JSON string content (between quotes) into out, Jackson-style (lone surrogates become '?').
  * Returns false on an invalid escape or control character. */
 bool pat_decode_string(const char *s, size_t n, pat_buf *out);
-/* Skips one JSON value starting at p (after whitespace); structural only (strings and brackets),
- * not validating. Returns the position after it, or NULL if the input ends first. */
-const char *pat_skip_value(const char *p, const char *end);
-
 /* Full RFC 8259 validation of one JSON text (used by pat_match_rule). */
 bool pat_json_valid(const char *s, size_t n);
 

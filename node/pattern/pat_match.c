@@ -1,147 +1,110 @@
-/* node/pattern/pat_match.c — matching events against a published set (pat_match, pat_match_rule).
+/* node/pattern/pat_match.c — matching events against a published set (pat_match, pat_match_rule):
+ * scratch sizing, the walk (pat_walk.c), and the combination of satisfied predicates into rules.
  *
- * One pass over the event bytes: a recursive walk that follows only object keys present in the set's
- * path trie (dotted event keys are split and walked segment by segment, so "a.b" ≡ a→b), skips every
- * other subtree with the SSE2 structural skip, skips the rest of an object once all of its used keys
- * have been seen, and stops reading the event once all used top-level keys have been seen. Values are
- * offsets into the input (strings with escapes are decoded into scratch); numbers are parsed only for
- * fields with numeric matchers.
- * Each leaf value is looked up in its field's indexes; every matcher hit satisfies predicates (one per
- * branch condition), counted per branch with epoch stamps (no clearing between events). A branch whose
- * conditions were all satisfied by values outside arrays of objects matches at once; otherwise (values
- * inside arrays of objects, exists:false, or a condition mixing exists:false with values) it is
- * checked exactly: event-ruler's array-consistent search over the conditions in path order, where the
- * chosen values must lie in the same element of every array they share, and exists:false holds when
- * no value of that path is consistent with the choices made for earlier paths. Values outside arrays
- * of objects are consistent with everything and are preferred; the search is bounded per event.
+ * After the walk, each core has rules matched directly (hits) and candidate branches whose value
+ * conditions were all satisfied. A candidate whose conditions were all satisfied by values outside
+ * arrays of objects matches at once; otherwise (values inside arrays of objects, exists:false, or a
+ * condition mixing exists:false with values) it is checked exactly: event-ruler's array-consistent
+ * search over the conditions in path order, where the chosen values must lie in the same element of
+ * every array they share, and exists:false holds when no value of that path is consistent with the
+ * choices made for earlier paths. Values outside arrays of objects are consistent with everything and
+ * are preferred; the search is bounded per event. Base rules removed since the base was built (the
+ * set's dead bits) are dropped from the result.
  * Threads: a pat_set is read-only here; each thread passes its own pat_scratch.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "pat_set.h"
+#include "pat_run.h"
 
 #define STEP_BUDGET 2000000u
-
-struct pat_scratch {
-	uint32_t epoch;
-	const pat_set *sized_for;
-	uint32_t *pred_seen, *pred_free, *pred_head;
-	size_t npred_cap;
-	uint32_t *br_stamp;
-	uint32_t *br_cnt;
-	size_t nbr_cap;
-	uint32_t *rule_stamp;
-	size_t nrule_cap;
-	uint32_t *field_seen, *field_free, *field_head;
-	size_t nfield_cap;
-	/* (pred, element) pairs for values inside arrays of objects */
-	uint32_t *pair_node, *pair_next;
-	size_t npairs, pair_cap;
-	/* (field, element) values inside arrays of objects */
-	uint32_t *fv_node, *fv_next;
-	size_t nfv, fv_cap;
-	/* element tree: node 0 = outside any array */
-	uint32_t *en_parent, *en_array, *en_depth;
-	size_t nen, en_cap;
-	uint32_t narrays;
-	uint32_t *cand;
-	size_t ncand, cand_cap;
-	pat_buf str, key, low;
-	uint32_t steps;
-	bool oom;
-};
 
 pat_scratch *pat_scratch_new(void)
 {
 	return calloc(1, sizeof(pat_scratch));
 }
 
+static void cs_free(pat_cs *c)
+{
+	uint32_t *arrs[] = {c->pred_seen, c->pred_free, c->pred_head, c->br_stamp, c->br_cnt, c->rule_stamp,
+			    c->field_seen, c->field_free, c->field_head, c->pair_node, c->pair_next, c->fv_node,
+			    c->fv_next, c->cand, c->hits};
+	for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
+		free(arrs[i]);
+}
+
 void pat_scratch_free(pat_scratch *sc)
 {
 	if (!sc)
 		return;
-	free(sc->pred_seen);
-	free(sc->pred_free);
-	free(sc->pred_head);
-	free(sc->br_stamp);
-	free(sc->br_cnt);
-	free(sc->rule_stamp);
-	free(sc->field_seen);
-	free(sc->field_free);
-	free(sc->field_head);
-	free(sc->pair_node);
-	free(sc->pair_next);
-	free(sc->fv_node);
-	free(sc->fv_next);
+	cs_free(&sc->cs[0]);
+	cs_free(&sc->cs[1]);
 	free(sc->en_parent);
 	free(sc->en_array);
 	free(sc->en_depth);
-	free(sc->cand);
 	pat_buf_free(&sc->str);
 	pat_buf_free(&sc->key);
 	pat_buf_free(&sc->low);
 	free(sc);
 }
 
-static bool grow_u32(uint32_t **a, size_t need, size_t *cap, size_t newcap)
+/* Grows (and zeroes) the k arrays to at least need entries. */
+static bool grow(uint32_t **arrs[], int k, size_t need, size_t *cap)
 {
-	(void)cap;
-	uint32_t *n = realloc(*a, newcap * sizeof(uint32_t));
-	if (!n)
-		return false;
-	memset(n, 0, newcap * sizeof(uint32_t));
-	*a = n;
-	(void)need;
+	if (need <= *cap)
+		return true;
+	size_t c = need + need / 2 + 16;
+	for (int i = 0; i < k; i++) {
+		uint32_t *n = realloc(*arrs[i], c * sizeof(uint32_t));
+		if (!n)
+			return false;
+		memset(n, 0, c * sizeof(uint32_t));
+		*arrs[i] = n;
+	}
+	*cap = c;
 	return true;
 }
 
-/* Sizes the stamp arrays for s (allocates only when s is larger than anything seen before). */
+static void cs_zero(pat_cs *cs)
+{
+	if (cs->pred_seen) {
+		memset(cs->pred_seen, 0, cs->npred_cap * 4);
+		memset(cs->pred_free, 0, cs->npred_cap * 4);
+	}
+	if (cs->br_stamp)
+		memset(cs->br_stamp, 0, cs->nbr_cap * 4);
+	if (cs->rule_stamp)
+		memset(cs->rule_stamp, 0, cs->nrule_cap * 4);
+	if (cs->field_seen) {
+		memset(cs->field_seen, 0, cs->nfield_cap * 4);
+		memset(cs->field_free, 0, cs->nfield_cap * 4);
+	}
+}
+
+/* Sizes one core's stamp arrays for c. Growing zeroes them, which keeps every old stamp below any
+ * future epoch. */
+static bool cs_fit(pat_cs *cs, const pat_core *c)
+{
+	uint32_t **p3[] = {&cs->pred_seen, &cs->pred_free, &cs->pred_head};
+	uint32_t **b2[] = {&cs->br_stamp, &cs->br_cnt};
+	uint32_t **r1[] = {&cs->rule_stamp};
+	uint32_t **f3[] = {&cs->field_seen, &cs->field_free, &cs->field_head};
+	if (!grow(p3, 3, c->npreds, &cs->npred_cap) || !grow(b2, 2, c->nbr, &cs->nbr_cap) ||
+	    !grow(r1, 1, c->nrules, &cs->nrule_cap) || !grow(f3, 3, c->nfields, &cs->nfield_cap))
+		return false;
+	cs->ncand = cs->npairs = cs->nfv = cs->nhits = 0;
+	return true;
+}
+
 static bool scratch_fit(pat_scratch *sc, const pat_set *s)
 {
-	bool reset = false;
-	if (s->npreds > sc->npred_cap) {
-		size_t c = s->npreds + 16;
-		if (!grow_u32(&sc->pred_seen, s->npreds, &sc->npred_cap, c) ||
-		    !grow_u32(&sc->pred_free, s->npreds, &sc->npred_cap, c) ||
-		    !grow_u32(&sc->pred_head, s->npreds, &sc->npred_cap, c))
-			return false;
-		sc->npred_cap = c;
-		reset = true;
-	}
-	if (s->nbr > sc->nbr_cap) {
-		size_t c = s->nbr + 16;
-		if (!grow_u32(&sc->br_stamp, s->nbr, &sc->nbr_cap, c) || !grow_u32(&sc->br_cnt, s->nbr, &sc->nbr_cap, c))
-			return false;
-		sc->nbr_cap = c;
-		reset = true;
-	}
-	if (s->nrules > sc->nrule_cap) {
-		size_t c = s->nrules + 16;
-		if (!grow_u32(&sc->rule_stamp, s->nrules, &sc->nrule_cap, c))
-			return false;
-		sc->nrule_cap = c;
-		reset = true;
-	}
-	if (s->nfields > sc->nfield_cap) {
-		size_t c = s->nfields + 16;
-		if (!grow_u32(&sc->field_seen, s->nfields, &sc->nfield_cap, c) ||
-		    !grow_u32(&sc->field_free, s->nfields, &sc->nfield_cap, c) ||
-		    !grow_u32(&sc->field_head, s->nfields, &sc->nfield_cap, c))
-			return false;
-		sc->nfield_cap = c;
-		reset = true;
-	}
-	if (reset || sc->epoch == UINT32_MAX) {
-		/* fresh arrays are zero; make sure no stale stamp equals the next epochs */
-		memset(sc->pred_seen, 0, sc->npred_cap * 4);
-		memset(sc->pred_free, 0, sc->npred_cap * 4);
-		memset(sc->br_stamp, 0, sc->nbr_cap * 4);
-		memset(sc->rule_stamp, 0, sc->nrule_cap * 4);
-		memset(sc->field_seen, 0, sc->nfield_cap * 4);
-		memset(sc->field_free, 0, sc->nfield_cap * 4);
+	if (sc->epoch == UINT32_MAX) { /* the epoch restarts: no old stamp may equal a new one */
 		sc->epoch = 0;
+		cs_zero(&sc->cs[0]);
+		cs_zero(&sc->cs[1]);
 	}
+	if (!cs_fit(&sc->cs[0], s->base) || (s->delta && !cs_fit(&sc->cs[1], s->delta)))
+		return false;
 	if (!sc->en_parent) {
 		sc->en_cap = 64;
 		sc->en_parent = malloc(sc->en_cap * 4);
@@ -150,529 +113,12 @@ static bool scratch_fit(pat_scratch *sc, const pat_set *s)
 		if (!sc->en_parent || !sc->en_array || !sc->en_depth)
 			return false;
 	}
+	sc->nen = 1;
+	sc->en_parent[0] = sc->en_array[0] = sc->en_depth[0] = 0;
+	sc->narrays = 0;
+	sc->steps = 0;
+	sc->oom = false;
 	return true;
-}
-
-static bool push2(uint32_t **a, uint32_t **b, size_t *n, size_t *cap)
-{
-	if (*n < *cap)
-		return true;
-	size_t c = *cap ? *cap * 2 : 256;
-	uint32_t *na = realloc(*a, c * 4);
-	if (!na)
-		return false;
-	*a = na;
-	uint32_t *nb = realloc(*b, c * 4);
-	if (!nb)
-		return false;
-	*b = nb;
-	*cap = c;
-	return true;
-}
-
-/* ---- per-value work ----------------------------------------------------------------------------- */
-
-typedef struct W {
-	const pat_set *s;
-	pat_scratch *sc;
-	const char *end;
-	uint32_t ep;
-	bool stop;  /* nothing more to read */
-	bool bad;   /* malformed JSON seen */
-	bool early_exit; /* stop after the last used key (ignores later duplicate/dotted keys): off */
-} W;
-
-static void hit_pred(W *w, uint32_t pred, uint32_t elem)
-{
-	pat_scratch *sc = w->sc;
-	uint32_t ep = w->ep;
-	if (sc->pred_seen[pred] != ep) {
-		sc->pred_seen[pred] = ep;
-		sc->pred_head[pred] = PAT_NONE;
-		if (w->s->conds[pred].kind == PAT_C_POS) {
-			uint32_t br = w->s->pred_branch[pred];
-			if (sc->br_stamp[br] != ep) {
-				sc->br_stamp[br] = ep;
-				sc->br_cnt[br] = 0;
-			}
-			if (++sc->br_cnt[br] == w->s->br[br].npos) {
-				if (sc->ncand == sc->cand_cap) {
-					size_t c = sc->cand_cap ? sc->cand_cap * 2 : 64;
-					uint32_t *n = realloc(sc->cand, c * 4);
-					if (!n) {
-						sc->oom = true;
-						return;
-					}
-					sc->cand = n;
-					sc->cand_cap = c;
-				}
-				sc->cand[sc->ncand++] = br;
-			}
-		}
-	}
-	if (elem == 0) {
-		sc->pred_free[pred] = ep;
-	} else {
-		/* kept even when a free value exists: under exists:false a value inside an array element can
-		 * succeed where the free one fails (it makes other paths' values inconsistent) */
-		if (!push2(&sc->pair_node, &sc->pair_next, &sc->npairs, &sc->pair_cap)) {
-			sc->oom = true;
-			return;
-		}
-		sc->pair_node[sc->npairs] = elem;
-		sc->pair_next[sc->npairs] = sc->pred_head[pred];
-		sc->pred_head[pred] = (uint32_t)sc->npairs++;
-	}
-}
-
-static inline void hit_ment(W *w, uint32_t ment, uint32_t elem)
-{
-	const pat_ment *m = &w->s->ments[ment];
-	const uint32_t *pl = w->s->pred_lists + m->pred_off;
-	for (uint32_t i = 0; i < m->npred; i++)
-		hit_pred(w, pl[i], elem);
-}
-
-static void affix_probe(W *w, const pat_affix *a, const char *v, size_t n, bool suffix, uint32_t elem)
-{
-	for (uint32_t i = 0; i < a->nlens; i++) {
-		uint32_t L = a->lens[i];
-		if (L > n)
-			break;
-		const char *k = suffix ? v + n - L : v;
-		uint32_t m = pat_smap_get(w->s, &a->map, k, L, pat_hash(k, L, 13));
-		for (; m != PAT_NONE; m = w->s->alias_next[m])
-			hit_ment(w, m, elem);
-	}
-}
-
-static void emit(W *w, uint32_t fid, pat_value *v, uint32_t elem)
-{
-	const pat_set *s = w->s;
-	pat_scratch *sc = w->sc;
-	const pat_field *f = &s->fields[fid];
-	uint32_t ep = w->ep;
-	if (sc->field_seen[fid] != ep) {
-		sc->field_seen[fid] = ep;
-		sc->field_head[fid] = PAT_NONE;
-	}
-	if (elem == 0) {
-		sc->field_free[fid] = ep;
-	} else if (sc->field_free[fid] != ep) { /* a free value already makes exists:false fail */
-		if (!push2(&sc->fv_node, &sc->fv_next, &sc->nfv, &sc->fv_cap)) {
-			sc->oom = true;
-			return;
-		}
-		sc->fv_node[sc->nfv] = elem;
-		sc->fv_next[sc->nfv] = sc->field_head[fid];
-		sc->field_head[fid] = (uint32_t)sc->nfv++;
-	}
-	if (f->ment_exists != PAT_NONE)
-		hit_ment(w, f->ment_exists, elem);
-	uint32_t m;
-	switch (v->t) {
-	case PV_STR:
-		if (f->exact.e) {
-			m = pat_smap_get(s, &f->exact, v->s, v->n, pat_hash(v->s, v->n, 11));
-			if (m != PAT_NONE)
-				hit_ment(w, m, elem);
-		}
-		if (f->prefix.nlens)
-			affix_probe(w, &f->prefix, v->s, v->n, false, elem);
-		if (f->suffix.nlens)
-			affix_probe(w, &f->suffix, v->s, v->n, true, elem);
-		if (f->prefix_ic.nlens || f->suffix_ic.nlens) {
-			sc->low.len = 0;
-			if (pat_buf_put(&sc->low, v->s, v->n)) {
-				sc->oom = true;
-				return;
-			}
-			for (size_t i = 0; i < v->n; i++) {
-				char c = sc->low.p[i];
-				if (c >= 'A' && c <= 'Z')
-					sc->low.p[i] = (char)(c + 32);
-			}
-			if (f->prefix_ic.nlens)
-				affix_probe(w, &f->prefix_ic, sc->low.p, v->n, false, elem);
-			if (f->suffix_ic.nlens)
-				affix_probe(w, &f->suffix_ic, sc->low.p, v->n, true, elem);
-		}
-		if (f->eic.e) {
-			sc->key.len = 0;
-			if (pat_fold_key(v->s, v->n, &sc->key)) {
-				sc->oom = true;
-				return;
-			}
-			const char *k = sc->key.p ? sc->key.p : "";
-			m = pat_smap_get(s, &f->eic, k, sc->key.len, pat_hash(k, sc->key.len, 17));
-			for (; m != PAT_NONE; m = f->eic_next[m]) {
-				/* the fold key only narrows; ER's per-character rule decides */
-				if (pat_eic_equal(s->blob + s->ment_soff[m], s->ment_slen[m], v->s, v->n))
-					hit_ment(w, m, elem);
-			}
-		}
-		break;
-	case PV_NUM:
-		if (f->need_num && f->num.e) {
-			if (v->numstate == 0)
-				v->numstate = pat_num_comparable(v->s, v->n, &v->d) ? 1 : -1;
-			if (v->numstate > 0) {
-				uint64_t key;
-				double d = v->d;
-				memcpy(&key, &d, 8);
-				m = pat_nmap_get(&f->num, key);
-				if (m != PAT_NONE)
-					hit_ment(w, m, elem);
-			}
-		}
-		if (f->numtext.e) {
-			m = pat_smap_get(s, &f->numtext, v->s, v->n, pat_hash(v->s, v->n, 11));
-			if (m != PAT_NONE)
-				hit_ment(w, m, elem);
-		}
-		break;
-	case PV_NULL:
-		if (f->lit[0] >= 0)
-			hit_ment(w, (uint32_t)f->lit[0], elem);
-		break;
-	case PV_TRUE:
-		if (f->lit[1] >= 0)
-			hit_ment(w, (uint32_t)f->lit[1], elem);
-		break;
-	case PV_FALSE:
-		if (f->lit[2] >= 0)
-			hit_ment(w, (uint32_t)f->lit[2], elem);
-		break;
-	}
-	for (uint32_t i = 0; i < f->ngen; i++) {
-		uint32_t g = f->gen[i];
-		if (pat_value_match(&s->gm[g], v))
-			hit_ment(w, s->gm_ment[g], elem);
-	}
-}
-
-/* ---- the walk ----------------------------------------------------------------------------------- */
-
-static inline const char *ws(const char *p, const char *e)
-{
-	while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	return p;
-}
-
-static const char *scan_number(const char *p, const char *e)
-{
-	const char *s = p;
-	if (p < e && *p == '-')
-		p++;
-	if (p >= e)
-		return NULL;
-	if (*p == '0') {
-		p++;
-	} else if (*p >= '1' && *p <= '9') {
-		while (p < e && *p >= '0' && *p <= '9')
-			p++;
-	} else {
-		return NULL;
-	}
-	if (p < e && *p == '.') {
-		const char *d = ++p;
-		while (p < e && *p >= '0' && *p <= '9')
-			p++;
-		if (p == d)
-			return NULL;
-	}
-	if (p < e && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < e && (*p == '+' || *p == '-'))
-			p++;
-		const char *d = p;
-		while (p < e && *p >= '0' && *p <= '9')
-			p++;
-		if (p == d)
-			return NULL;
-	}
-	(void)s;
-	return p;
-}
-
-static uint32_t new_elem(W *w, uint32_t parent, uint32_t array)
-{
-	pat_scratch *sc = w->sc;
-	if (sc->nen == sc->en_cap) {
-		size_t c = sc->en_cap * 2;
-		uint32_t *a = realloc(sc->en_parent, c * 4), *b = a ? realloc(sc->en_array, c * 4) : NULL,
-			 *d = b ? realloc(sc->en_depth, c * 4) : NULL;
-		if (a)
-			sc->en_parent = a;
-		if (b)
-			sc->en_array = b;
-		if (d)
-			sc->en_depth = d;
-		if (!a || !b || !d) {
-			sc->oom = true;
-			return 0;
-		}
-		sc->en_cap = c;
-	}
-	uint32_t id = (uint32_t)sc->nen++;
-	sc->en_parent[id] = parent;
-	sc->en_array[id] = array;
-	sc->en_depth[id] = sc->en_depth[parent] + 1;
-	return id;
-}
-
-static const char *walk_value(W *w, const char *p, uint32_t node, uint32_t elem, int depth);
-
-/* Skips the remaining members of an object or elements of an array (p inside it). */
-static const char *skip_rest(W *w, const char *p, char close)
-{
-	(void)close;
-	long depth = 1;
-	const char *e = w->end;
-	while (p < e) {
-		char c = *p;
-		if (c == '"') {
-			bool esc = false;
-			const char *q = pat_scan_string(p, e, &esc);
-			if (!q)
-				return NULL;
-			p = q + 1;
-			continue;
-		}
-		if (c == '{' || c == '[')
-			depth++;
-		else if (c == '}' || c == ']') {
-			if (--depth == 0)
-				return p + 1;
-		}
-		p++;
-		/* fast forward over plain bytes */
-		while (p < e && *p != '"' && *p != '{' && *p != '}' && *p != '[' && *p != ']')
-			p++;
-	}
-	return NULL;
-}
-
-static const char *walk_object(W *w, const char *p, uint32_t node, uint32_t elem, int depth, bool root)
-{
-	const pat_set *s = w->s;
-	const char *e = w->end;
-	uint64_t seen = 0;
-	uint32_t nseen = 0, need = s->nodes[node].nchild;
-	p = ws(p, e);
-	if (p < e && *p == '}')
-		return p + 1;
-	for (;;) {
-		if (p >= e || *p != '"') {
-			w->bad = true;
-			return NULL;
-		}
-		bool esc = false;
-		const char *q = pat_scan_string(p, e, &esc);
-		if (!q) {
-			w->bad = true;
-			return NULL;
-		}
-		const char *k = p + 1;
-		size_t kn = (size_t)(q - k);
-		if (esc) {
-			if (!pat_decode_string(k, kn, &w->sc->key)) {
-				w->bad = true;
-				return NULL;
-			}
-			k = w->sc->key.p;
-			kn = w->sc->key.len;
-		}
-		/* child lookup; dotted keys walk several segments */
-		uint32_t child;
-		const char *dot = kn ? memchr(k, '.', kn) : NULL;
-		if (!dot) {
-			child = pat_set_child(s, node, k, kn);
-		} else {
-			child = node;
-			size_t i = 0;
-			for (;;) {
-				size_t st = i;
-				while (i < kn && k[i] != '.')
-					i++;
-				child = pat_set_child(s, child, k + st, i - st);
-				if (child == PAT_NONE || i >= kn)
-					break;
-				i++;
-			}
-		}
-		p = ws(q + 1, e);
-		if (p >= e || *p != ':') {
-			w->bad = true;
-			return NULL;
-		}
-		p = ws(p + 1, e);
-		if (child == PAT_NONE) {
-			p = pat_skip_value(p, e);
-			if (!p) {
-				w->bad = true;
-				return NULL;
-			}
-		} else {
-			if (!dot) {
-				uint32_t slot = s->nodes[child].slot;
-				if (slot < 64 && !(seen & (1ULL << slot))) {
-					seen |= 1ULL << slot;
-					nseen++;
-				}
-			}
-			p = walk_value(w, p, child, elem, depth + 1);
-			if (!p)
-				return NULL;
-		}
-		p = ws(p, e);
-		if (p < e && *p == ',') {
-			p = ws(p + 1, e);
-			if (w->early_exit && nseen == need && need <= 64) {
-				if (root) {
-					w->stop = true;
-					return p;
-				}
-				p = skip_rest(w, p, '}');
-				if (!p)
-					w->bad = true;
-				return p;
-			}
-			continue;
-		}
-		if (p < e && *p == '}')
-			return p + 1;
-		w->bad = true;
-		return NULL;
-	}
-}
-
-static const char *walk_array(W *w, const char *p, uint32_t node, uint32_t elem, int depth)
-{
-	const char *e = w->end;
-	uint32_t aid = ++w->sc->narrays;
-	p = ws(p, e);
-	if (p < e && *p == ']')
-		return p + 1;
-	for (;;) {
-		if (p >= e) {
-			w->bad = true;
-			return NULL;
-		}
-		if (*p == '{' || *p == '[') {
-			uint32_t en = new_elem(w, elem, aid);
-			if (w->sc->oom)
-				return NULL;
-			p = walk_value(w, p, node, en, depth + 1);
-		} else {
-			p = walk_value(w, p, node, elem, depth + 1);
-		}
-		if (!p)
-			return NULL;
-		p = ws(p, e);
-		if (p < e && *p == ',') {
-			p = ws(p + 1, e);
-			continue;
-		}
-		if (p < e && *p == ']')
-			return p + 1;
-		w->bad = true;
-		return NULL;
-	}
-}
-
-static const char *walk_value(W *w, const char *p, uint32_t node, uint32_t elem, int depth)
-{
-	const pat_set *s = w->s;
-	const char *e = w->end;
-	if (depth > PAT_MAX_EVENT_DEPTH || p >= e) {
-		w->bad = true;
-		return NULL;
-	}
-	int32_t field = s->nodes[node].field;
-	pat_value v;
-	switch (*p) {
-	case '{':
-		if (s->nodes[node].nchild == 0) {
-			const char *q = pat_skip_value(p, e);
-			if (!q)
-				w->bad = true;
-			return q;
-		}
-		return walk_object(w, p + 1, node, elem, depth, false);
-	case '[':
-		if (s->nodes[node].nchild == 0 && field < 0) {
-			const char *q = pat_skip_value(p, e);
-			if (!q)
-				w->bad = true;
-			return q;
-		}
-		return walk_array(w, p + 1, node, elem, depth);
-	case '"': {
-		bool esc = false;
-		const char *q = pat_scan_string(p, e, &esc);
-		if (!q) {
-			w->bad = true;
-			return NULL;
-		}
-		if (field < 0)
-			return q + 1;
-		memset(&v, 0, sizeof(v));
-		v.t = PV_STR;
-		v.s = p + 1;
-		v.n = (size_t)(q - p - 1);
-		if (esc) {
-			if (!pat_decode_string(v.s, v.n, &w->sc->str)) {
-				w->bad = true;
-				return NULL;
-			}
-			v.s = w->sc->str.p;
-			v.n = w->sc->str.len;
-		} else {
-			for (size_t i = 0; i < v.n; i++)
-				if ((unsigned char)v.s[i] < 0x20) {
-					w->bad = true;
-					return NULL;
-				}
-		}
-		emit(w, (uint32_t)field, &v, elem);
-		return q + 1;
-	}
-	case 't':
-	case 'f':
-	case 'n': {
-		const char *lit = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
-		size_t ln = strlen(lit);
-		if ((size_t)(e - p) < ln || memcmp(p, lit, ln)) {
-			w->bad = true;
-			return NULL;
-		}
-		if (field >= 0) {
-			memset(&v, 0, sizeof(v));
-			v.t = *p == 't' ? PV_TRUE : *p == 'f' ? PV_FALSE : PV_NULL;
-			v.s = p;
-			v.n = ln;
-			emit(w, (uint32_t)field, &v, elem);
-		}
-		return p + ln;
-	}
-	default: {
-		const char *q = scan_number(p, e);
-		if (!q) {
-			w->bad = true;
-			return NULL;
-		}
-		if (field >= 0) {
-			memset(&v, 0, sizeof(v));
-			v.t = PV_NUM;
-			v.s = p;
-			v.n = (size_t)(q - p);
-			emit(w, (uint32_t)field, &v, elem);
-		}
-		return q;
-	}
-	}
 }
 
 /* ---- combination -------------------------------------------------------------------------------- */
@@ -703,21 +149,21 @@ static bool consistent_all(const pat_scratch *sc, uint32_t x, const uint32_t *M,
 }
 
 /* exists:false on field f holds given the membership M */
-static bool absent_ok(const W *w, uint32_t f, const uint32_t *M, uint32_t nm)
+static bool absent_ok(const pat_walk *w, const pat_cs *cs, uint32_t f, const uint32_t *M, uint32_t nm)
 {
-	const pat_scratch *sc = w->sc;
-	if (sc->field_seen[f] != w->ep)
+	if (cs->field_seen[f] != w->ep)
 		return true;
-	if (sc->field_free[f] == w->ep)
+	if (cs->field_free[f] == w->ep)
 		return false;
-	for (uint32_t i = sc->field_head[f]; i != PAT_NONE; i = sc->fv_next[i])
-		if (consistent_all(sc, sc->fv_node[i], M, nm))
+	for (uint32_t i = cs->field_head[f]; i != PAT_NONE; i = cs->fv_next[i])
+		if (consistent_all(w->sc, cs->fv_node[i], M, nm))
 			return false;
 	return true;
 }
 
 /* simple: the branch has only value conditions, so a free value dominates every other choice */
-static bool search(W *w, const pat_bcond *c, uint32_t nc, uint32_t k, uint32_t *M, uint32_t nm, bool simple)
+static bool search(pat_walk *w, const pat_cs *cs, const pat_bcond *c, uint32_t nc, uint32_t k, uint32_t *M, uint32_t nm,
+		   bool simple)
 {
 	pat_scratch *sc = w->sc;
 	if (k == nc)
@@ -725,39 +171,39 @@ static bool search(W *w, const pat_bcond *c, uint32_t nc, uint32_t k, uint32_t *
 	if (++sc->steps > STEP_BUDGET)
 		return false;
 	const pat_bcond *cd = &c[k];
-	if (cd->kind != PAT_C_ABS && sc->pred_seen[cd->pred] == w->ep) {
-		if (sc->pred_free[cd->pred] == w->ep) {
-			if (search(w, c, nc, k + 1, M, nm, simple))
+	if (cd->kind != PAT_C_ABS && cs->pred_seen[cd->pred] == w->ep) {
+		if (cs->pred_free[cd->pred] == w->ep) {
+			if (search(w, cs, c, nc, k + 1, M, nm, simple))
 				return true;
 			if (simple || sc->steps > STEP_BUDGET)
 				return false;
 		}
-		for (uint32_t i = sc->pred_head[cd->pred]; i != PAT_NONE; i = sc->pair_next[i]) {
-			uint32_t x = sc->pair_node[i];
+		for (uint32_t i = cs->pred_head[cd->pred]; i != PAT_NONE; i = cs->pair_next[i]) {
+			uint32_t x = cs->pair_node[i];
 			if (!consistent_all(sc, x, M, nm))
 				continue;
 			M[nm] = x;
-			if (search(w, c, nc, k + 1, M, nm + 1, simple))
+			if (search(w, cs, c, nc, k + 1, M, nm + 1, simple))
 				return true;
 			if (sc->steps > STEP_BUDGET)
 				return false;
 		}
 	}
-	if (cd->kind != PAT_C_POS && absent_ok(w, cd->field, M, nm))
-		return search(w, c, nc, k + 1, M, nm, simple);
+	if (cd->kind != PAT_C_POS && absent_ok(w, cs, cd->field, M, nm))
+		return search(w, cs, c, nc, k + 1, M, nm, simple);
 	return false;
 }
 
-static bool branch_matches(W *w, uint32_t bi)
+static bool branch_matches(pat_walk *w, int k, uint32_t bi)
 {
-	const pat_set *s = w->s;
-	const pat_br *br = &s->br[bi];
-	const pat_bcond *c = s->conds + br->cond_off;
-	pat_scratch *sc = w->sc;
+	const pat_core *core = w->c[k];
+	const pat_cs *cs = w->cs[k];
+	const pat_br *br = &core->br[bi];
+	const pat_bcond *c = core->conds + br->cond_off;
 	if (br->simple) {
 		bool all_free = true;
-		for (uint32_t k = 0; k < br->nc; k++)
-			if (sc->pred_free[c[k].pred] != w->ep) {
+		for (uint32_t i = 0; i < br->nc; i++)
+			if (cs->pred_free[c[i].pred] != w->ep) {
 				all_free = false;
 				break;
 			}
@@ -767,65 +213,77 @@ static bool branch_matches(W *w, uint32_t bi)
 	uint32_t stackM[64];
 	uint32_t *M = br->nc <= 64 ? stackM : malloc(br->nc * sizeof(uint32_t));
 	if (!M) {
-		sc->oom = true;
+		w->sc->oom = true;
 		return false;
 	}
-	bool r = search(w, c, br->nc, 0, M, 0, br->simple);
+	bool r = search(w, cs, c, br->nc, 0, M, 0, br->simple);
 	if (M != stackM)
 		free(M);
 	return r;
 }
 
+static inline bool dead(const pat_set *s, int k, uint32_t rule)
+{
+	return k == 0 && s->dead && (s->dead[rule >> 6] >> (rule & 63) & 1);
+}
+
+/* Appends the rules core k matched to ids (count in *total). */
+static void collect(pat_walk *w, const pat_set *s, int k, uint32_t *ids, size_t cap, size_t *total)
+{
+	const pat_core *core = w->c[k];
+	pat_cs *cs = w->cs[k];
+	for (size_t i = 0; i < cs->nhits; i++) {
+		uint32_t rule = cs->hits[i];
+		if (dead(s, k, rule))
+			continue;
+		if (*total < cap)
+			ids[*total] = core->rule_ids[rule];
+		(*total)++;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		const uint32_t *list = pass ? core->always : cs->cand;
+		size_t cnt = pass ? core->nalways : cs->ncand;
+		for (size_t i = 0; i < cnt; i++) {
+			uint32_t bi = list[i];
+			uint32_t rule = core->br[bi].rule;
+			if (cs->rule_stamp[rule] == w->ep || dead(s, k, rule))
+				continue;
+			if (!branch_matches(w, k, bi))
+				continue;
+			cs->rule_stamp[rule] = w->ep;
+			if (*total < cap)
+				ids[*total] = core->rule_ids[rule];
+			(*total)++;
+		}
+	}
+}
+
 static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t len, uint32_t *ids, size_t cap,
 		  size_t *n)
 {
-	*n = 0;
 	if (!scratch_fit(sc, s))
 		return BB_ENOMEM;
-	W w = {.s = s, .sc = sc, .end = event + len};
-	w.ep = ++sc->epoch;
-	sc->ncand = 0;
-	sc->npairs = 0;
-	sc->nfv = 0;
-	sc->nen = 1;
-	sc->en_parent[0] = 0;
-	sc->en_array[0] = 0;
-	sc->en_depth[0] = 0;
-	sc->narrays = 0;
-	sc->steps = 0;
-	sc->oom = false;
-	const char *p = ws(event, w.end);
-	if (p >= w.end || *p != '{')
+	int ncores = s->delta ? 2 : 1;
+	/* the walk relies on the event being one object: '{' first and '}' last, whitespace aside */
+	const char *p = event, *e = event + len;
+	while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	while (e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t'))
+		e--;
+	if (e - p < 2 || *p != '{' || e[-1] != '}')
 		return BB_EINVAL;
-	if (s->nodes[0].nchild) {
-		const char *q = walk_object(&w, p + 1, 0, 0, 1, true);
+	pat_walk w = {.c = {s->base, s->delta}, .cs = {&sc->cs[0], &sc->cs[1]}, .sc = sc, .start = event, .end = e};
+	w.ep = ++sc->epoch;
+	if (s->base->nodes[0].nchild || (s->delta && s->delta->nodes[0].nchild)) {
+		const char *q = pat_walk_event(&w, p);
 		if (sc->oom)
 			return BB_ENOMEM;
-		if (!q && !w.stop)
+		if (q != e)
 			return BB_EINVAL;
-		if (!w.stop && q) {
-			q = ws(q, w.end);
-			if (q != w.end)
-				return BB_EINVAL;
-		}
 	}
 	size_t total = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		const uint32_t *list = pass ? s->always : sc->cand;
-		size_t cnt = pass ? s->nalways : sc->ncand;
-		for (size_t i = 0; i < cnt; i++) {
-			uint32_t bi = list[i];
-			uint32_t rule = s->br[bi].rule;
-			if (sc->rule_stamp[rule] == w.ep)
-				continue;
-			if (!branch_matches(&w, bi))
-				continue;
-			sc->rule_stamp[rule] = w.ep;
-			if (total < cap)
-				ids[total] = s->rule_ids[rule];
-			total++;
-		}
-	}
+	for (int k = 0; k < ncores; k++)
+		collect(&w, s, k, ids, cap, &total);
 	if (sc->oom)
 		return BB_ENOMEM;
 	*n = total;

@@ -96,13 +96,48 @@ static bool same_dec(const dec *a, const dec *b)
  * Computes d = round-half-even(D) and decides whether D is what Java prints for d: no 1-digit-shorter
  * decimal lies in d's rounding interval and D is the closest k-digit decimal to d.
  * Returns false when the inputs are outside its range (caller falls back). */
+static const uint64_t pow10u[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+				    100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+				    10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+				    10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+				    10000000000000000000ULL};
+
+/* num / d for a quotient that fits in 64 bits (the high word of num is below d): one divq on
+ * x86-64 instead of the generic 128-bit division. */
+static inline unsigned __int128 div_small(unsigned __int128 num, uint64_t d)
+{
+#if defined(__x86_64__)
+	uint64_t hi = (uint64_t)(num >> 64), lo = (uint64_t)num, quo, rem;
+	if (hi < d) {
+		__asm__("divq %4" : "=a"(quo), "=d"(rem) : "a"(lo), "d"(hi), "rm"(d));
+		return quo;
+	}
+#endif
+	return num / d;
+}
+
+/* m * 2^-s for m in [2^52, 2^53]: the bits directly when the result is a normal double. */
+static inline double scale2(uint64_t m, int s)
+{
+	uint64_t mm = m;
+	int e = 52 - s + 1023;
+	if (mm == (1ULL << 53)) {
+		mm >>= 1;
+		e++;
+	}
+	if (e < 1 || e > 2046)
+		return ldexp((double)m, -s);
+	uint64_t bits = ((uint64_t)e << 52) | (mm & ((1ULL << 52) - 1));
+	double d;
+	memcpy(&d, &bits, 8);
+	return d;
+}
+
 static bool exact_1617(uint64_t M, int q, bool neg, double *out, bool *comparable)
 {
 	typedef unsigned __int128 u128;
 	typedef __int128 i128;
-	uint64_t p10 = 1;
-	for (int i = 0; i < q; i++)
-		p10 *= 10;
+	uint64_t p10 = pow10u[q];
 	int bl = 64 - __builtin_clzll(M);
 	/* m2 = M * 2^s / 10^q in [2^52, 2^53) */
 	int l10 = (q * 3322 + 999) / 1000; /* ceil(q * log2(10)) approx */
@@ -111,42 +146,50 @@ static bool exact_1617(uint64_t M, int q, bool neg, double *out, bool *comparabl
 		if (s < 0 || bl + s > 125)
 			return false;
 		u128 num = (u128)M << s;
-		u128 m2 = num / p10;
-		if (m2 >= ((u128)1 << 53)) {
+		if ((uint64_t)(num >> 64) >= p10) { /* quotient >= 2^64: far too big */
 			s--;
 			continue;
 		}
-		if (m2 < ((u128)1 << 52)) {
+		uint64_t m2 = (uint64_t)div_small(num, p10);
+		if (m2 >= (1ULL << 53)) {
+			s--;
+			continue;
+		}
+		if (m2 < (1ULL << 52)) {
 			s++;
 			continue;
 		}
-		u128 rem = num - m2 * p10;
-		/* round half even */
-		if (rem * 2 > p10 || (rem * 2 == p10 && (m2 & 1)))
-			m2++;
-		if (m2 == ((u128)1 << 53)) {
-			/* carried into the next binade: exact value still m2 * 2^-s */
+		/* rem < 10^q; round half even; diff = (D - d) * 10^q * 2^s, |diff| <= 10^q / 2 < 2^63 */
+		uint64_t rem = (uint64_t)(num - (u128)m2 * p10);
+		int64_t diff;
+		if (rem > p10 - rem || (rem == p10 - rem && (m2 & 1))) {
+			m2++; /* may carry to 2^53: the exact value is still m2 * 2^-s */
+			diff = -(int64_t)(p10 - rem);
+		} else {
+			diff = (int64_t)rem;
 		}
-		i128 diff = (i128)num - (i128)(m2 * p10); /* (D - d) * 10^q * 2^s */
-		double d = ldexp((double)(uint64_t)m2, -s);
+		double d = scale2(m2, s);
 		*out = neg ? -d : d;
-		i128 half_unit = (i128)1 << (s - 1 >= 0 ? s - 1 : 0);
-		i128 ad = diff < 0 ? -diff : diff;
-		if (ad > half_unit || (ad == half_unit && (M & 1))) {
-			*comparable = false; /* a neighbouring k-digit decimal is closer */
-			return true;
+		/* a neighbouring k-digit decimal (spacing 2^s here) is closer to d than D */
+		uint64_t ad = diff < 0 ? (uint64_t)-diff : (uint64_t)diff;
+		if (s <= 64) {
+			uint64_t half = s ? 1ULL << (s - 1) : 1;
+			if (ad > half || (ad == half && (M & 1))) {
+				*comparable = false;
+				return true;
+			}
 		}
-		bool even = !(m2 & 1);
-		bool pow2 = m2 == ((u128)1 << 52);
+		/* a (k-1)-digit decimal (the multiples of 10 * 2^s next to D) inside d's rounding interval
+		 * (half an ulp = 10^q / 2 here; a quarter below a power of two) rounds to d: D is not shortest */
+		bool even = !(m2 & 1), pow2 = m2 == (1ULL << 52);
 		uint64_t r10 = M % 10;
-		i128 cand[2] = {diff - (i128)r10 * ((i128)1 << s), diff + (i128)(10 - r10) * ((i128)1 << s)};
+		i128 cand[2] = {(i128)diff - ((i128)r10 << s), (i128)diff + ((i128)(10 - r10) << s)};
 		for (int c = 0; c < 2; c++) {
 			i128 x = cand[c];
-			i128 ax = x < 0 ? -x : x;
-			i128 lim2 = (i128)p10; /* |x| * 2 <= 10^q  (x below d with a power-of-two m2: |x| * 4 <= 10^q) */
-			i128 lhs = (x < 0 && pow2) ? ax * 4 : ax * 2;
-			if (lhs < lim2 || (lhs == lim2 && even)) {
-				*comparable = false; /* a shorter decimal rounds to d */
+			u128 ax = (u128)(x < 0 ? -x : x);
+			u128 lhs = (x < 0 && pow2) ? ax * 4 : ax * 2;
+			if (lhs < p10 || (lhs == p10 && even)) {
+				*comparable = false;
 				return true;
 			}
 		}
@@ -156,107 +199,88 @@ static bool exact_1617(uint64_t M, int q, bool neg, double *out, bool *comparabl
 	return false;
 }
 
+/* One pass over [-]digits[.digits] into parts (pat_int.h); parts->plain is false for any other form. */
+static void plain_decimal(const char *s, size_t n, pat_numparts *t)
+{
+	size_t i = n && s[0] == '-';
+	t->neg = i;
+	t->plain = false;
+	uint64_t m = 0;
+	int digits = 0, lead = 0, fr = 0;
+	for (; i < n; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9)
+			break;
+		m = m * 10 + d;
+		lead += m == 0;
+		digits++;
+	}
+	if (digits == 0)
+		return;
+	if (i < n && s[i] == '.') {
+		size_t fs = ++i;
+		for (; i < n; i++) {
+			unsigned d = (unsigned)(unsigned char)s[i] - '0';
+			if (d > 9)
+				break;
+			m = m * 10 + d;
+			lead += m == 0;
+			digits++;
+		}
+		fr = (int)(i - fs);
+		if (fr == 0)
+			return;
+	}
+	if (i != n || digits - lead > 19)
+		return;
+	t->M = m;
+	t->k = (int16_t)(digits - lead);
+	t->f = (int16_t)fr;
+	t->plain = true;
+}
+
+static bool general(const char *s, size_t n, double *out);
+
 bool pat_num_comparable(const char *s, size_t n, double *out)
 {
-	/* 16/17-digit plain decimals (the common case for coordinates and measurements) */
-	{
-		size_t i = 0;
-		bool neg = false;
-		if (i < n && s[i] == '-') {
-			neg = true;
-			i++;
-		}
-		uint64_t M = 0;
-		int k = 0, frac = 0, tz = 0;
-		bool nz = false, ok = true, dot = false;
-		for (; i < n; i++) {
-			char ch = s[i];
-			if (ch >= '0' && ch <= '9') {
-				if (dot)
-					frac++;
-				if (ch != '0')
-					nz = true;
-				if (!nz)
-					continue;
-				if (++k > 19) {
-					ok = false;
-					break;
-				}
-				M = M * 10 + (uint64_t)(ch - '0');
-				tz = ch == '0' ? tz + 1 : 0;
-			} else if (ch == '.' && !dot) {
-				dot = true;
-			} else {
-				ok = false;
-				break;
-			}
-		}
-		if (ok && nz) {
-			while (tz > 0) {
-				M /= 10;
-				k--;
-				frac--;
-				tz--;
-			}
-			if ((k == 16 || k == 17) && frac >= 1 && frac <= 19) {
-				bool comp;
-				if (exact_1617(M, frac, neg, out, &comp))
-					return comp;
-			}
-		}
-	}
+	pat_numparts t;
+	plain_decimal(s, n, &t);
+	return pat_num_comparable_parts(&t, s, n, out);
+}
 
-	/* fast path: plain digits, few significant digits */
-	uint64_t mant = 0;
-	int sig = 0, frac = 0;
-	size_t i = 0;
-	bool neg = false, ok = true;
-	if (i < n && s[i] == '-') {
-		neg = true;
-		i++;
-	}
-	bool nz = false;
-	for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-		if (s[i] != '0')
-			nz = true;
-		if (nz) {
-			if (++sig > 15) {
-				ok = false;
-				break;
-			}
-			mant = mant * 10 + (uint64_t)(s[i] - '0');
-		}
-	}
-	if (ok && i < n && s[i] == '.') {
-		i++;
-		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-			if (s[i] != '0')
-				nz = true;
-			frac++;
-			if (nz) {
-				if (++sig > 15) {
-					ok = false;
-					break;
-				}
-			}
-			mant = mant * 10 + (uint64_t)(s[i] - '0');
-		}
-	}
-	if (ok && i == n) {
-		if (mant == 0) {
-			*out = 0.0;
+bool pat_num_comparable_parts(const pat_numparts *t, const char *s, size_t n, double *out)
+{
+	if (t->plain) {
+		uint64_t M = t->M;
+		int k = t->k, f = t->f;
+		if (M == 0) {
+			*out = 0.0; /* -0 folds to +0 */
 			return true;
 		}
-		double d;
-		if (frac <= 22)
-			d = (double)mant / pow10tab[frac];
-		else
-			d = strtod(s, NULL);
-		if (d >= DBL_MIN || -d >= DBL_MIN) {
-			*out = neg && d > 0 ? -d : d;
-			return true;
+		while (f > 0 && M % 10 == 0) { /* trailing fraction zeros change nothing */
+			M /= 10;
+			k--;
+			f--;
+		}
+		if ((k == 16 || k == 17) && f >= 1 && f <= 19) {
+			bool comp;
+			if (exact_1617(M, f, t->neg, out, &comp))
+				return comp;
+		} else if (k <= 15 && f <= 22) {
+			/* M and 10^f are exact doubles: one correctly rounded division */
+			double d = (double)M / pow10tab[f];
+			if (d >= DBL_MIN) {
+				*out = t->neg ? -d : d;
+				return true;
+			}
 		}
 	}
+	return general(s, n, out);
+}
+
+/* Any number text: decimal digits compared with Java's shortest form of the double. */
+static bool general(const char *s, size_t n, double *out)
+{
 	/* general path */
 	dec in;
 	if (!parse_dec(s, n, &in))

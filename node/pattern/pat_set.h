@@ -1,6 +1,13 @@
-/* node/pattern/pat_set.h — private: the layout of a published pattern set (pat_set.c builds it,
- * pat_match.c reads it). Everything is in flat arrays indexed by 32-bit ids; strings live in one
- * blob. A set is immutable after publication and shared by matching threads (refcount).
+/* node/pattern/pat_set.h — private: the layout of a published pattern set.
+ *
+ * A pat_core is the compiled form of a list of rules (pat_core.c builds it, pat_walk*.c and
+ * pat_match.c read it): a path trie, per-field value indexes, predicates, branches and rules, all in
+ * flat arrays indexed by 32-bit ids, strings in one blob. A core is immutable once built and
+ * refcounted.
+ * A published pat_set is a base core (all rules as of the last full build), optionally a small delta
+ * core (rules added or replaced since), and a bitset of base rules removed or replaced since — so a
+ * rule change costs a rebuild of the delta, not of the world (pat_builder.c decides when to rebuild
+ * the base). One walk over the event serves both cores.
  */
 #ifndef PAT_SET_H
 #define PAT_SET_H
@@ -9,10 +16,14 @@
 
 #include "pat_int.h"
 
-/* Open-addressing hash map from a byte string (in the set's blob) to a u32. */
+/* Open-addressing hash map from a byte string to a u32. The first 16 key bytes live in the entry
+ * (zero-padded), so keys up to 16 bytes compare without touching the blob; longer keys compare their
+ * rest in the blob at off. */
 typedef struct pat_smap_ent {
-	uint32_t hash; /* low 32 bits of pat_hash; 0 = empty slot marker is avoided by forcing bit 0 */
-	uint32_t off, len;
+	uint64_t w0, w1;
+	uint32_t hash; /* low 32 bits of the key hash with bit 0 forced: 0 marks an empty slot */
+	uint32_t len;
+	uint32_t off;
 	uint32_t val;
 } pat_smap_ent;
 
@@ -21,6 +32,10 @@ typedef struct pat_smap {
 	uint32_t mask; /* capacity - 1, 0 when empty table */
 	uint32_t n;
 } pat_smap;
+
+/* A value of the exact-string map with this bit set is a rule index, not a ment: the ment is the only
+ * condition of a branch, so a hit matches that rule directly (no predicate counting). */
+#define PAT_DIRECT 0x80000000u
 
 /* Hash map from u64 (double bits) to u32. */
 typedef struct pat_nmap_ent {
@@ -46,6 +61,13 @@ typedef struct pat_ment {
 	uint32_t pred_off, npred;
 } pat_ment;
 
+/* A numeric range matcher. */
+typedef struct pat_range {
+	double lo, hi;
+	bool open_lo, open_hi;
+	uint32_t ment;
+} pat_range;
+
 typedef struct pat_field {
 	pat_smap exact;     /* decoded string -> ment */
 	pat_smap numtext;   /* non-comparable number text -> ment */
@@ -56,16 +78,39 @@ typedef struct pat_field {
 	uint32_t *eic_next; /* chain of candidates: eic ment -> next (UINT32_MAX ends) */
 	uint32_t *gen;      /* generic matchers: indexes into set->gm */
 	uint32_t ngen;
+	pat_range *ranges;  /* numeric ranges */
+	uint32_t nranges;
+	double rmin, rmax;  /* the union of the ranges lies in [rmin, rmax] */
+	double *numv;       /* the exact numbers of num, ascending (a cheap "near any?" test) */
+	uint32_t nnumv;
 	bool need_num, need_ip;
 	uint32_t ment_exists; /* UINT32_MAX or ment */
 } pat_field;
 
-/* Trie of path segments: node 0 is the root. */
+/* Trie of path segments: node 0 is the root. Children of a node are found by (length, first 16
+ * bytes) in a short array (nodes with at most PAT_SMALL_KIDS children) or through the kids hash map;
+ * lenmask rejects most unused event keys with one bit test. */
+#define PAT_SMALL_KIDS 8
 typedef struct pat_node {
 	int32_t field;     /* leaf field id or -1 */
 	uint32_t nchild;   /* used children */
 	uint32_t slot;     /* index of this node among its parent's children (for seen masks) */
+	uint32_t kid_off;  /* first child in set->kid */
+	uint64_t lenmask;  /* bit min(len, 63) set for every child segment length */
 } pat_node;
+
+typedef struct pat_kid {
+	uint64_t w0, w1;   /* first 16 bytes of the segment, zero-padded */
+	uint32_t len, off; /* segment length and its bytes in the blob */
+	uint32_t parent, node;
+} pat_kid;
+
+/* (parent, segment) -> child: open addressing over pat_kid entries (node == 0 marks empty; the root
+ * is never a child). */
+typedef struct pat_kmap {
+	pat_kid *e;
+	uint32_t mask, n;
+} pat_kmap;
 
 enum { PAT_C_POS = 0, PAT_C_ABS = 1, PAT_C_MIX = 2 };
 
@@ -83,14 +128,15 @@ typedef struct pat_br {
 	uint8_t simple;   /* only POS conditions */
 } pat_br;
 
-struct pat_set {
+typedef struct pat_core {
 	atomic_uint refs;
 	char *blob;
 	size_t blob_len;
 	/* path trie */
 	pat_node *nodes;
 	uint32_t nnodes;
-	pat_smap kids;   /* key: 4-byte parent id + segment bytes (in blob) -> child node */
+	pat_kmap kids;   /* (parent, segment) -> child node */
+	pat_kid *kid;    /* children of each node, contiguous from nodes[i].kid_off */
 	/* fields */
 	pat_field *fields;
 	uint32_t nfields;
@@ -111,16 +157,70 @@ struct pat_set {
 	pat_bcond *conds;
 	uint32_t *always;  /* branches with no POS condition: checked on every event */
 	uint32_t nalways;
-	uint32_t *rule_ids;
+	uint32_t *rule_ids; /* caller's id of each rule */
 	uint32_t nrules;
+	size_t memory;
+} pat_core;
+
+struct pat_set {
+	atomic_uint refs;
+	pat_core *base;    /* never NULL */
+	pat_core *delta;   /* NULL when no rule changed since the base was built */
+	uint64_t *dead;    /* bit i: base rule i no longer counts (NULL = none) */
+	uint32_t nrules;   /* live rules */
 	size_t memory;
 };
 
-/* lookups */
-uint32_t pat_smap_get(const pat_set *s, const pat_smap *m, const char *k, size_t n, uint64_t h);
-uint32_t pat_nmap_get(const pat_nmap *m, uint64_t key);
-uint32_t pat_set_child(const pat_set *s, uint32_t parent, const char *seg, size_t n);
+/* Builds a core from n rules (ids[i], rules[i]); NULL on allocation failure. (pat_core.c) */
+pat_core *pat_core_build(const uint32_t *ids, const pat_rule *const *rules, uint32_t n);
+void pat_core_retain(pat_core *c);
+void pat_core_release(pat_core *c);
 
 #define PAT_NONE UINT32_MAX
+
+/* Seeds of the maps (build and lookup must agree). */
+#define PAT_SEED_EXACT 11
+#define PAT_SEED_AFFIX 13
+#define PAT_SEED_EIC 17
+#define PAT_SEED_KID(parent) ((uint64_t)(parent) * 0x9E3779B97F4A7C15ULL + 17)
+
+/* ---- lookups (pat_map.c; any thread) ---- */
+/* Looks k up in m. w0/w1: the first 16 bytes of k zero-padded (pat_words); hh = pat_hash(k, n, seed)
+ * with the map's seed (pat_hash16 for n <= 16). */
+uint32_t pat_smap_get(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1,
+		      uint64_t hh);
+uint32_t pat_nmap_get(const pat_nmap *m, uint64_t key);
+uint32_t pat_kmap_get(const pat_core *s, uint32_t parent, const char *seg, size_t n, uint64_t w0, uint64_t w1);
+/* Child of parent named seg[0..n), or PAT_NONE. */
+uint32_t pat_set_child(const pat_core *s, uint32_t parent, const char *seg, size_t n);
+
+/* The same, with the segment's first 16 bytes already in w0/w1: one bit test rejects most unknown
+ * keys; small nodes compare their few children directly. */
+static inline uint32_t pat_child(const pat_core *s, uint32_t node, const char *k, size_t n, uint64_t w0, uint64_t w1)
+{
+	const pat_node *nd = &s->nodes[node];
+	if (!((nd->lenmask >> (n < 63 ? n : 63)) & 1))
+		return PAT_NONE;
+	if (nd->nchild > PAT_SMALL_KIDS)
+		return pat_kmap_get(s, node, k, n, w0, w1);
+	const pat_kid *kd = s->kid + nd->kid_off;
+	for (uint32_t i = 0; i < nd->nchild; i++)
+		if (kd[i].len == n && kd[i].w0 == w0 && kd[i].w1 == w1 &&
+		    (n <= 16 || memcmp(s->blob + kd[i].off + 16, k + 16, n - 16) == 0))
+			return kd[i].node;
+	return PAT_NONE;
+}
+
+/* ---- build-time inserts (pat_map.c; the publishing thread). blob: the key bytes' buffer as it is
+ * now (keys are at blob + off). *oom is set on allocation failure. ---- */
+/* Inserts key blob[off..off+len) unless present; returns the value stored for it. */
+uint32_t pat_smap_put(pat_smap *m, const char *blob, uint32_t off, uint32_t len, uint64_t seed, uint32_t val,
+		      bool *oom);
+/* Replaces the value of an existing key; false if absent. */
+bool pat_smap_set(pat_smap *m, const char *blob, const char *k, size_t len, uint64_t seed, uint32_t val);
+void pat_nmap_put(pat_nmap *m, uint64_t key, uint32_t val, bool *oom);
+/* Inserts (parent, blob[off..off+len)) -> node unless present; returns the node stored. */
+uint32_t pat_kmap_put(pat_kmap *m, const char *blob, uint32_t parent, uint32_t off, uint32_t len, uint32_t node,
+		      bool *oom);
 
 #endif /* PAT_SET_H */

@@ -1,5 +1,5 @@
 /* node/pattern/pat_util.c — small helpers shared by the pattern engine: growable byte buffers and a
- * fast 64-bit hash (8 bytes per step, multiply-xorshift mixing) used by every hash table here.
+ * fast 64-bit hash (the first 16 bytes in two multiplies, then 8 bytes per step; pat_int.h) used by every hash table here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,29 +37,16 @@ void pat_buf_free(pat_buf *b)
 	b->len = b->cap = 0;
 }
 
-static inline uint64_t mix(uint64_t h)
-{
-	h ^= h >> 32;
-	h *= 0xd6e8feb86659fd93ULL;
-	h ^= h >> 32;
-	return h;
-}
-
 uint64_t pat_hash(const void *p, size_t n, uint64_t seed)
 {
 	const unsigned char *s = p;
-	uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ULL);
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, s, 8);
-		h = mix(h ^ w) * 0x9E3779B97F4A7C15ULL;
-		s += 8;
-		n -= 8;
-	}
-	if (n) {
+	uint64_t w0, w1;
+	pat_words(s, n, &w0, &w1);
+	uint64_t h = pat_hash16(w0, w1, n, seed);
+	for (size_t i = 16; i < n; i += 8) {
 		uint64_t w = 0;
-		memcpy(&w, s, n);
-		h = mix(h ^ w ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ULL;
+		memcpy(&w, s + i, n - i < 8 ? n - i : 8);
+		h = pat_mix((h ^ w) * 0x9E3779B97F4A7C15ULL);
 	}
-	return mix(h);
+	return h;
 }

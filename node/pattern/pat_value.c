@@ -18,7 +18,10 @@ static bool num(pat_value *v)
 	if (v->t != PV_NUM)
 		return false;
 	if (v->numstate == 0)
-		v->numstate = pat_num_comparable(v->s, v->n, &v->d) ? 1 : -1;
+		v->numstate = (v->parts ? pat_num_comparable_parts(&v->nparts, v->s, v->n, &v->d)
+					: pat_num_comparable(v->s, v->n, &v->d))
+				      ? 1
+				      : -1;
 	return v->numstate > 0;
 }
 

@@ -1,0 +1,582 @@
+/* node/pattern/pat_core.c — compiling a list of rules into one immutable pat_core (layout in pat_set.h).
+ *
+ * One linear pass over the rules creates the path trie (segments of the flattened condition paths),
+ * one field per trie leaf, one predicate per branch condition and the branches; a second pass turns
+ * the unique matchers of each field ("ments", deduplicated across rules) into that field's indexes:
+ * exact strings and non-comparable number texts in hash maps, comparable numbers by their double
+ * bits, prefixes and suffixes in one map per field probed once per distinct affix length (ASCII
+ * case-insensitive affixes lowercased the same way), equals-ignore-case by fold key with exact
+ * confirmation, everything else (wildcards, ranges, cidr, anything-but, non-ASCII case-folded
+ * affixes) in a short generic list. Each ment lists the predicates it satisfies; an exact-string ment
+ * that is the whole of a one-condition branch maps straight to its rule (PAT_DIRECT), so the common
+ * "field equals value" rule costs one probe and no counting. Finally every trie node gets a compact
+ * child array and a mask of its children's key lengths for the walk.
+ * Cost: about 100 ns per simple rule; memory is reported by core->memory.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pat_set.h"
+
+typedef struct bctx {
+	pat_core *s;
+	pat_buf blob;
+	bool oom;
+} bctx;
+
+/* growable arrays */
+#define GROW(arr, n, cap, b)                                                                                         \
+	do {                                                                                                         \
+		if ((n) == (cap)) {                                                                                  \
+			size_t nc_ = (cap) ? (cap) * 2 : 16;                                                         \
+			void *np_ = realloc((arr), nc_ * sizeof(*(arr)));                                            \
+			if (!np_) {                                                                                  \
+				(b)->oom = true;                                                                     \
+				break;                                                                               \
+			}                                                                                            \
+			(arr) = np_;                                                                                 \
+			(cap) = nc_;                                                                                 \
+		}                                                                                                    \
+	} while (0)
+
+static uint32_t blob_add(bctx *b, const void *p, size_t n)
+{
+	uint32_t off = (uint32_t)b->blob.len;
+	if (pat_buf_put(&b->blob, p, n))
+		b->oom = true;
+	return off;
+}
+
+/* ---- unique matchers ----------------------------------------------------------------------------- */
+
+typedef struct mtmp {
+	const pat_matcher *m;
+	uint32_t field;
+	uint32_t *preds;
+	uint32_t npred, cap;
+	uint64_t hash;
+} mtmp;
+
+typedef struct gtmp {
+	mtmp *v;
+	uint32_t n, cap;
+	uint32_t *tab; /* hash -> mtmp index + 1 */
+	uint32_t tmask;
+} gtmp;
+
+static uint32_t ment_get(bctx *b, gtmp *g, uint32_t field, const pat_matcher *m)
+{
+	uint64_t h = pat_matcher_hash(m) ^ (field * 0x9E3779B97F4A7C15ULL);
+	if (!g->tab || (g->n + 1) * 2 > g->tmask + 1) {
+		uint32_t cap = g->tab ? (g->tmask + 1) * 2 : 64;
+		uint32_t *nt = calloc(cap, sizeof(uint32_t));
+		if (!nt) {
+			b->oom = true;
+			return PAT_NONE;
+		}
+		free(g->tab);
+		g->tab = nt;
+		g->tmask = cap - 1;
+		for (uint32_t k = 0; k < g->n; k++) {
+			uint32_t i = (uint32_t)(g->v[k].hash >> 32) & g->tmask;
+			while (g->tab[i])
+				i = (i + 1) & g->tmask;
+			g->tab[i] = k + 1;
+		}
+	}
+	uint32_t i = (uint32_t)(h >> 32) & g->tmask;
+	while (g->tab[i]) {
+		mtmp *t = &g->v[g->tab[i] - 1];
+		if (t->hash == h && t->field == field && pat_matcher_equal(t->m, m))
+			return g->tab[i] - 1;
+		i = (i + 1) & g->tmask;
+	}
+	GROW(g->v, g->n, g->cap, b);
+	if (b->oom)
+		return PAT_NONE;
+	mtmp *t = &g->v[g->n];
+	memset(t, 0, sizeof(*t));
+	t->m = m;
+	t->field = field;
+	t->hash = h;
+	g->tab[i] = g->n + 1;
+	return g->n++;
+}
+
+static void ment_add_pred(bctx *b, mtmp *t, uint32_t pred)
+{
+	if (t->npred && t->preds[t->npred - 1] == pred)
+		return;
+	GROW(t->preds, t->npred, t->cap, b);
+	if (!b->oom)
+		t->preds[t->npred++] = pred;
+}
+
+static void gtmp_free(gtmp *g)
+{
+	for (uint32_t i = 0; i < g->n; i++)
+		free(g->v[i].preds);
+	free(g->v);
+	free(g->tab);
+}
+
+/* ---- trie ---------------------------------------------------------------------------------------- */
+
+static uint32_t node_for_path(bctx *b, const char *p, size_t n, size_t *nodecap)
+{
+	pat_core *s = b->s;
+	uint32_t cur = 0;
+	size_t i = 0;
+	for (;;) {
+		size_t st = i;
+		while (i < n && p[i] != '.')
+			i++;
+		uint32_t off = blob_add(b, p + st, i - st);
+		GROW(s->nodes, s->nnodes, *nodecap, b);
+		if (b->oom)
+			return PAT_NONE;
+		uint32_t got = pat_kmap_put(&s->kids, b->blob.p, cur, off, (uint32_t)(i - st), s->nnodes, &b->oom);
+		if (got == PAT_NONE)
+			return PAT_NONE;
+		if (got == s->nnodes) {
+			memset(&s->nodes[got], 0, sizeof(pat_node));
+			s->nodes[got].field = -1;
+			s->nodes[got].slot = s->nodes[cur].nchild++;
+			s->nnodes++;
+		} else {
+			b->blob.len = off; /* segment already known: drop the copy */
+		}
+		cur = got;
+		if (i >= n)
+			break;
+		i++; /* skip '.' */
+	}
+	return cur;
+}
+
+/* Child arrays (in slot order) and length masks, from the kids map. */
+static bool build_kids(pat_core *s)
+{
+	s->kid = calloc(s->nnodes ? s->nnodes : 1, sizeof(pat_kid));
+	if (!s->kid)
+		return false;
+	uint32_t off = 0;
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		s->nodes[i].kid_off = off;
+		off += s->nodes[i].nchild;
+	}
+	for (uint32_t i = 0; s->kids.e && i <= s->kids.mask; i++) {
+		const pat_kid *k = &s->kids.e[i];
+		if (!k->node)
+			continue;
+		pat_node *par = &s->nodes[k->parent];
+		s->kid[par->kid_off + s->nodes[k->node].slot] = *k;
+		par->lenmask |= 1ULL << (k->len < 63 ? k->len : 63);
+	}
+	return true;
+}
+
+/* ---- per-field indexes --------------------------------------------------------------------------- */
+
+static void affix_add(bctx *b, pat_affix *a, const char *k, size_t n, uint32_t ment)
+{
+	uint32_t off = blob_add(b, k, n);
+	if (b->oom)
+		return;
+	uint32_t got = pat_smap_put(&a->map, b->blob.p, off, (uint32_t)n, PAT_SEED_AFFIX, ment, &b->oom);
+	if (got != ment && got != PAT_NONE) {
+		b->s->alias_next[ment] = b->s->alias_next[got];
+		b->s->alias_next[got] = ment;
+	}
+	for (uint32_t i = 0; i < a->nlens; i++)
+		if (a->lens[i] == n)
+			return;
+	uint32_t *nl = realloc(a->lens, (a->nlens + 1) * sizeof(uint32_t));
+	if (!nl) {
+		b->oom = true;
+		return;
+	}
+	a->lens = nl;
+	uint32_t i = a->nlens++;
+	while (i > 0 && a->lens[i - 1] > n) {
+		a->lens[i] = a->lens[i - 1];
+		i--;
+	}
+	a->lens[i] = (uint32_t)n;
+}
+
+static bool ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+static void add_generic(bctx *b, pat_field *f, const pat_matcher *m, uint32_t ment, size_t *gcap)
+{
+	pat_core *s = b->s;
+	GROW(s->gm, s->ngm, *gcap, b);
+	if (b->oom)
+		return;
+	uint32_t *gmm = realloc(s->gm_ment, *gcap * sizeof(uint32_t));
+	uint32_t *ng = gmm ? realloc(f->gen, (f->ngen + 1) * sizeof(uint32_t)) : NULL;
+	if (gmm)
+		s->gm_ment = gmm;
+	if (ng)
+		f->gen = ng;
+	if (!ng || pat_matcher_copy(&s->gm[s->ngm], m)) {
+		b->oom = true;
+		return;
+	}
+	s->gm_ment[s->ngm] = ment;
+	f->gen[f->ngen++] = s->ngm++;
+}
+
+/* The rule an exact-string ment matches by itself, or PAT_NONE. */
+static uint32_t direct_rule(const pat_core *s, const mtmp *t)
+{
+	if (t->npred != 1)
+		return PAT_NONE;
+	uint32_t pred = t->preds[0];
+	const pat_br *br = &s->br[s->pred_branch[pred]];
+	if (br->nc != 1 || s->conds[br->cond_off].kind != PAT_C_POS)
+		return PAT_NONE;
+	return br->rule;
+}
+
+static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
+{
+	pat_core *s = b->s;
+	pat_field *f = &s->fields[t->field];
+	const pat_matcher *m = t->m;
+	bool generic = false;
+	switch (m->kind) {
+	case PM_EXACT_STR: {
+		uint32_t off = blob_add(b, m->s.p, m->s.n);
+		uint32_t dr = direct_rule(s, t);
+		uint32_t val = dr != PAT_NONE && dr < PAT_DIRECT ? (PAT_DIRECT | dr) : i;
+		if (!b->oom)
+			pat_smap_put(&f->exact, b->blob.p, off, m->s.n, PAT_SEED_EXACT, val, &b->oom);
+		break;
+	}
+	case PM_EXACT_NUMTEXT: {
+		uint32_t off = blob_add(b, m->s.p, m->s.n);
+		if (!b->oom)
+			pat_smap_put(&f->numtext, b->blob.p, off, m->s.n, PAT_SEED_EXACT, i, &b->oom);
+		break;
+	}
+	case PM_EXACT_NUM: {
+		uint64_t key;
+		memcpy(&key, &m->lo, 8);
+		pat_nmap_put(&f->num, key, i, &b->oom);
+		double *nv = realloc(f->numv, (f->nnumv + 1) * sizeof(double));
+		if (!nv)
+			return false;
+		f->numv = nv;
+		uint32_t j = f->nnumv++;
+		while (j > 0 && nv[j - 1] > m->lo) {
+			nv[j] = nv[j - 1];
+			j--;
+		}
+		nv[j] = m->lo;
+		break;
+	}
+	case PM_RANGE: {
+		pat_range *nr = realloc(f->ranges, (f->nranges + 1) * sizeof(pat_range));
+		if (!nr)
+			return false;
+		f->ranges = nr;
+		nr[f->nranges++] = (pat_range){.lo = m->lo, .hi = m->hi, .open_lo = m->open_lo, .open_hi = m->open_hi,
+					       .ment = i};
+		if (f->nranges == 1 || m->lo < f->rmin)
+			f->rmin = m->lo;
+		if (f->nranges == 1 || m->hi > f->rmax)
+			f->rmax = m->hi;
+		break;
+	}
+	case PM_NULL: f->lit[0] = (int32_t)i; break;
+	case PM_TRUE: f->lit[1] = (int32_t)i; break;
+	case PM_FALSE: f->lit[2] = (int32_t)i; break;
+	case PM_EXISTS: f->ment_exists = i; break;
+	case PM_PREFIX:
+		if (m->s.n && m->s.p[m->s.n - 1] == '"')
+			generic = true; /* can meet the value's closing quote (pat_value.c) */
+		else
+			affix_add(b, &f->prefix, m->s.p, m->s.n, i);
+		break;
+	case PM_SUFFIX:
+		if (m->s.n && m->s.p[0] == '"')
+			generic = true;
+		else
+			affix_add(b, &f->suffix, m->s.p, m->s.n, i);
+		break;
+	case PM_PREFIX_IC:
+	case PM_SUFFIX_IC: {
+		bool pre = m->kind == PM_PREFIX_IC;
+		if (!ascii(m->s.p, m->s.n) || (m->s.n && m->s.p[pre ? m->s.n - 1 : 0] == '"')) {
+			generic = true;
+			break;
+		}
+		char tmp[256];
+		char *k = m->s.n <= sizeof(tmp) ? tmp : malloc(m->s.n);
+		if (!k)
+			return false;
+		for (uint32_t q = 0; q < m->s.n; q++) {
+			char ch = m->s.p[q];
+			k[q] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+		}
+		affix_add(b, pre ? &f->prefix_ic : &f->suffix_ic, k, m->s.n, i);
+		if (k != tmp)
+			free(k);
+		break;
+	}
+	case PM_EIC: {
+		pat_buf key = {0};
+		if (pat_fold_key(m->s.p, m->s.n, &key)) {
+			pat_buf_free(&key);
+			return false;
+		}
+		uint32_t off = blob_add(b, key.p ? key.p : "", key.len);
+		pat_buf_free(&key);
+		if (!s->ment_soff) {
+			s->ment_soff = calloc(s->nments, sizeof(uint32_t));
+			s->ment_slen = calloc(s->nments, sizeof(uint32_t));
+		}
+		if (!f->eic_next)
+			f->eic_next = malloc(s->nments * sizeof(uint32_t));
+		if (b->oom || !s->ment_soff || !s->ment_slen || !f->eic_next)
+			return false;
+		uint32_t got = pat_smap_put(&f->eic, b->blob.p, off, (uint32_t)(b->blob.len - off), PAT_SEED_EIC, i, &b->oom);
+		s->ment_soff[i] = blob_add(b, m->s.p, m->s.n);
+		s->ment_slen[i] = m->s.n;
+		f->eic_next[i] = PAT_NONE;
+		if (got != i && got != PAT_NONE) { /* same fold key: chain after the head */
+			f->eic_next[i] = f->eic_next[got];
+			f->eic_next[got] = i;
+		}
+		break;
+	}
+	default:
+		generic = true;
+		break;
+	}
+	if (m->kind == PM_RANGE || m->kind == PM_EXACT_NUM)
+		f->need_num = true; /* AB_NUM is generic: it asks for the value itself */
+	if (m->kind == PM_CIDR)
+		f->need_ip = true;
+	if (generic)
+		add_generic(b, f, m, i, gcap);
+	return !b->oom;
+}
+
+/* ---- the core ------------------------------------------------------------------------------------ */
+
+void pat_core_retain(pat_core *c)
+{
+	if (c)
+		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+static void core_free(pat_core *s)
+{
+	for (uint32_t i = 0; i < s->nfields; i++) {
+		pat_field *f = &s->fields[i];
+		free(f->exact.e);
+		free(f->numtext.e);
+		free(f->num.e);
+		pat_affix *as[4] = {&f->prefix, &f->suffix, &f->prefix_ic, &f->suffix_ic};
+		for (int k = 0; k < 4; k++) {
+			free(as[k]->map.e);
+			free(as[k]->lens);
+		}
+		free(f->eic.e);
+		free(f->eic_next);
+		free(f->gen);
+		free(f->ranges);
+		free(f->numv);
+	}
+	for (uint32_t i = 0; i < s->ngm; i++)
+		pat_matcher_free(&s->gm[i]);
+	free(s->gm);
+	free(s->gm_ment);
+	free(s->fields);
+	free(s->nodes);
+	free(s->kids.e);
+	free(s->kid);
+	free(s->ments);
+	free(s->pred_lists);
+	free(s->ment_soff);
+	free(s->ment_slen);
+	free(s->alias_next);
+	free(s->pred_branch);
+	free(s->br);
+	free(s->conds);
+	free(s->always);
+	free(s->rule_ids);
+	free(s->blob);
+	free(s);
+}
+
+void pat_core_release(pat_core *c)
+{
+	if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		core_free(c);
+}
+
+/* Bytes the maps and arrays of s hold. */
+static size_t core_bytes(const pat_core *s)
+{
+	size_t t = sizeof(*s) + s->blob_len + s->nnodes * (sizeof(pat_node) + sizeof(pat_kid));
+	t += (s->kids.e ? (s->kids.mask + 1) : 0) * sizeof(pat_kid);
+	t += s->nfields * sizeof(pat_field) + s->nments * sizeof(pat_ment) + s->ngm * (sizeof(pat_matcher) + 4);
+	t += s->nments * 4 + s->npreds * 4 + s->nbr * sizeof(pat_br) + s->nalways * 4 + s->nrules * 4;
+	t += s->npreds * sizeof(pat_bcond);
+	for (uint32_t i = 0; i < s->nfields; i++) {
+		const pat_field *f = &s->fields[i];
+		const pat_smap *ms[7] = {&f->exact, &f->numtext, &f->prefix.map, &f->suffix.map, &f->prefix_ic.map,
+					 &f->suffix_ic.map, &f->eic};
+		for (int k = 0; k < 7; k++)
+			if (ms[k]->e)
+				t += (ms[k]->mask + 1) * sizeof(pat_smap_ent);
+		if (f->num.e)
+			t += (f->num.mask + 1) * sizeof(pat_nmap_ent);
+		t += f->ngen * 4 + f->nranges * sizeof(pat_range) + f->nnumv * sizeof(double);
+	}
+	return t;
+}
+
+/* Pass 1: trie, fields, predicates, branches and condition records; ment → predicates in g. */
+static bool add_rules(bctx *b, gtmp *g, const uint32_t *ids, const pat_rule *const *rules, uint32_t n)
+{
+	pat_core *s = b->s;
+	size_t nodecap = 0, fcap = 0, brcap = 0, pcap = 0, ccap = 0, acap = 0;
+	GROW(s->nodes, s->nnodes, nodecap, b);
+	if (b->oom)
+		return false;
+	memset(&s->nodes[0], 0, sizeof(pat_node));
+	s->nodes[0].field = -1;
+	s->nnodes = 1;
+	s->rule_ids = malloc((n ? n : 1) * sizeof(uint32_t));
+	if (!s->rule_ids)
+		return false;
+	s->nrules = n;
+	for (uint32_t ri = 0; ri < n; ri++) {
+		const pat_rule *r = rules[ri];
+		s->rule_ids[ri] = ids[ri];
+		for (uint32_t bi = 0; bi < r->nb; bi++) {
+			const pat_branch *pb = &r->b[bi];
+			GROW(s->br, s->nbr, brcap, b);
+			if (b->oom)
+				return false;
+			uint32_t brid = s->nbr++;
+			pat_br *br = &s->br[brid];
+			memset(br, 0, sizeof(*br));
+			br->rule = ri;
+			br->simple = 1;
+			br->cond_off = s->npreds;
+			br->nc = (uint16_t)pb->nc;
+			for (uint32_t ci = 0; ci < pb->nc; ci++) {
+				const pat_cond *pc = &pb->c[ci];
+				uint32_t node = node_for_path(b, pc->path.p, pc->path.n, &nodecap);
+				if (b->oom || node == PAT_NONE)
+					return false;
+				if (s->nodes[node].field < 0) {
+					GROW(s->fields, s->nfields, fcap, b);
+					if (b->oom)
+						return false;
+					pat_field *f = &s->fields[s->nfields];
+					memset(f, 0, sizeof(*f));
+					f->lit[0] = f->lit[1] = f->lit[2] = -1;
+					f->ment_exists = PAT_NONE;
+					s->nodes[node].field = (int32_t)s->nfields++;
+				}
+				uint32_t field = (uint32_t)s->nodes[node].field;
+				bool abs = false, pos = false;
+				for (uint32_t k = 0; k < pc->nm; k++) {
+					if (pc->m[k].kind == PM_ABSENT)
+						abs = true;
+					else
+						pos = true;
+				}
+				GROW(s->pred_branch, s->npreds, pcap, b);
+				GROW(s->conds, s->npreds, ccap, b);
+				if (b->oom)
+					return false;
+				uint32_t pred = s->npreds++;
+				s->pred_branch[pred] = brid;
+				s->conds[pred] = (pat_bcond){.pred = pred, .field = field,
+							     .kind = abs && pos ? PAT_C_MIX : abs ? PAT_C_ABS : PAT_C_POS};
+				if (!abs && pos)
+					br->npos++;
+				else
+					br->simple = 0;
+				for (uint32_t k = 0; k < pc->nm; k++) {
+					if (pc->m[k].kind == PM_ABSENT)
+						continue;
+					uint32_t t = ment_get(b, g, field, &pc->m[k]);
+					if (t == PAT_NONE)
+						return false;
+					ment_add_pred(b, &g->v[t], pred);
+					if (b->oom)
+						return false;
+				}
+			}
+			if (br->npos == 0) {
+				GROW(s->always, s->nalways, acap, b);
+				if (b->oom)
+					return false;
+				s->always[s->nalways++] = brid;
+			}
+		}
+	}
+	return true;
+}
+
+/* Pass 2: ments and their predicate lists, then the per-field indexes. */
+static bool add_ments(bctx *b, gtmp *g)
+{
+	pat_core *s = b->s;
+	s->nments = g->n;
+	s->ments = calloc(g->n ? g->n : 1, sizeof(pat_ment));
+	size_t npl = 0;
+	for (uint32_t i = 0; i < g->n; i++)
+		npl += g->v[i].npred;
+	s->pred_lists = malloc((npl ? npl : 1) * sizeof(uint32_t));
+	s->alias_next = malloc((g->n ? g->n : 1) * sizeof(uint32_t));
+	if (!s->ments || !s->pred_lists || !s->alias_next)
+		return false;
+	npl = 0;
+	for (uint32_t i = 0; i < g->n; i++) {
+		s->alias_next[i] = PAT_NONE;
+		s->ments[i].pred_off = (uint32_t)npl;
+		s->ments[i].npred = g->v[i].npred;
+		memcpy(s->pred_lists + npl, g->v[i].preds, g->v[i].npred * sizeof(uint32_t));
+		npl += g->v[i].npred;
+	}
+	size_t gcap = 0;
+	for (uint32_t i = 0; i < g->n; i++)
+		if (!index_ment(b, i, &g->v[i], &gcap))
+			return false;
+	return true;
+}
+
+pat_core *pat_core_build(const uint32_t *ids, const pat_rule *const *rules, uint32_t n)
+{
+	pat_core *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	bctx b = {.s = s};
+	gtmp g = {0};
+	bool ok = add_rules(&b, &g, ids, rules, n) && !b.oom && add_ments(&b, &g) && !b.oom;
+	gtmp_free(&g);
+	s->blob = b.blob.p;
+	s->blob_len = b.blob.len;
+	if (!ok || !build_kids(s)) {
+		core_free(s);
+		return NULL;
+	}
+	s->memory = core_bytes(s);
+	return s;
+}

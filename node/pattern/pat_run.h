@@ -1,0 +1,79 @@
+/* node/pattern/pat_run.h — private: the state of one pat_match call, shared by the event walk
+ * (pat_walk.c) and the combination of predicates into rule matches (pat_match.c).
+ *
+ * Per core (base, delta) the scratch keeps epoch-stamped arrays sized to that core: a stamp equal to
+ * the current epoch means "set during this event", so nothing is cleared between events and nothing
+ * is allocated once the arrays have grown to the largest set seen. Values inside arrays of objects are
+ * recorded with the array element they lie in (an element tree built during the walk) for the
+ * array-consistency check.
+ */
+#ifndef PAT_RUN_H
+#define PAT_RUN_H
+
+#include "pat_set.h"
+
+/* Scratch for one core. */
+typedef struct pat_cs {
+	uint32_t *pred_seen, *pred_free, *pred_head;
+	size_t npred_cap;
+	uint32_t *br_stamp, *br_cnt;
+	size_t nbr_cap;
+	uint32_t *rule_stamp;
+	size_t nrule_cap;
+	uint32_t *field_seen, *field_free, *field_head;
+	size_t nfield_cap;
+	/* (pred, element) pairs for values inside arrays of objects */
+	uint32_t *pair_node, *pair_next;
+	size_t npairs, pair_cap;
+	/* (field, element) values inside arrays of objects */
+	uint32_t *fv_node, *fv_next;
+	size_t nfv, fv_cap;
+	/* branches whose value conditions are all satisfied (to check), and rules matched directly */
+	uint32_t *cand;
+	size_t ncand, cand_cap;
+	uint32_t *hits;
+	size_t nhits, hits_cap;
+} pat_cs;
+
+struct pat_scratch {
+	uint32_t epoch;
+	pat_cs cs[2];
+	/* element tree: node 0 = outside any array */
+	uint32_t *en_parent, *en_array, *en_depth;
+	size_t nen, en_cap;
+	uint32_t narrays;
+	pat_buf str, key, low;
+	uint32_t steps;
+	bool oom;
+};
+
+/* The event cursor (pat_cursor_impl.h): the masks of the current 64-byte block. Bit i is byte
+ * blk[i]; quote: unescaped quotes; bslash, dot: raw '\\' and '.'; open, close: brackets outside
+ * strings. in_str, esc: string and escape state carried into the next block. */
+typedef struct pat_cur {
+	const char *blk, *start, *end;
+	uint64_t quote, bslash, dot, open, close;
+	uint64_t in_str, esc;
+} pat_cur;
+
+/* One walk. */
+typedef struct pat_walk {
+	pat_cur cur;
+	const pat_core *c[2]; /* c[1] NULL when the set has no delta */
+	pat_cs *cs[2];
+	pat_scratch *sc;
+	const char *start, *end; /* the event */
+	uint32_t ep;
+	bool bad; /* malformed JSON seen */
+} pat_walk;
+
+/* Walks the event's top-level object (p at its '{') and records every leaf value of a used path.
+ * Returns the position after the closing '}', or NULL (w->bad or w->sc->oom says why). Walks c[0],
+ * and c[1] too when it is not NULL, in one pass. (pat_walk.c) */
+const char *pat_walk_event(pat_walk *w, const char *p);
+
+/* Appends to a pair of parallel u32 arrays; false (and sc->oom) when memory runs out. */
+bool pat_push2(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size_t *cap);
+bool pat_push1(pat_scratch *sc, uint32_t **a, size_t *n, size_t *cap);
+
+#endif /* PAT_RUN_H */

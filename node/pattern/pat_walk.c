@@ -1,0 +1,698 @@
+/* node/pattern/pat_walk.c — the one pass over an event's bytes, and what each used leaf value does.
+ *
+ * A cursor (pat_cursor_impl.h) classifies the event 64 bytes at a time, simdjson-style: quotes with
+ * escapes removed, the in-string mask as the prefix XOR of the quotes (one carry-less multiply),
+ * brackets outside strings, dots and backslashes. The walk (pat_walk_impl.h) follows only the object
+ * keys that are in a core's path trie: a key's end is the next quote bit, a length mask rejects most
+ * unused keys before their bytes are read, and an unused value is skipped — a string by its closing
+ * quote bit, a container by counting brackets with popcount, 64 bytes per step. Dotted event keys are
+ * walked segment by segment, so "a.b" ≡ a→b. Later duplicate or dotted keys are still seen
+ * (event-ruler reads them), so the event is always read to its end.
+ * Each leaf value of a used field is looked up in that field's indexes (emit): every matcher hit
+ * satisfies predicates (one per branch condition), counted per branch with epoch stamps; a branch whose
+ * value conditions are all satisfied becomes a candidate for pat_match.c; an exact string that alone
+ * makes a one-condition branch matches its rule at once.
+ * The cursor and the walk are compiled for AVX2+PCLMUL and for plain SSE2 (chosen once per process,
+ * pat_simd_set), and the walk for one core and for base + delta.
+ */
+#include <emmintrin.h>
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pat_run.h"
+
+bool pat_push1(pat_scratch *sc, uint32_t **a, size_t *n, size_t *cap)
+{
+	if (*n < *cap)
+		return true;
+	size_t c = *cap ? *cap * 2 : 64;
+	uint32_t *na = realloc(*a, c * 4);
+	if (!na) {
+		sc->oom = true;
+		return false;
+	}
+	*a = na;
+	*cap = c;
+	return true;
+}
+
+bool pat_push2(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size_t *cap)
+{
+	if (*n < *cap)
+		return true;
+	size_t c = *cap ? *cap * 2 : 256;
+	uint32_t *na = realloc(*a, c * 4);
+	if (na)
+		*a = na;
+	uint32_t *nb = na ? realloc(*b, c * 4) : NULL;
+	if (nb)
+		*b = nb;
+	if (!na || !nb) {
+		sc->oom = true;
+		return false;
+	}
+	*cap = c;
+	return true;
+}
+
+/* ---- predicates ----------------------------------------------------------------------------------- */
+
+static void hit_pred(pat_walk *w, int k, uint32_t pred, uint32_t elem)
+{
+	const pat_core *c = w->c[k];
+	pat_cs *cs = w->cs[k];
+	uint32_t ep = w->ep;
+	if (cs->pred_seen[pred] != ep) {
+		cs->pred_seen[pred] = ep;
+		cs->pred_head[pred] = PAT_NONE;
+		if (c->conds[pred].kind == PAT_C_POS) {
+			uint32_t br = c->pred_branch[pred];
+			if (cs->br_stamp[br] != ep) {
+				cs->br_stamp[br] = ep;
+				cs->br_cnt[br] = 0;
+			}
+			if (++cs->br_cnt[br] == c->br[br].npos) {
+				if (!pat_push1(w->sc, &cs->cand, &cs->ncand, &cs->cand_cap))
+					return;
+				cs->cand[cs->ncand++] = br;
+			}
+		}
+	}
+	if (elem == 0) {
+		cs->pred_free[pred] = ep;
+	} else {
+		/* kept even when a free value exists: under exists:false a value inside an array element can
+		 * succeed where the free one fails (it makes other paths' values inconsistent) */
+		if (!pat_push2(w->sc, &cs->pair_node, &cs->pair_next, &cs->npairs, &cs->pair_cap))
+			return;
+		cs->pair_node[cs->npairs] = elem;
+		cs->pair_next[cs->npairs] = cs->pred_head[pred];
+		cs->pred_head[pred] = (uint32_t)cs->npairs++;
+	}
+}
+
+static void hit_ment(pat_walk *w, int k, uint32_t ment, uint32_t elem)
+{
+	const pat_core *c = w->c[k];
+	const pat_ment *m = &c->ments[ment];
+	const uint32_t *pl = c->pred_lists + m->pred_off;
+	for (uint32_t i = 0; i < m->npred; i++)
+		hit_pred(w, k, pl[i], elem);
+}
+
+/* A rule matched by one value alone (PAT_DIRECT). */
+static void hit_rule(pat_walk *w, int k, uint32_t rule)
+{
+	pat_cs *cs = w->cs[k];
+	if (cs->rule_stamp[rule] == w->ep)
+		return;
+	cs->rule_stamp[rule] = w->ep;
+	if (pat_push1(w->sc, &cs->hits, &cs->nhits, &cs->hits_cap))
+		cs->hits[cs->nhits++] = rule;
+}
+
+static inline void hit(pat_walk *w, int k, uint32_t val, uint32_t elem)
+{
+	if (val & PAT_DIRECT)
+		hit_rule(w, k, val & ~PAT_DIRECT);
+	else
+		hit_ment(w, k, val, elem);
+}
+
+/* ---- values -------------------------------------------------------------------------------------- */
+
+static void words_prefix(const pat_value *v, size_t L, uint64_t *w0, uint64_t *w1)
+{
+	if (v->hw && L <= 16) {
+		*w0 = L >= 8 ? v->w0 : v->w0 & ((1ULL << (8 * L)) - 1);
+		*w1 = L <= 8 ? 0 : L == 16 ? v->w1 : v->w1 & ((1ULL << (8 * (L - 8))) - 1);
+		return;
+	}
+	pat_words(v->s, L, w0, w1);
+}
+
+static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value *v, const char *s, bool suffix,
+			uint32_t elem)
+{
+	const pat_core *c = w->c[k];
+	for (uint32_t i = 0; i < a->nlens; i++) {
+		uint32_t L = a->lens[i];
+		if (L > v->n)
+			break;
+		const char *key = suffix ? s + v->n - L : s;
+		uint64_t w0, w1;
+		if (!suffix && s == v->s)
+			words_prefix(v, L, &w0, &w1);
+		else
+			pat_words(key, L, &w0, &w1);
+		uint64_t h = L <= 16 ? pat_hash16(w0, w1, L, PAT_SEED_AFFIX) : pat_hash(key, L, PAT_SEED_AFFIX);
+		for (uint32_t m = pat_smap_get(c, &a->map, key, L, w0, w1, h); m != PAT_NONE; m = c->alias_next[m])
+			hit_ment(w, k, m, elem);
+	}
+}
+
+static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, uint32_t elem)
+{
+	const pat_core *c = w->c[k];
+	pat_scratch *sc = w->sc;
+	if (f->exact.e) {
+		uint64_t w0 = v->w0, w1 = v->w1;
+		if (!v->hw)
+			pat_words(v->s, v->n, &w0, &w1);
+		uint64_t h = v->n <= 16 ? pat_hash16(w0, w1, v->n, PAT_SEED_EXACT) : pat_hash(v->s, v->n, PAT_SEED_EXACT);
+		uint32_t m = pat_smap_get(c, &f->exact, v->s, v->n, w0, w1, h);
+		if (m != PAT_NONE)
+			hit(w, k, m, elem);
+	}
+	if (f->prefix.nlens)
+		affix_probe(w, k, &f->prefix, v, v->s, false, elem);
+	if (f->suffix.nlens)
+		affix_probe(w, k, &f->suffix, v, v->s, true, elem);
+	if (f->prefix_ic.nlens || f->suffix_ic.nlens) {
+		sc->low.len = 0;
+		if (pat_buf_put(&sc->low, v->s, v->n)) {
+			sc->oom = true;
+			return;
+		}
+		for (size_t i = 0; i < v->n; i++) {
+			char ch = sc->low.p[i];
+			if (ch >= 'A' && ch <= 'Z')
+				sc->low.p[i] = (char)(ch + 32);
+		}
+		if (f->prefix_ic.nlens)
+			affix_probe(w, k, &f->prefix_ic, v, sc->low.p, false, elem);
+		if (f->suffix_ic.nlens)
+			affix_probe(w, k, &f->suffix_ic, v, sc->low.p, true, elem);
+	}
+	if (f->eic.e) {
+		sc->key.len = 0;
+		if (pat_fold_key(v->s, v->n, &sc->key)) {
+			sc->oom = true;
+			return;
+		}
+		const char *key = sc->key.p ? sc->key.p : "";
+		uint64_t w0, w1;
+		pat_words(key, sc->key.len, &w0, &w1);
+		uint32_t m = pat_smap_get(c, &f->eic, key, sc->key.len, w0, w1, pat_hash(key, sc->key.len, PAT_SEED_EIC));
+		for (; m != PAT_NONE; m = f->eic_next[m]) {
+			/* the fold key only narrows; event-ruler's per-character rule decides */
+			if (pat_eic_equal(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
+				hit_ment(w, k, m, elem);
+		}
+	}
+}
+
+/* v's double when it is cheap: exact for a plain number of at most 15 significant digits (then also
+ * known to be comparable), within two ulps for 16 to 19 digits. false when only the exact path can
+ * tell (exponents, more digits). */
+static bool num_approx(pat_value *v, double *d)
+{
+	static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+				       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+	if (v->numstate)
+		return (*d = v->d, v->numstate > 0);
+	if (!v->parts || !v->nparts.plain || v->nparts.f > 22)
+		return false;
+	double x = (double)v->nparts.M / p10[v->nparts.f];
+	*d = v->nparts.neg ? -x : x;
+	return true;
+}
+
+/* Whether x is within a few ulps of [lo, hi] (or of the value lo when lo == hi). */
+static inline bool near(double x, double lo, double hi)
+{
+	double m = (fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi)) * 0x1p-49 + 0x1p-1070;
+	return x >= lo - m && x <= hi + m;
+}
+
+static bool near_any(const double *v, uint32_t n, double x)
+{
+	uint32_t lo = 0, hi = n; /* the first value >= x */
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo < n && near(x, v[lo], v[lo])) || (lo > 0 && near(x, v[lo - 1], v[lo - 1]));
+}
+
+static inline bool in_range(const pat_range *r, double d)
+{
+	return (r->open_lo ? d > r->lo : d >= r->lo) && (r->open_hi ? d < r->hi : d <= r->hi);
+}
+
+/* A number: the exact comparable value (pat_num.c, the costly part for 16-17 digits) is computed
+ * only when a cheap approximation says an exact number or a range of the field could match. */
+static void emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, uint32_t elem)
+{
+	const pat_core *c = w->c[k];
+	if (f->need_num) {
+		double a;
+		bool want = true;
+		if (num_approx(v, &a))
+			want = (f->nnumv && near_any(f->numv, f->nnumv, a)) ||
+			       (f->nranges && near(a, f->rmin, f->rmax));
+		if (want && v->numstate == 0)
+			v->numstate = (v->parts ? pat_num_comparable_parts(&v->nparts, v->s, v->n, &v->d)
+						: pat_num_comparable(v->s, v->n, &v->d))
+					      ? 1
+					      : -1;
+		if (want && v->numstate > 0) {
+			if (f->num.e) {
+				uint64_t key;
+				double d = v->d;
+				memcpy(&key, &d, 8);
+				uint32_t m = pat_nmap_get(&f->num, key);
+				if (m != PAT_NONE)
+					hit_ment(w, k, m, elem);
+			}
+			for (uint32_t i = 0; i < f->nranges; i++)
+				if (in_range(&f->ranges[i], v->d))
+					hit_ment(w, k, f->ranges[i].ment, elem);
+		}
+	}
+	if (f->numtext.e) {
+		uint64_t w0, w1;
+		pat_words(v->s, v->n, &w0, &w1);
+		uint32_t m = pat_smap_get(c, &f->numtext, v->s, v->n, w0, w1, pat_hash(v->s, v->n, PAT_SEED_EXACT));
+		if (m != PAT_NONE)
+			hit_ment(w, k, m, elem);
+	}
+}
+
+static void emit(pat_walk *w, int k, uint32_t fid, pat_value *v, uint32_t elem)
+{
+	const pat_core *c = w->c[k];
+	pat_cs *cs = w->cs[k];
+	const pat_field *f = &c->fields[fid];
+	uint32_t ep = w->ep;
+	if (cs->field_seen[fid] != ep) {
+		cs->field_seen[fid] = ep;
+		cs->field_head[fid] = PAT_NONE;
+	}
+	if (elem == 0) {
+		cs->field_free[fid] = ep;
+	} else if (cs->field_free[fid] != ep) { /* a free value already makes exists:false fail */
+		if (!pat_push2(w->sc, &cs->fv_node, &cs->fv_next, &cs->nfv, &cs->fv_cap))
+			return;
+		cs->fv_node[cs->nfv] = elem;
+		cs->fv_next[cs->nfv] = cs->field_head[fid];
+		cs->field_head[fid] = (uint32_t)cs->nfv++;
+	}
+	if (f->ment_exists != PAT_NONE)
+		hit_ment(w, k, f->ment_exists, elem);
+	switch (v->t) {
+	case PV_STR:
+		emit_string(w, k, f, v, elem);
+		break;
+	case PV_NUM:
+		emit_number(w, k, f, v, elem);
+		break;
+	case PV_NULL:
+		if (f->lit[0] >= 0)
+			hit_ment(w, k, (uint32_t)f->lit[0], elem);
+		break;
+	case PV_TRUE:
+		if (f->lit[1] >= 0)
+			hit_ment(w, k, (uint32_t)f->lit[1], elem);
+		break;
+	case PV_FALSE:
+		if (f->lit[2] >= 0)
+			hit_ment(w, k, (uint32_t)f->lit[2], elem);
+		break;
+	}
+	for (uint32_t i = 0; i < f->ngen; i++) {
+		uint32_t g = f->gen[i];
+		if (pat_value_match(&c->gm[g], v))
+			hit_ment(w, k, c->gm_ment[g], elem);
+	}
+}
+
+/* ---- scanning ------------------------------------------------------------------------------------ */
+
+enum { SC_WORDS = 1, SC_ESC = 2, SC_DOT = 4, SC_CTRL = 8 };
+
+/* Skips whitespace: bounded by the event's final '}' (e is only a guard). */
+static const char *ws_slow(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static inline const char *ws(const char *p, const char *e)
+{
+	return (unsigned char)*p <= ' ' ? ws_slow(p, e) : p;
+}
+
+/* Bytes that end a number or literal. */
+static const bool delim[256] = {[','] = true, ['}'] = true, [']'] = true, [' '] = true,
+				['\t'] = true, ['\n'] = true, ['\r'] = true, [':'] = true};
+
+/* The end of a number or literal: bounded by the event's final '}'. */
+static inline const char *scalar_end(const char *p)
+{
+	while (!delim[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+static inline bool digit(char c)
+{
+	return (unsigned)(unsigned char)c - '0' <= 9;
+}
+
+/* The end of the JSON number at p, or NULL when it is malformed, with its digits split into t (see
+ * pat_numparts) on the way. Bounded by the event's final '}'. */
+static inline const char *scan_number(const char *p, pat_numparts *t)
+{
+	bool neg = *p == '-';
+	p += neg;
+	uint64_t m = 0;
+	int digits = 0, lead = 0, f = 0;
+	if (*p == '0') {
+		p++;
+		digits = lead = 1;
+	} else if (digit(*p)) {
+		do {
+			m = m * 10 + (unsigned)(*p++ - '0');
+			digits++;
+		} while (digit(*p));
+	} else {
+		return NULL;
+	}
+	if (*p == '.') {
+		if (!digit(*++p))
+			return NULL;
+		do {
+			m = m * 10 + (unsigned)(*p++ - '0');
+			lead += m == 0;
+			digits++;
+			f++;
+		} while (digit(*p));
+	}
+	bool plain = true;
+	if ((*p | 0x20) == 'e') {
+		p++;
+		p += *p == '+' || *p == '-';
+		if (!digit(*p))
+			return NULL;
+		while (digit(*++p))
+			;
+		plain = false;
+	}
+	t->M = m;
+	t->k = (int16_t)(digits - lead < 0x7fff ? digits - lead : 0x7fff);
+	t->f = (int16_t)(f < 0x7fff ? f : 0x7fff);
+	t->neg = neg;
+	t->plain = plain && digits - lead <= 19;
+	return p;
+}
+
+static uint32_t new_elem(pat_walk *w, uint32_t parent, uint32_t array)
+{
+	pat_scratch *sc = w->sc;
+	if (sc->nen == sc->en_cap) {
+		size_t c = sc->en_cap * 2;
+		uint32_t *a = realloc(sc->en_parent, c * 4);
+		if (a)
+			sc->en_parent = a;
+		uint32_t *b = a ? realloc(sc->en_array, c * 4) : NULL;
+		if (b)
+			sc->en_array = b;
+		uint32_t *d = b ? realloc(sc->en_depth, c * 4) : NULL;
+		if (d)
+			sc->en_depth = d;
+		if (!d) {
+			sc->oom = true;
+			return 0;
+		}
+		sc->en_cap = c;
+	}
+	uint32_t id = (uint32_t)sc->nen++;
+	sc->en_parent[id] = parent;
+	sc->en_array[id] = array;
+	sc->en_depth[id] = sc->en_depth[parent] + 1;
+	return id;
+}
+
+static const char *bad(pat_walk *w)
+{
+	w->bad = true;
+	return NULL;
+}
+
+/* The string value between the quotes at p and q as a pat_value (decoded when esc); false when
+ * malformed. */
+static bool string_value(pat_walk *w, const char *p, const char *q, bool esc, pat_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->t = PV_STR;
+	v->s = p + 1;
+	v->n = (size_t)(q - p - 1);
+	if (esc) {
+		if (!pat_decode_string(v->s, v->n, &w->sc->str))
+			return false;
+		v->s = w->sc->str.p;
+		v->n = w->sc->str.len;
+		return true;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		if ((unsigned char)v->s[i] < 0x20)
+			return false;
+	if (v->n <= 16 && w->end - v->s >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)v->s);
+		x = _mm_and_si128(x, _mm_cmpgt_epi8(_mm_set1_epi8((char)v->n),
+						   _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
+		v->w0 = (uint64_t)_mm_cvtsi128_si64(x);
+		v->w1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
+		v->hw = true;
+	}
+	return true;
+}
+
+/* The first 16 bytes of key k[0..n) zero-padded (one load when 16 bytes are readable). */
+static inline __attribute__((always_inline)) void key_words(const char *k, size_t n, const char *end, uint64_t *w0, uint64_t *w1)
+{
+	if (n <= 16 && end - k >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)k);
+		x = _mm_and_si128(x, _mm_cmpgt_epi8(_mm_set1_epi8((char)n),
+						   _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
+		*w0 = (uint64_t)_mm_cvtsi128_si64(x);
+		*w1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
+		return;
+	}
+	pat_words(k, n, w0, w1);
+}
+
+/* Child of node for a plain key: the length mask first, the key's bytes only if it passes. */
+static inline __attribute__((always_inline)) uint32_t key_child(const pat_core *c, uint32_t node, const char *k, size_t n, const char *end)
+{
+	if (node == PAT_NONE || !((c->nodes[node].lenmask >> (n < 63 ? n : 63)) & 1))
+		return PAT_NONE;
+	uint64_t w0, w1;
+	key_words(k, n, end, &w0, &w1);
+	return pat_child(c, node, k, n, w0, w1);
+}
+
+/* ---- block classification ------------------------------------------------------------------------ */
+
+typedef struct blk {
+	uint64_t quote, bslash, open, close, dot;
+} blk;
+
+/* Bits of the characters escaped by a backslash: a backslash escapes the next character unless it
+ * is itself escaped. *carry: bit 0 of this block is escaped (the previous block ended in an odd run).
+ * Blocks with backslashes are rare in events, so this walks the backslashes one by one. */
+static uint64_t escaped_bits(uint64_t bs, uint64_t *carry)
+{
+	uint64_t esc = *carry;
+	uint64_t b = bs & ~esc;
+	*carry = 0;
+	while (b) {
+		int i = __builtin_ctzll(b);
+		if (i == 63) {
+			*carry = 1;
+			break;
+		}
+		uint64_t next = 1ULL << (i + 1);
+		esc |= next;
+		b &= ~next; /* an escaped backslash escapes nothing */
+		b &= b - 1; /* done with bit i */
+	}
+	return esc;
+}
+
+static inline uint64_t prefix_xor_sw(uint64_t x)
+{
+	x ^= x << 1;
+	x ^= x << 2;
+	x ^= x << 4;
+	x ^= x << 8;
+	x ^= x << 16;
+	x ^= x << 32;
+	return x;
+}
+
+static inline __attribute__((always_inline)) uint64_t mask16(__m128i v, __m128i c)
+{
+	return (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, c));
+}
+
+/* Keeps the six classification constants in registers for a whole loop (GCC otherwise rebuilds each
+ * broadcast inside the loop): the empty asm hides their values from the optimizer. */
+#define PIN_CONSTS __asm__("" : "+x"(Q), "+x"(B), "+x"(O), "+x"(C), "+x"(D), "+x"(S))
+
+/* '{' and '[' (0x7B, 0x5B) both become 0x7B when OR'ed with 0x20, '}' and ']' both 0x7D. The _k
+ * forms take the constants, for loops that keep them in registers. */
+#define SSE2_CONSTS                                                                                               \
+	__m128i Q = _mm_set1_epi8('"'), B = _mm_set1_epi8('\\'), O = _mm_set1_epi8('{'), C = _mm_set1_epi8('}'),       \
+		      D = _mm_set1_epi8('.'), S = _mm_set1_epi8(0x20);                                             \
+	PIN_CONSTS
+
+static inline __attribute__((always_inline)) blk classify_sse2_k(const char *p, __m128i Q, __m128i B, __m128i O,
+								 __m128i C, __m128i D, __m128i S)
+{
+	blk b = {0};
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+		__m128i f = _mm_or_si128(v, S);
+		int sh = 16 * k;
+		b.quote |= mask16(v, Q) << sh;
+		b.bslash |= mask16(v, B) << sh;
+		b.dot |= mask16(v, D) << sh;
+		b.open |= mask16(f, O) << sh;
+		b.close |= mask16(f, C) << sh;
+	}
+	return b;
+}
+
+static inline __attribute__((always_inline)) blk classify_sse2(const char *p)
+{
+	SSE2_CONSTS;
+	return classify_sse2_k(p, Q, B, O, C, D, S);
+}
+
+#define AVX2_ATTR __attribute__((target("avx2,pclmul,popcnt,bmi")))
+
+AVX2_ATTR static inline __attribute__((always_inline)) uint64_t mask32(__m256i v, __m256i c)
+{
+	return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, c));
+}
+
+#define AVX2_CONSTS                                                                                               \
+	__m256i Q = _mm256_set1_epi8('"'), B = _mm256_set1_epi8('\\'), O = _mm256_set1_epi8('{'),            \
+		      C = _mm256_set1_epi8('}'), D = _mm256_set1_epi8('.'), S = _mm256_set1_epi8(0x20);           \
+	PIN_CONSTS
+
+AVX2_ATTR static inline __attribute__((always_inline)) blk classify_avx2_k(const char *p, __m256i Q, __m256i B,
+									   __m256i O, __m256i C, __m256i D, __m256i S)
+{
+	__m256i lo = _mm256_loadu_si256((const __m256i *)p), hi = _mm256_loadu_si256((const __m256i *)(p + 32));
+	__m256i flo = _mm256_or_si256(lo, S), fhi = _mm256_or_si256(hi, S);
+	return (blk){.quote = mask32(lo, Q) | mask32(hi, Q) << 32,
+		     .bslash = mask32(lo, B) | mask32(hi, B) << 32,
+		     .dot = mask32(lo, D) | mask32(hi, D) << 32,
+		     .open = mask32(flo, O) | mask32(fhi, O) << 32,
+		     .close = mask32(flo, C) | mask32(fhi, C) << 32};
+}
+
+AVX2_ATTR static inline __attribute__((always_inline)) blk classify_avx2(const char *p)
+{
+	AVX2_CONSTS;
+	return classify_avx2_k(p, Q, B, O, C, D, S);
+}
+
+AVX2_ATTR static inline __attribute__((always_inline)) uint64_t prefix_xor_clmul(uint64_t x)
+{
+	return (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8(-1), 0));
+}
+
+#define CUR(x) x##_sse2
+#define CUR_ATTR
+#define CUR_CONSTS SSE2_CONSTS
+#define CUR_CLASSIFY_K(p) classify_sse2_k(p, Q, B, O, C, D, S)
+#define CUR_CLASSIFY classify_sse2
+#define CUR_PREFIX_XOR prefix_xor_sw
+#include "pat_cursor_impl.h"
+#undef CUR
+#undef CUR_ATTR
+#undef CUR_CONSTS
+#undef CUR_CLASSIFY_K
+#undef CUR_CLASSIFY
+#undef CUR_PREFIX_XOR
+#define CUR(x) x##_avx2
+#define CUR_ATTR AVX2_ATTR
+#define CUR_CONSTS AVX2_CONSTS
+#define CUR_CLASSIFY_K(p) classify_avx2_k(p, Q, B, O, C, D, S)
+#define CUR_CLASSIFY classify_avx2
+#define CUR_PREFIX_XOR prefix_xor_clmul
+#include "pat_cursor_impl.h"
+#undef CUR
+#undef CUR_ATTR
+#undef CUR_CONSTS
+#undef CUR_CLASSIFY_K
+#undef CUR_CLASSIFY
+#undef CUR_PREFIX_XOR
+
+/* The walk, once per instruction set and number of cores. */
+#define WATTR
+#define WC(x) x##_sse2
+#define WK 1
+#define WNAME(x) x##_1_sse2
+#include "pat_walk_impl.h"
+#undef WK
+#undef WNAME
+#define WK 2
+#define WNAME(x) x##_2_sse2
+#include "pat_walk_impl.h"
+#undef WK
+#undef WNAME
+#undef WATTR
+#undef WC
+#define WATTR AVX2_ATTR
+#define WC(x) x##_avx2
+#define WK 1
+#define WNAME(x) x##_1_avx2
+#include "pat_walk_impl.h"
+#undef WK
+#undef WNAME
+#define WK 2
+#define WNAME(x) x##_2_avx2
+#include "pat_walk_impl.h"
+#undef WK
+#undef WNAME
+#undef WATTR
+#undef WC
+
+static int simd_level = -1; /* -1: not chosen yet; 0: SSE2; 1: AVX2 + PCLMUL + POPCNT + BMI1 */
+
+static int best_level(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("popcnt") &&
+	       __builtin_cpu_supports("bmi");
+}
+
+int pat_simd_set(int level)
+{
+	int best = best_level();
+	int v = level < 0 || level > best ? best : level;
+	__atomic_store_n(&simd_level, v, __ATOMIC_RELAXED);
+	return v;
+}
+
+const char *pat_walk_event(pat_walk *w, const char *p)
+{
+	int lv = __atomic_load_n(&simd_level, __ATOMIC_RELAXED);
+	if (lv < 0)
+		lv = pat_simd_set(-1);
+	bool two = w->c[1] != NULL;
+	if (lv)
+		return two ? walk_event_2_avx2(w, p) : walk_event_1_avx2(w, p);
+	return two ? walk_event_2_sse2(w, p) : walk_event_1_sse2(w, p);
+}

@@ -1,0 +1,269 @@
+/* node/pattern/pat_walk_impl.h — the event walk, included by pat_walk.c once per instruction set and
+ * number of cores: WK cores (1: the base; 2: base and delta at once, so an event is read once however
+ * many cores), WNAME(x) naming the instance, WC(x) the cursor functions of its instruction set and
+ * WATTR their target attribute. Not a header of its own: no include guard, nothing for other files.
+ *
+ * nd[c] is the trie node of core c at the current position (PAT_NONE: core c uses nothing here). A
+ * subtree is descended into when some core has a node there, and skipped otherwise. Positions only
+ * move forward, and every jump goes through the cursor, which has classified everything before it.
+ */
+
+WATTR static const char *WNAME(walk_value)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem,
+					   int depth);
+
+/* Children for a key with a dot or an escape: decoded, then looked up segment by segment. */
+WATTR static bool WNAME(slow_key)(pat_walk *w, const char *k, size_t kn, bool esc, const uint32_t *nd, uint32_t *ch)
+{
+	if (esc) {
+		if (!pat_decode_string(k, kn, &w->sc->key))
+			return false;
+		k = w->sc->key.p;
+		kn = w->sc->key.len;
+	} else {
+		for (size_t i = 0; i < kn; i++)
+			if ((unsigned char)k[i] < 0x20)
+				return false;
+	}
+	for (int c = 0; c < WK; c++) {
+		uint32_t cur = nd[c];
+		for (size_t i = 0; cur != PAT_NONE;) {
+			size_t st = i;
+			while (i < kn && k[i] != '.')
+				i++;
+			cur = pat_set_child(w->c[c], cur, k + st, i - st);
+			if (i >= kn)
+				break;
+			i++;
+		}
+		ch[c] = cur;
+	}
+	return true;
+}
+
+/* The closing quote of the string whose content starts at k: inline when it is in the cursor's
+ * current block. */
+#define NEXT_QUOTE(cur, k, q)                                                                                     \
+	do {                                                                                                      \
+		size_t i_ = (size_t)((k) - (cur)->blk);                                                           \
+		uint64_t m_;                                                                                      \
+		if (__builtin_expect(i_ < 64 && (m_ = (cur)->quote & (~0ULL << i_)) != 0, 1))                    \
+			(q) = (cur)->blk + __builtin_ctzll(m_);                                                   \
+		else                                                                                              \
+			(q) = WC(next_quote_slow)(cur, k);                                                        \
+	} while (0)
+
+/* Dot and backslash bits of the string k[0..q) (q: its closing quote, in the cursor's current block):
+ * 0 for a plain key. */
+WATTR static inline uint64_t WNAME(special)(const pat_cur *cur, const char *k, const char *q)
+{
+	if (__builtin_expect(k >= cur->blk, 1)) {
+		unsigned a = (unsigned)(k - cur->blk), b = (unsigned)(q - cur->blk);
+		return (cur->dot | cur->bslash) & ((1ULL << b) - 1) & (~0ULL << a);
+	}
+	size_t n = (size_t)(q - k);
+	return (memchr(k, '.', n) ? 1 : 0) | (memchr(k, '\\', n) ? 2 : 0);
+}
+
+/* An object's members; p just after its '{'. The event ends with '}' (pat_match.c trims it so), so
+ * the byte after any quote, ':' or ',' is inside the event. */
+WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem, int depth)
+{
+	const char *e = w->end;
+	pat_cur *cur = &w->cur;
+	p = ws(p, e);
+	if (*p == '}')
+		return p + 1;
+	if (*p != '"')
+		return bad(w);
+	for (;;) {
+		const char *k = p + 1, *q;
+		NEXT_QUOTE(cur, k, q);
+		if (!q)
+			return bad(w);
+		size_t kn = (size_t)(q - k);
+		uint32_t ch[WK];
+		bool any = false;
+		if (__builtin_expect(!WNAME(special)(cur, k, q), 1)) {
+			for (int c = 0; c < WK; c++) {
+				ch[c] = key_child(w->c[c], nd[c], k, kn, e);
+				any |= ch[c] != PAT_NONE;
+			}
+		} else {
+			if (!WNAME(slow_key)(w, k, kn, memchr(k, '\\', kn) != NULL, nd, ch))
+				return bad(w);
+			for (int c = 0; c < WK; c++)
+				any |= ch[c] != PAT_NONE;
+		}
+		p = q + 1;
+		if (__builtin_expect(*p != ':', 0)) {
+			p = ws(p, e);
+			if (*p != ':')
+				return bad(w);
+		}
+		p = ws(p + 1, e);
+		if (!any) {
+			char c0 = *p;
+			if (c0 == '"') {
+				NEXT_QUOTE(cur, p + 1, q);
+				if (!q)
+					return bad(w);
+				p = q + 1;
+			} else if (c0 == '{' || c0 == '[') {
+				p = WC(skip)(cur, p);
+				if (!p || p >= e)
+					return bad(w);
+			} else {
+				p = scalar_end(p);
+			}
+		} else {
+			p = WNAME(walk_value)(w, p, ch, elem, depth + 1);
+			if (!p || p >= e)
+				return p ? bad(w) : NULL;
+		}
+		char c1 = *p;
+		if (c1 == ',') {
+			p++;
+			if (__builtin_expect(*p == '"', 1))
+				continue;
+			p = ws(p, e);
+			if (*p == '"')
+				continue;
+			return bad(w);
+		}
+		if (c1 == '}')
+			return p + 1;
+		p = ws(p, e);
+		if (*p == '}')
+			return p + 1;
+		if (*p != ',')
+			return bad(w);
+		p = ws(p + 1, e);
+		if (*p != '"')
+			return bad(w);
+	}
+}
+
+WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem, int depth)
+{
+	const char *e = w->end;
+	uint32_t aid = ++w->sc->narrays;
+	p = ws(p, e);
+	if (*p == ']')
+		return p + 1;
+	for (;;) {
+		if (*p == '{' || *p == '[') {
+			uint32_t en = new_elem(w, elem, aid);
+			if (w->sc->oom)
+				return NULL;
+			p = WNAME(walk_value)(w, p, nd, en, depth + 1);
+		} else {
+			p = WNAME(walk_value)(w, p, nd, elem, depth + 1);
+		}
+		if (!p || p >= e)
+			return p ? bad(w) : NULL;
+		if (*p == ',') {
+			p = ws(p + 1, e);
+			continue;
+		}
+		p = ws(p, e);
+		if (*p == ',') {
+			p = ws(p + 1, e);
+			continue;
+		}
+		if (*p == ']')
+			return p + 1;
+		return bad(w);
+	}
+}
+
+WATTR static const char *WNAME(walk_value)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem, int depth)
+{
+	const char *e = w->end;
+	if (depth > PAT_MAX_EVENT_DEPTH || p >= e)
+		return bad(w);
+	int32_t field[WK];
+	bool kids = false, leaf = false;
+	for (int c = 0; c < WK; c++) {
+		field[c] = -1;
+		if (nd[c] == PAT_NONE)
+			continue;
+		const pat_node *n = &w->c[c]->nodes[nd[c]];
+		field[c] = n->field;
+		kids |= n->nchild != 0;
+		leaf |= n->field >= 0;
+	}
+	pat_value v;
+	const char *q;
+	switch (*p) {
+	case '{':
+		if (!kids) {
+			q = WC(skip)(&w->cur, p);
+			return q ? q : bad(w);
+		}
+		return WNAME(walk_object)(w, p + 1, nd, elem, depth);
+	case '[':
+		if (!kids && !leaf) {
+			q = WC(skip)(&w->cur, p);
+			return q ? q : bad(w);
+		}
+		return WNAME(walk_array)(w, p + 1, nd, elem, depth);
+	case '"': {
+		NEXT_QUOTE(&w->cur, p + 1, q);
+		if (!q)
+			return bad(w);
+		if (!leaf)
+			return q + 1;
+		if (!string_value(w, p, q, memchr(p + 1, '\\', (size_t)(q - p - 1)) != NULL, &v))
+			return bad(w);
+		q++;
+		break;
+	}
+	case 't':
+	case 'f':
+	case 'n': {
+		const char *lit = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+		size_t ln = *p == 'f' ? 5 : 4;
+		if ((size_t)(e - p) < ln || memcmp(p, lit, ln))
+			return bad(w);
+		q = p + ln;
+		if (!leaf)
+			return q;
+		memset(&v, 0, sizeof(v));
+		v.t = *p == 't' ? PV_TRUE : *p == 'f' ? PV_FALSE : PV_NULL;
+		v.s = p;
+		v.n = ln;
+		break;
+	}
+	default: {
+		pat_numparts t;
+		q = scan_number(p, &t);
+		if (!q)
+			return bad(w);
+		if (!leaf)
+			return q;
+		memset(&v, 0, sizeof(v));
+		v.t = PV_NUM;
+		v.s = p;
+		v.n = (size_t)(q - p);
+		v.parts = true;
+		v.nparts = t;
+		break;
+	}
+	}
+	for (int c = 0; c < WK; c++)
+		if (field[c] >= 0)
+			emit(w, c, (uint32_t)field[c], &v, elem);
+	return q;
+}
+
+/* p at the event's '{'. */
+WATTR static const char *WNAME(walk_event)(pat_walk *w, const char *p)
+{
+	WC(init)(&w->cur, w->start, w->end);
+	uint32_t nd[WK];
+	for (int c = 0; c < WK; c++)
+		nd[c] = 0;
+	return WNAME(walk_object)(w, p + 1, nd, 0, 1);
+}
+
+#undef NEXT_QUOTE
