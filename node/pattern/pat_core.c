@@ -233,6 +233,21 @@ static void add_generic(bctx *b, pat_field *f, const pat_matcher *m, uint32_t me
 	f->gen[f->ngen++] = s->ngm++;
 }
 
+/* Keeps ment i's pattern text in the blob (for confirming equals-ignore-case and wildcard candidates). */
+static bool ment_text(bctx *b, uint32_t i, const pat_matcher *m)
+{
+	pat_core *s = b->s;
+	if (!s->ment_soff) {
+		s->ment_soff = calloc(s->nments, sizeof(uint32_t));
+		s->ment_slen = calloc(s->nments, sizeof(uint32_t));
+		if (!s->ment_soff || !s->ment_slen)
+			return false;
+	}
+	s->ment_soff[i] = blob_add(b, m->s.p, m->s.n);
+	s->ment_slen[i] = m->s.n;
+	return !b->oom;
+}
+
 /* The rule an exact-string ment matches by itself, or PAT_NONE. */
 static uint32_t direct_rule(const pat_core *s, const mtmp *t)
 {
@@ -331,6 +346,39 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 			free(k);
 		break;
 	}
+	case PM_WILDCARD: {
+		/* the literal text before the first '*' (or after the last one) narrows the candidates */
+		char lit[256];
+		size_t pre = 0, suf = 0, n = m->s.n;
+		const char *w = m->s.p;
+		bool star = false;
+		for (size_t q = 0; q < n && !star && pre < sizeof lit; q++) {
+			if (w[q] == '*')
+				star = true;
+			else
+				lit[pre++] = w[q] == '\\' && q + 1 < n ? w[++q] : w[q];
+		}
+		if (!star && pre == sizeof lit)
+			pre = 0; /* a very long literal: leave it to the generic list */
+		if (!pre) {
+			size_t q = n;
+			while (q > 0 && w[q - 1] != '*' && suf < sizeof lit)
+				q--, suf++;
+			bool escaped = q > 0 && q < n && w[q - 1] == '*' && q >= 2 && w[q - 2] == '\\';
+			if (escaped || suf == sizeof lit || suf == 0 || memchr(w + q, '\\', suf))
+				suf = 0; /* an escaped star or backslash at the end: keep it simple, generic */
+			else
+				memcpy(lit, w + q, suf);
+		}
+		if (!pre && !suf) {
+			generic = true;
+			break;
+		}
+		if (!ment_text(b, i, m))
+			return false;
+		affix_add(b, pre ? &f->wpre : &f->wsuf, lit, pre ? pre : suf, i);
+		break;
+	}
 	case PM_EIC: {
 		pat_buf key = {0};
 		if (pat_fold_key(m->s.p, m->s.n, &key)) {
@@ -339,17 +387,13 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 		}
 		uint32_t off = blob_add(b, key.p ? key.p : "", key.len);
 		pat_buf_free(&key);
-		if (!s->ment_soff) {
-			s->ment_soff = calloc(s->nments, sizeof(uint32_t));
-			s->ment_slen = calloc(s->nments, sizeof(uint32_t));
-		}
 		if (!f->eic_next)
 			f->eic_next = malloc(s->nments * sizeof(uint32_t));
-		if (b->oom || !s->ment_soff || !s->ment_slen || !f->eic_next)
+		if (b->oom || !f->eic_next)
 			return false;
 		uint32_t got = pat_smap_put(&f->eic, b->blob.p, off, (uint32_t)(b->blob.len - off), PAT_SEED_EIC, i, &b->oom);
-		s->ment_soff[i] = blob_add(b, m->s.p, m->s.n);
-		s->ment_slen[i] = m->s.n;
+		if (!ment_text(b, i, m))
+			return false;
 		f->eic_next[i] = PAT_NONE;
 		if (got != i && got != PAT_NONE) { /* same fold key: chain after the head */
 			f->eic_next[i] = f->eic_next[got];
@@ -385,8 +429,8 @@ static void core_free(pat_core *s)
 		free(f->exact.e);
 		free(f->numtext.e);
 		free(f->num.e);
-		pat_affix *as[4] = {&f->prefix, &f->suffix, &f->prefix_ic, &f->suffix_ic};
-		for (int k = 0; k < 4; k++) {
+		pat_affix *as[6] = {&f->prefix, &f->suffix, &f->prefix_ic, &f->suffix_ic, &f->wpre, &f->wsuf};
+		for (int k = 0; k < 6; k++) {
 			free(as[k]->map.e);
 			free(as[k]->lens);
 		}
@@ -395,6 +439,7 @@ static void core_free(pat_core *s)
 		free(f->gen);
 		free(f->ranges);
 		free(f->numv);
+		pat_itree_free(&f->rtree);
 	}
 	for (uint32_t i = 0; i < s->ngm; i++)
 		pat_matcher_free(&s->gm[i]);
@@ -434,14 +479,14 @@ static size_t core_bytes(const pat_core *s)
 	t += s->npreds * sizeof(pat_bcond);
 	for (uint32_t i = 0; i < s->nfields; i++) {
 		const pat_field *f = &s->fields[i];
-		const pat_smap *ms[7] = {&f->exact, &f->numtext, &f->prefix.map, &f->suffix.map, &f->prefix_ic.map,
-					 &f->suffix_ic.map, &f->eic};
-		for (int k = 0; k < 7; k++)
+		const pat_smap *ms[9] = {&f->exact,	   &f->numtext, &f->prefix.map, &f->suffix.map, &f->prefix_ic.map,
+					 &f->suffix_ic.map, &f->eic,	 &f->wpre.map,	 &f->wsuf.map};
+		for (int k = 0; k < 9; k++)
 			if (ms[k]->e)
 				t += (ms[k]->mask + 1) * sizeof(pat_smap_ent);
 		if (f->num.e)
 			t += (f->num.mask + 1) * sizeof(pat_nmap_ent);
-		t += f->ngen * 4 + f->nranges * sizeof(pat_range) + f->nnumv * sizeof(double);
+		t += f->ngen * 4 + f->nranges * sizeof(pat_range) + f->nnumv * sizeof(double) + pat_itree_bytes(&f->rtree);
 	}
 	return t;
 }
@@ -558,6 +603,11 @@ static bool add_ments(bctx *b, gtmp *g)
 	for (uint32_t i = 0; i < g->n; i++)
 		if (!index_ment(b, i, &g->v[i], &gcap))
 			return false;
+	for (uint32_t i = 0; i < s->nfields; i++) {
+		pat_field *f = &s->fields[i];
+		if (f->nranges > PAT_ITREE_MIN && !pat_itree_build(&f->rtree, f->ranges, f->nranges))
+			return false;
+	}
 	return true;
 }
 

@@ -133,6 +133,79 @@ static inline double scale2(uint64_t m, int s)
 	return d;
 }
 
+/* The verdict on D = M / 10^q once d = m2 * 2^-s is known with diff = (D - d) * 10^q * 2^s and
+ * |diff| <= 10^q / 2 (pat_num.c's exact paths): is D what Java prints for d? Not when a neighbouring
+ * k-digit decimal (spacing 2^s here) is closer to d, nor when a (k-1)-digit decimal (the multiples of
+ * 10 * 2^s next to D) lies inside d's rounding interval (half an ulp = 10^q / 2 here; a quarter below
+ * a power of two). */
+static bool verdict(uint64_t M, uint64_t p10, uint64_t m2, int s, __int128 diff)
+{
+	typedef unsigned __int128 u128;
+	typedef __int128 i128;
+	u128 ad = (u128)(diff < 0 ? -diff : diff);
+	if (s <= 64) {
+		u128 half = s ? (u128)1 << (s - 1) : 1;
+		if (ad > half || (ad == half && (M & 1)))
+			return false;
+	}
+	bool even = !(m2 & 1), pow2 = m2 == (1ULL << 52);
+	uint64_t r10 = M % 10;
+	i128 cand[2] = {diff - ((i128)r10 << s), diff + ((i128)(10 - r10) << s)};
+	for (int c = 0; c < 2; c++) {
+		i128 x = cand[c];
+		u128 ax = (u128)(x < 0 ? -x : x);
+		u128 lhs = (x < 0 && pow2) ? ax * 4 : ax * 2;
+		if (lhs < p10 || (lhs == p10 && even))
+			return false;
+	}
+	return true;
+}
+
+/* 16-17 significant digits without any division: a = M / 10^q computed in floating point is within
+ * a couple of ulps of d, so d's mantissa is a's plus a small correction found from the exact
+ * remainder diff = M * 2^s - m2 * 10^q (one 64 x 64 multiply). false when a is near a binade edge or
+ * out of the normal range: the caller takes the division path. */
+static bool exact_approx(uint64_t M, int q, bool neg, double *out, bool *comparable)
+{
+	typedef unsigned __int128 u128;
+	typedef __int128 i128;
+	uint64_t p10 = pow10u[q];
+	double a = (double)M / pow10tab[q];
+	uint64_t bits;
+	memcpy(&bits, &a, 8);
+	int be = (int)(bits >> 52);
+	uint64_t m2 = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+	int s = 1075 - be; /* a = m2 * 2^-s */
+	int bl = 64 - __builtin_clzll(M);
+	if (be < 1 || be > 2045 || s < 0 || bl + s > 124 || m2 < (1ULL << 52) + 8 || m2 > (1ULL << 53) - 8)
+		return false;
+	i128 diff = (i128)((u128)M << s) - (i128)((u128)m2 * p10);
+	i128 half = (i128)(p10 / 2); /* p10 is even: q >= 1 */
+	for (int i = 0; i < 8 && diff > half; i++) {
+		m2++;
+		diff -= (i128)p10;
+	}
+	for (int i = 0; i < 8 && diff < -half; i++) {
+		m2--;
+		diff += (i128)p10;
+	}
+	if (diff > half || diff < -half)
+		return false;
+	if ((diff == half || diff == -half) && (m2 & 1)) { /* a tie: round half to even */
+		if (diff == half) {
+			m2++;
+			diff -= (i128)p10;
+		} else {
+			m2--;
+			diff += (i128)p10;
+		}
+	}
+	double d = scale2(m2, s);
+	*out = neg ? -d : d;
+	*comparable = verdict(M, p10, m2, s, diff);
+	return true;
+}
+
 static bool exact_1617(uint64_t M, int q, bool neg, double *out, bool *comparable)
 {
 	typedef unsigned __int128 u128;
@@ -264,7 +337,7 @@ bool pat_num_comparable_parts(const pat_numparts *t, const char *s, size_t n, do
 		}
 		if ((k == 16 || k == 17) && f >= 1 && f <= 19) {
 			bool comp;
-			if (exact_1617(M, f, t->neg, out, &comp))
+			if (exact_approx(M, f, t->neg, out, &comp) || exact_1617(M, f, t->neg, out, &comp))
 				return comp;
 		} else if (k <= 15 && f <= 22) {
 			/* M and 10^f are exact doubles: one correctly rounded division */

@@ -72,8 +72,17 @@ typedef struct pat_walk {
  * and c[1] too when it is not NULL, in one pass. (pat_walk.c) */
 const char *pat_walk_event(pat_walk *w, const char *p);
 
-/* Appends to a pair of parallel u32 arrays; false (and sc->oom) when memory runs out. */
-bool pat_push2(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size_t *cap);
-bool pat_push1(pat_scratch *sc, uint32_t **a, size_t *n, size_t *cap);
+/* Room for one more entry in a u32 array (or a pair of parallel ones): true when there is (growing
+ * them if needed), false and sc->oom when memory runs out. The _grow forms are the slow paths. */
+bool pat_push1_grow(pat_scratch *sc, uint32_t **a, size_t *n, size_t *cap);
+bool pat_push2_grow(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size_t *cap);
+static inline bool pat_push1(pat_scratch *sc, uint32_t **a, size_t *n, size_t *cap)
+{
+	return *n < *cap || pat_push1_grow(sc, a, n, cap);
+}
+static inline bool pat_push2(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size_t *cap)
+{
+	return *n < *cap || pat_push2_grow(sc, a, b, n, cap);
+}
 
 #endif /* PAT_RUN_H */

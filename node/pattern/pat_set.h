@@ -68,18 +68,43 @@ typedef struct pat_range {
 	uint32_t ment;
 } pat_range;
 
+/* A centered interval tree over a field's ranges (pat_itree.c). */
+typedef struct pat_inode {
+	double center;
+	uint32_t off, n;   /* the ranges containing center: by_lo[off..off+n), by_hi[off..off+n) */
+	int32_t left, right;
+} pat_inode;
+
+typedef struct pat_itree {
+	pat_inode *nodes;
+	uint32_t *by_lo, *by_hi;
+	uint32_t nnodes, nids;
+	int32_t root;      /* -1: empty */
+} pat_itree;
+
+/* Fields with more ranges than this use the tree; fewer are checked one by one. */
+#define PAT_ITREE_MIN 8
+
+bool pat_itree_build(pat_itree *t, const pat_range *r, uint32_t n);
+void pat_itree_free(pat_itree *t);
+size_t pat_itree_bytes(const pat_itree *t);
+/* Calls fn(ctx, i) for every range r[i] that contains x. */
+void pat_itree_visit(const pat_itree *t, const pat_range *r, double x, void (*fn)(void *, uint32_t), void *ctx);
+
 typedef struct pat_field {
 	pat_smap exact;     /* decoded string -> ment */
 	pat_smap numtext;   /* non-comparable number text -> ment */
 	pat_nmap num;       /* comparable double bits -> ment */
 	int32_t lit[3];     /* null/true/false -> ment or -1 */
 	pat_affix prefix, suffix, prefix_ic, suffix_ic; /* ic: ASCII-only patterns, lowercased */
+	pat_affix wpre, wsuf; /* wildcards by their literal prefix (else suffix): candidates, verified */
 	pat_smap eic;       /* fold key -> first candidate in eic_list */
 	uint32_t *eic_next; /* chain of candidates: eic ment -> next (UINT32_MAX ends) */
 	uint32_t *gen;      /* generic matchers: indexes into set->gm */
 	uint32_t ngen;
 	pat_range *ranges;  /* numeric ranges */
 	uint32_t nranges;
+	pat_itree rtree;    /* over ranges when nranges > PAT_ITREE_MIN */
 	double rmin, rmax;  /* the union of the ranges lies in [rmin, rmax] */
 	double *numv;       /* the exact numbers of num, ascending (a cheap "near any?" test) */
 	uint32_t nnumv;

@@ -23,7 +23,7 @@
 
 #include "pat_run.h"
 
-bool pat_push1(pat_scratch *sc, uint32_t **a, size_t *n, size_t *cap)
+bool pat_push1_grow(pat_scratch *sc, uint32_t **a, size_t *n, size_t *cap)
 {
 	if (*n < *cap)
 		return true;
@@ -38,7 +38,7 @@ bool pat_push1(pat_scratch *sc, uint32_t **a, size_t *n, size_t *cap)
 	return true;
 }
 
-bool pat_push2(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size_t *cap)
+bool pat_push2_grow(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size_t *cap)
 {
 	if (*n < *cap)
 		return true;
@@ -134,7 +134,7 @@ static void words_prefix(const pat_value *v, size_t L, uint64_t *w0, uint64_t *w
 }
 
 static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value *v, const char *s, bool suffix,
-			uint32_t elem)
+			bool wild, uint32_t elem)
 {
 	const pat_core *c = w->c[k];
 	for (uint32_t i = 0; i < a->nlens; i++) {
@@ -149,7 +149,8 @@ static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value 
 			pat_words(key, L, &w0, &w1);
 		uint64_t h = L <= 16 ? pat_hash16(w0, w1, L, PAT_SEED_AFFIX) : pat_hash(key, L, PAT_SEED_AFFIX);
 		for (uint32_t m = pat_smap_get(c, &a->map, key, L, w0, w1, h); m != PAT_NONE; m = c->alias_next[m])
-			hit_ment(w, k, m, elem);
+			if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
+				hit_ment(w, k, m, elem);
 	}
 }
 
@@ -167,9 +168,13 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 			hit(w, k, m, elem);
 	}
 	if (f->prefix.nlens)
-		affix_probe(w, k, &f->prefix, v, v->s, false, elem);
+		affix_probe(w, k, &f->prefix, v, v->s, false, false, elem);
 	if (f->suffix.nlens)
-		affix_probe(w, k, &f->suffix, v, v->s, true, elem);
+		affix_probe(w, k, &f->suffix, v, v->s, true, false, elem);
+	if (f->wpre.nlens)
+		affix_probe(w, k, &f->wpre, v, v->s, false, true, elem);
+	if (f->wsuf.nlens)
+		affix_probe(w, k, &f->wsuf, v, v->s, true, true, elem);
 	if (f->prefix_ic.nlens || f->suffix_ic.nlens) {
 		sc->low.len = 0;
 		if (pat_buf_put(&sc->low, v->s, v->n)) {
@@ -182,9 +187,9 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 				sc->low.p[i] = (char)(ch + 32);
 		}
 		if (f->prefix_ic.nlens)
-			affix_probe(w, k, &f->prefix_ic, v, sc->low.p, false, elem);
+			affix_probe(w, k, &f->prefix_ic, v, sc->low.p, false, false, elem);
 		if (f->suffix_ic.nlens)
-			affix_probe(w, k, &f->suffix_ic, v, sc->low.p, true, elem);
+			affix_probe(w, k, &f->suffix_ic, v, sc->low.p, true, false, elem);
 	}
 	if (f->eic.e) {
 		sc->key.len = 0;
@@ -245,6 +250,19 @@ static inline bool in_range(const pat_range *r, double d)
 	return (r->open_lo ? d > r->lo : d >= r->lo) && (r->open_hi ? d < r->hi : d <= r->hi);
 }
 
+typedef struct range_hit {
+	pat_walk *w;
+	int k;
+	const pat_field *f;
+	uint32_t elem;
+} range_hit;
+
+static void on_range(void *ctx, uint32_t i)
+{
+	range_hit *h = ctx;
+	hit_ment(h->w, h->k, h->f->ranges[i].ment, h->elem);
+}
+
 /* A number: the exact comparable value (pat_num.c, the costly part for 16-17 digits) is computed
  * only when a cheap approximation says an exact number or a range of the field could match. */
 static void emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, uint32_t elem)
@@ -270,9 +288,14 @@ static void emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 				if (m != PAT_NONE)
 					hit_ment(w, k, m, elem);
 			}
-			for (uint32_t i = 0; i < f->nranges; i++)
-				if (in_range(&f->ranges[i], v->d))
-					hit_ment(w, k, f->ranges[i].ment, elem);
+			if (f->nranges > PAT_ITREE_MIN) {
+				range_hit h = {w, k, f, elem};
+				pat_itree_visit(&f->rtree, f->ranges, v->d, on_range, &h);
+			} else {
+				for (uint32_t i = 0; i < f->nranges; i++)
+					if (in_range(&f->ranges[i], v->d))
+						hit_ment(w, k, f->ranges[i].ment, elem);
+			}
 		}
 	}
 	if (f->numtext.e) {
@@ -373,27 +396,32 @@ static inline const char *scan_number(const char *p, pat_numparts *t)
 	bool neg = *p == '-';
 	p += neg;
 	uint64_t m = 0;
-	int digits = 0, lead = 0, f = 0;
+	int digits, lead = 0, f = 0;
+	const char *st = p;
 	if (*p == '0') {
 		p++;
-		digits = lead = 1;
+		lead = 1;
 	} else if (digit(*p)) {
-		do {
+		do
 			m = m * 10 + (unsigned)(*p++ - '0');
-			digits++;
-		} while (digit(*p));
+		while (digit(*p));
 	} else {
 		return NULL;
 	}
+	digits = (int)(p - st);
 	if (*p == '.') {
-		if (!digit(*++p))
+		const char *fs = ++p;
+		if (!digit(*p))
 			return NULL;
-		do {
+		if (m == 0) { /* 0.000ddd: the zeros after the point are not significant */
+			while (*p == '0')
+				p++;
+			lead += (int)(p - fs);
+		}
+		while (digit(*p))
 			m = m * 10 + (unsigned)(*p++ - '0');
-			lead += m == 0;
-			digits++;
-			f++;
-		} while (digit(*p));
+		f = (int)(p - fs);
+		digits += f;
 	}
 	bool plain = true;
 	if ((*p | 0x20) == 'e') {

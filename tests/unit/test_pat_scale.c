@@ -1,0 +1,303 @@
+/* tests/unit/test_pat_scale.c — the structures that keep matching cost independent of the rule count,
+ * checked against the one-rule answer (pat_match_rule, which never uses them):
+ *  - many numeric ranges on one field (the interval tree) with bounds that the values hit exactly;
+ *  - many wildcards and prefixes on one field (the affix indexes);
+ *  - incremental publishing: a random stream of add / replace / remove with a publish after each
+ *    step (delta cores and dead base rules) must always match exactly like a fresh full build;
+ *  - the portable SSE2 walk must answer exactly like the AVX2 one on the same events.
+ * Deterministic: a fixed-seed generator.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/pattern/pat.h"
+
+static uint64_t seed = 0x1234abcd5678ef01ULL;
+
+static uint32_t rnd(uint32_t n)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return (uint32_t)(seed % n);
+}
+
+static pat_rule *compile(const char *p)
+{
+	pat_rule *r = NULL;
+	char reason[PAT_REASON_MAX];
+	if (pat_compile(p, strlen(p), NULL, &r, reason, sizeof(reason)) != BB_OK)
+		fail_msg("pattern %s rejected: %s", p, reason);
+	return r;
+}
+
+/* pat_match on s must return exactly the rules whose pat_match_rule says true. */
+static void check_event(pat_set *s, pat_scratch *sc, pat_rule **rules, uint32_t n, const char *ev)
+{
+	uint32_t *ids = calloc(n + 1, sizeof(uint32_t));
+	bool *got = calloc(n + 1, sizeof(bool));
+	size_t k = 0;
+	assert_int_equal(pat_match(s, sc, ev, strlen(ev), ids, n + 1, &k), BB_OK);
+	for (size_t i = 0; i < k; i++) {
+		assert_true(ids[i] >= 1 && ids[i] <= n);
+		assert_false(got[ids[i]]);
+		got[ids[i]] = true;
+	}
+	for (uint32_t i = 1; i <= n; i++) {
+		if (!rules[i])
+			continue;
+		bool m = false;
+		assert_int_equal(pat_match_rule(rules[i], ev, strlen(ev), &m), BB_OK);
+		if (m != got[i])
+			fail_msg("rule %u: pat_match_rule=%d pat_match=%d event=%s", i, m, got[i], ev);
+	}
+	free(ids);
+	free(got);
+}
+
+static void many_ranges(void **st)
+{
+	(void)st;
+	enum { N = 300, EVENTS = 600 };
+	static const char *const lo_ops[] = {">", ">="}, *const hi_ops[] = {"<", "<="};
+	pat_rule *rules[N + 1] = {0};
+	double bounds[2 * N];
+	pat_builder *b = pat_builder_new();
+	char p[256];
+	for (uint32_t i = 1; i <= N; i++) {
+		double a = (double)rnd(2000) / 4 - 250, c = a + (double)rnd(400) / 4;
+		bounds[2 * (i - 1)] = a;
+		bounds[2 * (i - 1) + 1] = c;
+		switch (rnd(4)) {
+		case 0: snprintf(p, sizeof p, "{\"n\":[{\"numeric\":[\"%s\",%g]}]}", lo_ops[rnd(2)], a); break;
+		case 1: snprintf(p, sizeof p, "{\"n\":[{\"numeric\":[\"%s\",%g]}]}", hi_ops[rnd(2)], c); break;
+		case 2: snprintf(p, sizeof p, "{\"n\":[{\"numeric\":[\"=\",%g]}]}", a); break;
+		default:
+			snprintf(p, sizeof p, "{\"n\":[{\"numeric\":[\"%s\",%g,\"%s\",%g]}]}", lo_ops[rnd(2)], a,
+				 hi_ops[rnd(2)], c);
+		}
+		rules[i] = compile(p);
+		assert_int_equal(pat_builder_add(b, i, rules[i]), BB_OK);
+	}
+	pat_set *s = pat_builder_publish(b);
+	pat_scratch *sc = pat_scratch_new();
+	char ev[256];
+	for (int e = 0; e < EVENTS; e++) {
+		double v = rnd(3) ? bounds[rnd(2 * N)] : (double)rnd(4000) / 8 - 260;
+		if (rnd(2))
+			snprintf(ev, sizeof ev, "{\"n\":%.17g}", v);
+		else
+			snprintf(ev, sizeof ev, "{\"n\":[%g,\"x\",%g]}", v, v + 0.25);
+		check_event(s, sc, rules, N, ev);
+	}
+	for (uint32_t i = 1; i <= N; i++)
+		pat_rule_free(rules[i]);
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
+static void many_affixes(void **st)
+{
+	(void)st;
+	enum { N = 300, EVENTS = 600 };
+	static const char *const alpha[] = {"a", "b", "ab", "ba", "*", "\\\\*", "c"};
+	pat_rule *rules[N + 1] = {0};
+	pat_builder *b = pat_builder_new();
+	char p[256], w[64];
+	for (uint32_t i = 1; i <= N; i++) {
+		w[0] = 0;
+		int parts = 1 + (int)rnd(4);
+		for (int k = 0; k < parts; k++) {
+			const char *a = alpha[rnd(7)];
+			size_t l = strlen(w);
+			if (a[0] == '*' && l && w[l - 1] == '*')
+				a = "a";
+			strcat(w, a);
+		}
+		switch (rnd(4)) {
+		case 0: snprintf(p, sizeof p, "{\"s\":[{\"prefix\":\"%.*s\"}]}", (int)strcspn(w, "*\\"), w); break;
+		case 1: snprintf(p, sizeof p, "{\"s\":[{\"suffix\":\"%.*s\"}]}", (int)strcspn(w, "*\\"), w); break;
+		default: snprintf(p, sizeof p, "{\"s\":[{\"wildcard\":\"%s\"}]}", w);
+		}
+		pat_rule *r = NULL;
+		char reason[PAT_REASON_MAX];
+		if (pat_compile(p, strlen(p), NULL, &r, reason, sizeof(reason)) != BB_OK)
+			continue; /* e.g. too complex */
+		rules[i] = r;
+		assert_int_equal(pat_builder_add(b, i, r), BB_OK);
+	}
+	pat_set *s = pat_builder_publish(b);
+	pat_scratch *sc = pat_scratch_new();
+	char ev[256], v[64];
+	static const char *const vs[] = {"a", "b", "ab", "ba", "*", "c", "\\\\", "x"};
+	for (int e = 0; e < EVENTS; e++) {
+		v[0] = 0;
+		int parts = (int)rnd(6);
+		for (int k = 0; k < parts; k++)
+			strcat(v, vs[rnd(8)]);
+		snprintf(ev, sizeof ev, "{\"s\":\"%s\"}", v);
+		check_event(s, sc, rules, N, ev);
+	}
+	for (uint32_t i = 1; i <= N; i++)
+		pat_rule_free(rules[i]);
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
+static const char *const shapes[] = {
+	"{\"a\":[\"v%u\"]}",
+	"{\"a\":[{\"prefix\":\"v%u\"}]}",
+	"{\"b\":[%u]}",
+	"{\"b\":[{\"numeric\":[\">\",%u]}]}",
+	"{\"c\":{\"d\":[\"v%u\",{\"exists\":false}]}}",
+	"{\"$or\":[{\"a\":[\"v%u\"]},{\"b\":[{\"numeric\":[\"<\",%u]}]}]}",
+	"{\"a\":[{\"anything-but\":\"v%u\"}]}",
+};
+
+static pat_rule *random_rule(uint32_t v)
+{
+	char p[256];
+	const char *sh = shapes[rnd(sizeof shapes / sizeof shapes[0])];
+	snprintf(p, sizeof p, sh, v, v);
+	return compile(p);
+}
+
+static void incremental(void **st)
+{
+	(void)st;
+	enum { IDS = 600, STEPS = 700 };
+	pat_rule *rules[IDS + 1] = {0};
+	pat_builder *b = pat_builder_new();
+	pat_scratch *sc = pat_scratch_new(), *sc2 = pat_scratch_new();
+	char ev[256];
+	for (int step = 0; step < STEPS; step++) {
+		/* a burst of changes: mostly adds early, then a mix */
+		int burst = step < 100 ? 8 : 1 + (int)rnd(3);
+		for (int k = 0; k < burst; k++) {
+			uint32_t id = 1 + rnd(IDS);
+			if (rules[id] && rnd(3) == 0) {
+				assert_int_equal(pat_builder_remove(b, id), BB_OK);
+				pat_rule_free(rules[id]);
+				rules[id] = NULL;
+			} else {
+				pat_rule_free(rules[id]);
+				rules[id] = random_rule(rnd(50));
+				assert_int_equal(pat_builder_add(b, id, rules[id]), BB_OK);
+			}
+		}
+		pat_set *s = pat_builder_publish(b);
+		assert_non_null(s);
+		/* the same rules built from scratch */
+		pat_builder *f = pat_builder_new();
+		uint32_t live = 0;
+		for (uint32_t id = 1; id <= IDS; id++)
+			if (rules[id]) {
+				assert_int_equal(pat_builder_add(f, id, rules[id]), BB_OK);
+				live++;
+			}
+		pat_set *full = pat_builder_publish(f);
+		assert_int_equal(pat_set_count(s), live);
+		for (int e = 0; e < 3; e++) {
+			uint32_t v = rnd(50);
+			snprintf(ev, sizeof ev, "{\"a\":\"v%u\",\"b\":%u,\"c\":{\"d\":\"v%u\"}}", v, rnd(60), rnd(50));
+			uint32_t x[IDS + 1], y[IDS + 1];
+			size_t nx = 0, ny = 0;
+			assert_int_equal(pat_match(s, sc, ev, strlen(ev), x, IDS + 1, &nx), BB_OK);
+			assert_int_equal(pat_match(full, sc2, ev, strlen(ev), y, IDS + 1, &ny), BB_OK);
+			bool in[IDS + 1] = {false};
+			for (size_t i = 0; i < ny; i++)
+				in[y[i]] = true;
+			if (nx != ny)
+				fail_msg("step %d: %zu matches incrementally, %zu from scratch (%s)", step, nx, ny, ev);
+			for (size_t i = 0; i < nx; i++)
+				assert_true(in[x[i]]);
+		}
+		pat_set_release(full);
+		pat_builder_free(f);
+		pat_set_release(s);
+	}
+	for (uint32_t id = 1; id <= IDS; id++)
+		pat_rule_free(rules[id]);
+	pat_scratch_free(sc);
+	pat_scratch_free(sc2);
+	pat_builder_free(b);
+}
+
+static void portable_walk(void **st)
+{
+	(void)st;
+	static const char *const pats[] = {
+		"{\"a\":{\"b\":[\"x\",{\"prefix\":\"y\"}]},\"c\":[{\"numeric\":[\">\",1.5]}]}",
+		"{\"a.b\":[{\"suffix\":\"z\"}],\"d\":[{\"exists\":false}]}",
+		"{\"arr\":{\"k\":[1],\"m\":[\"q\"]}}",
+		"{\"s\":[{\"wildcard\":\"*\\\\\\\\*x*\"}]}",
+	};
+	enum { NP = sizeof pats / sizeof pats[0] };
+	pat_builder *b = pat_builder_new();
+	for (uint32_t i = 0; i < NP; i++) {
+		pat_rule *r = compile(pats[i]);
+		assert_int_equal(pat_builder_add(b, i + 1, r), BB_OK);
+		pat_rule_free(r);
+	}
+	pat_set *s = pat_builder_publish(b);
+	pat_scratch *sc = pat_scratch_new();
+	/* events with the keys at block boundaries, escapes, long strings and padding */
+	static const char *const bits[] = {
+		"\"a\":{\"b\":\"x\"}", "\"a.b\":\"zz\"", "\"c\":2", "\"c\":1.5", "\"d\":null", "\"s\":\"\\\\*x\"",
+		"\"s\":\"a\\\"b\\\\*xq\"", "\"arr\":[{\"k\":1,\"m\":\"q\"},{\"k\":2}]", "\"pad\":\"................\"",
+		"\"e\":{\"f\":[1,[2,{\"g\":\"}]\"}]]}", "\"a\":{\"b\":\"yes\"}", "\"x\\\\\":\"\\u0041\"",
+	};
+	char ev[4096];
+	int level = pat_simd_set(-1);
+	for (int e = 0; e < 3000; e++) {
+		size_t n = 0;
+		ev[n++] = '{';
+		int parts = 1 + (int)rnd(12);
+		for (int k = 0; k < parts; k++) {
+			const char *x = bits[rnd(sizeof bits / sizeof bits[0])];
+			if (k)
+				ev[n++] = ',';
+			size_t l = strlen(x);
+			memcpy(ev + n, x, l);
+			n += l;
+			if (rnd(8) == 0)
+				ev[n++] = ' ';
+		}
+		ev[n++] = '}';
+		ev[n] = 0;
+		uint32_t x1[NP + 1], x2[NP + 1];
+		size_t n1 = 0, n2 = 0;
+		pat_simd_set(0);
+		bb_err e1 = pat_match(s, sc, ev, n, x1, NP + 1, &n1);
+		pat_simd_set(level);
+		bb_err e2 = pat_match(s, sc, ev, n, x2, NP + 1, &n2);
+		if (e1 != e2 || n1 != n2)
+			fail_msg("sse2 %d/%zu, best %d/%zu on %s", e1, n1, e2, n2, ev);
+		uint32_t m1 = 0, m2 = 0;
+		for (size_t i = 0; i < n1; i++) {
+			m1 |= 1u << x1[i];
+			m2 |= 1u << x2[i];
+		}
+		assert_int_equal(m1, m2);
+	}
+	pat_simd_set(-1);
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(many_ranges), cmocka_unit_test(many_affixes),
+					   cmocka_unit_test(incremental), cmocka_unit_test(portable_walk)};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
