@@ -2,6 +2,7 @@
  * (node/pattern/pat.h) on ../shared/bench/ data, one rule family at a time.
  *
  *   busbar-bench match --data citylots2-syn.json.gz --rules rules/EXACT.tsv [--rules ...] [--passes N]
+ *                      [--churn N] [--portable]
  *
  * Method (../shared/bench/README.md): all events (one JSON object per line of the gzip file) are
  * loaded into one contiguous buffer first (decompression is slower than matching). For each --rules
@@ -15,6 +16,10 @@
  *
  * counts=MISMATCH plus one stderr line per wrong rule (and a non-zero exit after all families) when a
  * count differs, a pattern fails to compile, or an event is rejected. Nothing here asserts on time.
+ * --churn N then times N rule changes on the family's set, each followed by a publish (the cost of a
+ * PutRule/DeleteRule on a bus with that many rules): remove a random rule, publish; add it back,
+ * publish. One more line: family=EXACT churn=N remove_publish_us=<median> add_publish_us=<median>.
+ * --portable matches with the SSE2 code instead of the best the CPU has (pat_simd_set(0)).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -161,7 +166,38 @@ static int family_load(const char *path, family *f)
 }
 
 /* Runs one family; returns 0 when every count matched, 1 otherwise, 2 on setup failure. */
-static int run_family(const family *f, const events *ev, int passes)
+/* Times rule changes on a built set: each removal and each re-addition is followed by a publish. */
+static void run_churn(const family *f, pat_builder *b, int churn)
+{
+	double *rm = calloc((size_t)churn, sizeof(double)), *ad = calloc((size_t)churn, sizeof(double));
+	char reason[PAT_REASON_MAX];
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	for (int i = 0; rm && ad && i < churn; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		size_t k = (size_t)(x % f->n);
+		pat_rule *r = NULL;
+		if (pat_compile(f->pattern[k], strlen(f->pattern[k]), NULL, &r, reason, sizeof(reason)) != BB_OK)
+			continue;
+		double t0 = bench_now();
+		pat_builder_remove(b, (uint32_t)(k + 1));
+		pat_set_release(pat_builder_publish(b));
+		double t1 = bench_now();
+		pat_builder_add(b, (uint32_t)(k + 1), r);
+		pat_set_release(pat_builder_publish(b));
+		double t2 = bench_now();
+		pat_rule_free(r);
+		rm[i] = (t1 - t0) * 1e6;
+		ad[i] = (t2 - t1) * 1e6;
+	}
+	if (rm && ad)
+		printf("family=%s churn=%d remove_publish_us=%.1f add_publish_us=%.1f\n", f->name, churn,
+		       bench_median(rm, (size_t)churn), bench_median(ad, (size_t)churn));
+	fflush(stdout);
+	free(rm);
+	free(ad);
+}
+
+static int run_family(const family *f, const events *ev, int passes, int churn)
 {
 	bool ok = true;
 	char reason[PAT_REASON_MAX];
@@ -242,6 +278,8 @@ static int run_family(const family *f, const events *ev, int passes)
 	       f->n, bench_median(rate, (size_t)passes), ok ? "ok" : "MISMATCH",
 	       pat_set_memory(set) / (f->n ? f->n : 1), compile_s);
 	fflush(stdout);
+	if (churn > 0)
+		run_churn(f, b, churn);
 out:
 	free(rate);
 	free(ids);
@@ -256,7 +294,7 @@ out:
 static void match_usage(void)
 {
 	fprintf(stderr, "usage: busbar-bench match --data EVENTS.json.gz --rules FAMILY.tsv [--rules ...] "
-			"[--passes N]\n");
+			"[--passes N] [--churn N] [--portable]\n");
 }
 
 int bench_match(int argc, char **argv)
@@ -264,9 +302,13 @@ int bench_match(int argc, char **argv)
 	const char *data = NULL;
 	const char *rules[MAX_RULE_FILES];
 	size_t nrules = 0;
-	int passes = 5;
+	int passes = 5, churn = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		if (strcmp(a, "--portable") == 0) {
+			pat_simd_set(0);
+			continue;
+		}
 		if (i + 1 >= argc) {
 			match_usage();
 			return 2;
@@ -279,6 +321,12 @@ int bench_match(int argc, char **argv)
 				return 2;
 			}
 			rules[nrules++] = argv[++i];
+		} else if (strcmp(a, "--churn") == 0) {
+			churn = atoi(argv[++i]);
+			if (churn < 0 || churn > 1000000) {
+				fprintf(stderr, "busbar-bench: --churn must be 0..1000000\n");
+				return 2;
+			}
 		} else if (strcmp(a, "--passes") == 0) {
 			passes = atoi(argv[++i]);
 			if (passes < 1 || passes > 1000) {
@@ -306,7 +354,7 @@ int bench_match(int argc, char **argv)
 			status = 2;
 			continue;
 		}
-		int r = run_family(&f, &ev, passes);
+		int r = run_family(&f, &ev, passes, churn);
 		if (r > status)
 			status = r;
 		family_free(&f);

@@ -15,6 +15,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,16 @@ typedef struct cc {
 	cbrs stack[64];       /* $or copies in flight (bounded by depth) */
 	int nstack;
 } cc;
+
+/* Zeroes every member but the tokenizer, which pj_init initialises (its context stack is 26 KB that a
+ * pattern only uses up to its depth, so it is not cleared). */
+static void cc_zero(cc *c)
+{
+	size_t j0 = offsetof(cc, j), j1 = j0 + sizeof(c->j);
+	memset(c, 0, j0);
+	memset((char *)c + j1, 0, sizeof(*c) - j1);
+	memset(&c->j, 0, offsetof(pj, ctx));
+}
 
 /* ---- containers -------------------------------------------------------------------------------- */
 
@@ -1024,14 +1035,15 @@ bb_err pat_compile(const char *json, size_t len, const pat_limits *limits, pat_r
 				 lim.max_pattern_bytes);
 		return BB_EPATTERN;
 	}
-	cc *c = calloc(1, sizeof(*c));
+	cc *c = malloc(sizeof(*c)); /* pj_init (in run) sets up c->j */
 	if (!c)
 		return BB_ENOMEM;
+	cc_zero(c);
 	c->max_or = max_or;
 	bb_err e = run(c, json, len, depth);
 	if (e == BB_EPATTERN && or_structural(c->j.err)) {
 		cc_free(c);
-		memset(c, 0, sizeof(*c));
+		cc_zero(c);
 		c->max_or = max_or;
 		c->legacy = true;
 		e = run(c, json, len, depth);

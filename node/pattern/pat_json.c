@@ -10,13 +10,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #define VALID_TOKENS "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
 
 void pj_init(pj *p, const char *src, size_t len, unsigned max_depth, jmp_buf *fail)
 {
-	memset(p, 0, sizeof(*p));
+	/* everything but the context stack (26 KB, used only up to the depth reached) */
+	memset(p, 0, offsetof(pj, ctx));
+	memset((char *)p + offsetof(pj, ctx) + sizeof(p->ctx), 0, sizeof(*p) - offsetof(pj, ctx) - sizeof(p->ctx));
+	p->ctx[0] = (pj_ctx){0};
 	p->src = src;
 	p->len = len;
 	p->fail = fail;
