@@ -260,6 +260,13 @@ static uint32_t direct_rule(const pat_core *s, const mtmp *t)
 	return br->rule;
 }
 
+/* What an index stores for ment i: its rule marked PAT_DIRECT when the ment alone matches it. */
+static uint32_t direct_val(const pat_core *s, const mtmp *t, uint32_t i)
+{
+	uint32_t dr = direct_rule(s, t);
+	return dr != PAT_NONE && dr < PAT_DIRECT ? (PAT_DIRECT | dr) : i;
+}
+
 static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 {
 	pat_core *s = b->s;
@@ -269,10 +276,8 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 	switch (m->kind) {
 	case PM_EXACT_STR: {
 		uint32_t off = blob_add(b, m->s.p, m->s.n);
-		uint32_t dr = direct_rule(s, t);
-		uint32_t val = dr != PAT_NONE && dr < PAT_DIRECT ? (PAT_DIRECT | dr) : i;
 		if (!b->oom)
-			pat_smap_put(&f->exact, b->blob.p, off, m->s.n, PAT_SEED_EXACT, val, &b->oom);
+			pat_smap_put(&f->exact, b->blob.p, off, m->s.n, PAT_SEED_EXACT, direct_val(s, t, i), &b->oom);
 		break;
 	}
 	case PM_EXACT_NUMTEXT: {
@@ -284,7 +289,7 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 	case PM_EXACT_NUM: {
 		uint64_t key;
 		memcpy(&key, &m->lo, 8);
-		pat_nmap_put(&f->num, key, i, &b->oom);
+		pat_nmap_put(&f->num, key, direct_val(s, t, i), &b->oom);
 		double *nv = realloc(f->numv, (f->nnumv + 1) * sizeof(double));
 		if (!nv)
 			return false;
@@ -303,7 +308,7 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 			return false;
 		f->ranges = nr;
 		nr[f->nranges++] = (pat_range){.lo = m->lo, .hi = m->hi, .open_lo = m->open_lo, .open_hi = m->open_hi,
-					       .ment = i};
+					       .ment = direct_val(s, t, i)};
 		if (f->nranges == 1 || m->lo < f->rmin)
 			f->rmin = m->lo;
 		if (f->nranges == 1 || m->hi > f->rmax)
@@ -551,11 +556,14 @@ static bool add_rules(bctx *b, gtmp *g, const uint32_t *ids, const pat_rule *con
 				uint32_t pred = s->npreds++;
 				s->pred_branch[pred] = brid;
 				s->conds[pred] = (pat_bcond){.pred = pred, .field = field,
-							     .kind = abs && pos ? PAT_C_MIX : abs ? PAT_C_ABS : PAT_C_POS};
+							     .kind = abs && pos ? PAT_C_MIX : abs ? PAT_C_ABS : PAT_C_POS,
+							     .solo = pb->nc == 1 && !abs};
 				if (!abs && pos)
 					br->npos++;
 				else
 					br->simple = 0;
+				if (abs)
+					s->fields[field].need_absent = true;
 				for (uint32_t k = 0; k < pc->nm; k++) {
 					if (pc->m[k].kind == PM_ABSENT)
 						continue;

@@ -33,8 +33,9 @@ typedef struct pat_smap {
 	uint32_t n;
 } pat_smap;
 
-/* A value of the exact-string map with this bit set is a rule index, not a ment: the ment is the only
- * condition of a branch, so a hit matches that rule directly (no predicate counting). */
+/* A value of the exact-string and number maps, or a range's ment, with this bit set is a rule index,
+ * not a ment: the ment is the only condition of a branch, so a hit matches that rule directly (no
+ * predicate counting). */
 #define PAT_DIRECT 0x80000000u
 
 /* Hash map from u64 (double bits) to u32. */
@@ -109,6 +110,7 @@ typedef struct pat_field {
 	double *numv;       /* the exact numbers of num, ascending (a cheap "near any?" test) */
 	uint32_t nnumv;
 	bool need_num, need_ip;
+	bool need_absent;   /* some condition says exists:false here: track where its values are */
 	uint32_t ment_exists; /* UINT32_MAX or ment */
 } pat_field;
 
@@ -143,6 +145,7 @@ typedef struct pat_bcond {
 	uint32_t pred;
 	uint32_t field;
 	uint8_t kind;
+	uint8_t solo;  /* the branch's only condition, and a value one: array membership never matters */
 } pat_bcond;
 
 typedef struct pat_br {

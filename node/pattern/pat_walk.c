@@ -82,7 +82,7 @@ static void hit_pred(pat_walk *w, int k, uint32_t pred, uint32_t elem)
 	}
 	if (elem == 0) {
 		cs->pred_free[pred] = ep;
-	} else {
+	} else if (!c->conds[pred].solo) {
 		/* kept even when a free value exists: under exists:false a value inside an array element can
 		 * succeed where the free one fails (it makes other paths' values inconsistent) */
 		if (!pat_push2(w->sc, &cs->pair_node, &cs->pair_next, &cs->npairs, &cs->pair_cap))
@@ -260,7 +260,7 @@ typedef struct range_hit {
 static void on_range(void *ctx, uint32_t i)
 {
 	range_hit *h = ctx;
-	hit_ment(h->w, h->k, h->f->ranges[i].ment, h->elem);
+	hit(h->w, h->k, h->f->ranges[i].ment, h->elem);
 }
 
 /* A number: the exact comparable value (pat_num.c, the costly part for 16-17 digits) is computed
@@ -286,7 +286,7 @@ static void emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 				memcpy(&key, &d, 8);
 				uint32_t m = pat_nmap_get(&f->num, key);
 				if (m != PAT_NONE)
-					hit_ment(w, k, m, elem);
+					hit(w, k, m, elem);
 			}
 			if (f->nranges > PAT_ITREE_MIN) {
 				range_hit h = {w, k, f, elem};
@@ -294,7 +294,7 @@ static void emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 			} else {
 				for (uint32_t i = 0; i < f->nranges; i++)
 					if (in_range(&f->ranges[i], v->d))
-						hit_ment(w, k, f->ranges[i].ment, elem);
+						hit(w, k, f->ranges[i].ment, elem);
 			}
 		}
 	}
@@ -313,18 +313,20 @@ static void emit(pat_walk *w, int k, uint32_t fid, pat_value *v, uint32_t elem)
 	pat_cs *cs = w->cs[k];
 	const pat_field *f = &c->fields[fid];
 	uint32_t ep = w->ep;
-	if (cs->field_seen[fid] != ep) {
-		cs->field_seen[fid] = ep;
-		cs->field_head[fid] = PAT_NONE;
-	}
-	if (elem == 0) {
-		cs->field_free[fid] = ep;
-	} else if (cs->field_free[fid] != ep) { /* a free value already makes exists:false fail */
-		if (!pat_push2(w->sc, &cs->fv_node, &cs->fv_next, &cs->nfv, &cs->fv_cap))
-			return;
-		cs->fv_node[cs->nfv] = elem;
-		cs->fv_next[cs->nfv] = cs->field_head[fid];
-		cs->field_head[fid] = (uint32_t)cs->nfv++;
+	if (f->need_absent) { /* where this field's values are, for exists:false */
+		if (cs->field_seen[fid] != ep) {
+			cs->field_seen[fid] = ep;
+			cs->field_head[fid] = PAT_NONE;
+		}
+		if (elem == 0) {
+			cs->field_free[fid] = ep;
+		} else if (cs->field_free[fid] != ep) { /* a free value already makes exists:false fail */
+			if (!pat_push2(w->sc, &cs->fv_node, &cs->fv_next, &cs->nfv, &cs->fv_cap))
+				return;
+			cs->fv_node[cs->nfv] = elem;
+			cs->fv_next[cs->nfv] = cs->field_head[fid];
+			cs->field_head[fid] = (uint32_t)cs->nfv++;
+		}
 	}
 	if (f->ment_exists != PAT_NONE)
 		hit_ment(w, k, f->ment_exists, elem);
@@ -389,9 +391,44 @@ static inline bool digit(char c)
 	return (unsigned)(unsigned char)c - '0' <= 9;
 }
 
+static const uint64_t pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* The value of the n (1..8) ASCII digits in the low bytes of v, x = v - "00000000": shifted to the top
+ * of the word, then combined pairwise in its lanes (2, 4, then 8 digits). */
+static inline uint64_t digits_value(uint64_t x, unsigned n)
+{
+	x <<= 8 * (8 - n);
+	x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFULL;
+	x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFULL;
+	return (x * 10000 + (x >> 32)) & 0xFFFFFFFFULL;
+}
+
+/* Appends the digits at p to *m, eight at a time while eight bytes are readable: a byte is a digit
+ * when its high nibble is 3 and adding 6 keeps it so (carries and borrows of the bytes after the
+ * digits only move to later bytes). Returns the end of the digits. */
+static inline const char *more_digits(const char *p, const char *e, uint64_t *m)
+{
+	while (e - p >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		uint64_t bad = ((v & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL) |
+			       (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL);
+		unsigned n = bad ? (unsigned)__builtin_ctzll(bad) / 8 : 8;
+		if (n) {
+			*m = *m * pow10_u64[n] + digits_value(v - 0x3030303030303030ULL, n);
+			p += n;
+		}
+		if (n < 8)
+			return p;
+	}
+	while (digit(*p))
+		*m = *m * 10 + (unsigned)(*p++ - '0');
+	return p;
+}
+
 /* The end of the JSON number at p, or NULL when it is malformed, with its digits split into t (see
  * pat_numparts) on the way. Bounded by the event's final '}'. */
-static inline const char *scan_number(const char *p, pat_numparts *t)
+static inline const char *scan_number(const char *p, const char *e, pat_numparts *t)
 {
 	bool neg = *p == '-';
 	p += neg;
@@ -418,8 +455,7 @@ static inline const char *scan_number(const char *p, pat_numparts *t)
 				p++;
 			lead += (int)(p - fs);
 		}
-		while (digit(*p))
-			m = m * 10 + (unsigned)(*p++ - '0');
+		p = more_digits(p, e, &m);
 		f = (int)(p - fs);
 		digits += f;
 	}
@@ -476,9 +512,19 @@ static const char *bad(pat_walk *w)
 
 /* The string value between the quotes at p and q as a pat_value (decoded when esc); false when
  * malformed. */
+/* The members of a fresh value that say "not computed yet" (the rest is set by whoever fills it). */
+static inline void value_init(pat_value *v)
+{
+	v->numstate = 0;
+	v->ipstate = 0;
+	v->hw = false;
+	v->parts = false;
+	v->d = 0;
+}
+
 static bool string_value(pat_walk *w, const char *p, const char *q, bool esc, pat_value *v)
 {
-	memset(v, 0, sizeof(*v));
+	value_init(v);
 	v->t = PV_STR;
 	v->s = p + 1;
 	v->n = (size_t)(q - p - 1);
