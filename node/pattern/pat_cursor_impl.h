@@ -49,6 +49,9 @@ CUR_ATTR static __attribute__((noinline)) void CUR(fill_tail)(pat_cur *c)
 /* Classifies the block at c->blk (c->blk < c->end). */
 CUR_ATTR static inline __attribute__((always_inline)) void CUR(fill)(pat_cur *c)
 {
+	/* a few blocks ahead (also past the end: a prefetch never faults, and the next event usually
+	 * follows this one in memory) */
+	__builtin_prefetch(c->blk + PAT_PREFETCH, 0, 3);
 	if (__builtin_expect(c->end - c->blk >= 64, 1))
 		CUR(finish)(c, CUR_CLASSIFY(c->blk));
 	else
@@ -156,6 +159,7 @@ CUR_ATTR static __attribute__((noinline)) const char *CUR(skip)(pat_cur *c, cons
 			esc = c->esc;
 			continue;
 		}
+		__builtin_prefetch(at + PAT_PREFETCH, 0, 3);
 		blk b = CUR_CLASSIFY_K(at);
 		uint64_t q = b.quote;
 		if (__builtin_expect((b.bslash | esc) != 0, 0))

@@ -686,6 +686,9 @@ AVX2_ATTR static inline __attribute__((always_inline)) uint64_t prefix_xor_clmul
 	return (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8(-1), 0));
 }
 
+#ifndef PAT_PREFETCH
+#define PAT_PREFETCH 512 /* bytes ahead of the block being classified */
+#endif
 #define CUR(x) x##_sse2
 #define CUR_ATTR
 #define CUR_CONSTS SSE2_CONSTS

@@ -2,10 +2,13 @@
  * and matcher of node/pattern/).
  *
  * A fixed set of diverse compiled patterns (every operator, nesting, dotted keys, $or, arrays) is
- * built once. Each input goes through pat_match (with a large and a tiny id buffer) and through
- * pat_match_rule for every pattern. Must never crash, leak, hang or hit UB; in addition, whenever
- * both calls accept the event, the set's answer must equal the per-rule answers, ids must be in
- * range and distinct, and the total must not depend on the buffer size.
+ * built once, twice: as one full build, and incrementally (half the rules in the base, then the
+ * other half added and two base rules replaced, so the set has a delta core and dead base rules).
+ * Each input goes through pat_match on both sets (with a large and a tiny id buffer), through the
+ * portable SSE2 walk as well as the best one, and through pat_match_rule for every pattern. Must never
+ * crash, leak, hang or hit UB; in addition, whenever the calls accept the event, every answer must
+ * equal the per-rule answers, ids must be in range and distinct, and the total must not depend on
+ * the buffer size.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,8 +40,9 @@ static const char *const patterns[] = {
 #define NPAT (sizeof(patterns) / sizeof(patterns[0]))
 
 static pat_rule *rules[NPAT];
-static pat_set *set;
+static pat_set *set, *inc;
 static pat_scratch *scratch;
+static int best;
 
 static void setup(void)
 {
@@ -57,8 +61,40 @@ static void setup(void)
 	set = pat_builder_publish(b);
 	scratch = pat_scratch_new();
 	pat_builder_free(b);
-	if (!set || !scratch)
+	/* the same rules, incrementally: a base of the first half, then the rest as a delta, and two
+	 * base rules replaced by themselves (dead in the base, live in the delta) */
+	pat_builder *ib = pat_builder_new();
+	if (!ib)
 		abort();
+	for (size_t i = 0; i < NPAT / 2; i++)
+		if (pat_builder_add(ib, (uint32_t)(i + 1), rules[i]) != BB_OK)
+			abort();
+	pat_set_release(pat_builder_publish(ib));
+	for (size_t i = NPAT / 2; i < NPAT; i++)
+		if (pat_builder_add(ib, (uint32_t)(i + 1), rules[i]) != BB_OK)
+			abort();
+	if (pat_builder_add(ib, 1, rules[0]) != BB_OK || pat_builder_add(ib, 3, rules[2]) != BB_OK)
+		abort();
+	inc = pat_builder_publish(ib);
+	pat_builder_free(ib);
+	best = pat_simd_set(-1);
+	if (!set || !scratch || !inc)
+		abort();
+}
+
+/* The ids a set matches, as a bit mask; BB_EINVAL when it rejects the event. */
+static bb_err mask_of(pat_set *s, const char *ev, size_t size, uint32_t *mask)
+{
+	uint32_t ids[NPAT + 1];
+	size_t n = 0;
+	bb_err e = pat_match(s, scratch, ev, size, ids, NPAT + 1, &n);
+	*mask = 0;
+	for (size_t i = 0; e == BB_OK && i < n; i++) {
+		if (ids[i] < 1 || ids[i] > NPAT || (*mask >> ids[i] & 1))
+			abort();
+		*mask |= 1u << ids[i];
+	}
+	return e;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -80,6 +116,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		in_set[ids[i] - 1] = true;
 	}
+	/* the incremental set and the portable walk answer alike */
+	uint32_t full_mask = 0, m2 = 0;
+	bb_err ef = mask_of(set, ev, size, &full_mask);
+	if (ef != e || mask_of(inc, ev, size, &m2) != e || m2 != full_mask)
+		abort();
+	pat_simd_set(0);
+	bb_err es = mask_of(set, ev, size, &m2);
+	pat_simd_set(best);
+	if (es != e || m2 != full_mask)
+		abort();
 	for (size_t i = 0; i < NPAT; i++) {
 		bool m = false;
 		bb_err er = pat_match_rule(rules[i], ev, size, &m);
