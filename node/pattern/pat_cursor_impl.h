@@ -128,18 +128,28 @@ CUR_ATTR static __attribute__((noinline)) const char *CUR(skip)(pat_cur *c, cons
 	uint64_t op = c->open & (~0ULL << i), cl = c->close & (~0ULL << i);
 	const char *at = c->blk, *end = c->end;
 	uint64_t in_str = c->in_str, esc = c->esc;
+	uint64_t q = c->quote, bs = c->bslash; /* of the block at `at` (its dots only on the way out) */
+	bool fresh = false;                     /* c's masks are not those of `at` yet */
 	CUR_CONSTS;
 	for (;;) {
 		int64_t nc = __builtin_popcountll(cl);
 		if (cl && nc >= depth) {
 			for (uint64_t m = op | cl; m; m &= m - 1) {
 				int k = __builtin_ctzll(m);
-				if (op >> k & 1)
+				if (op >> k & 1) {
 					depth++;
-				else if (--depth == 0) {
+				} else if (--depth == 0) {
+					if (fresh) {
+						c->blk = at;
+						c->quote = q;
+						c->bslash = bs;
+						c->open = op;
+						c->close = cl;
+						c->dot = CUR_DOT(at);
+					}
 					c->in_str = in_str;
 					c->esc = esc;
-					return at + k + 1; /* c->blk and its masks are this block's */
+					return at + k + 1;
 				}
 			}
 		} else {
@@ -157,22 +167,19 @@ CUR_ATTR static __attribute__((noinline)) const char *CUR(skip)(pat_cur *c, cons
 			cl = c->close;
 			in_str = c->in_str;
 			esc = c->esc;
+			fresh = false;
 			continue;
 		}
 		__builtin_prefetch(at + PAT_PREFETCH, 0, 3);
-		blk b = CUR_CLASSIFY_K(at);
-		uint64_t q = b.quote;
-		if (__builtin_expect((b.bslash | esc) != 0, 0))
-			q &= ~escaped_bits(b.bslash, &esc);
+		blk b = CUR_CLASSIFY4_K(at);
+		q = b.quote;
+		bs = b.bslash;
+		if (__builtin_expect((bs | esc) != 0, 0))
+			q &= ~escaped_bits(bs, &esc);
 		uint64_t in = CUR_PREFIX_XOR(q) ^ in_str;
 		in_str = (uint64_t)((int64_t)in >> 63);
 		op = b.open & ~in;
 		cl = b.close & ~in;
-		c->blk = at;
-		c->quote = q;
-		c->bslash = b.bslash;
-		c->dot = b.dot;
-		c->open = op;
-		c->close = cl;
+		fresh = true;
 	}
 }

@@ -645,6 +645,32 @@ static inline __attribute__((always_inline)) blk classify_sse2_k(const char *p, 
 	return b;
 }
 
+/* The same without the dots (the skip loop does not need them). */
+static inline __attribute__((always_inline)) blk classify4_sse2_k(const char *p, __m128i Q, __m128i B, __m128i O,
+								  __m128i C, __m128i S)
+{
+	blk b = {0};
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+		__m128i f = _mm_or_si128(v, S);
+		int sh = 16 * k;
+		b.quote |= mask16(v, Q) << sh;
+		b.bslash |= mask16(v, B) << sh;
+		b.open |= mask16(f, O) << sh;
+		b.close |= mask16(f, C) << sh;
+	}
+	return b;
+}
+
+static inline uint64_t dot_sse2(const char *p)
+{
+	const __m128i D = _mm_set1_epi8('.');
+	uint64_t m = 0;
+	for (int k = 0; k < 4; k++)
+		m |= mask16(_mm_loadu_si128((const __m128i *)(p + 16 * k)), D) << (16 * k);
+	return m;
+}
+
 static inline __attribute__((always_inline)) blk classify_sse2(const char *p)
 {
 	SSE2_CONSTS;
@@ -675,6 +701,24 @@ AVX2_ATTR static inline __attribute__((always_inline)) blk classify_avx2_k(const
 		     .close = mask32(flo, C) | mask32(fhi, C) << 32};
 }
 
+AVX2_ATTR static inline __attribute__((always_inline)) blk classify4_avx2_k(const char *p, __m256i Q, __m256i B,
+									    __m256i O, __m256i C, __m256i S)
+{
+	__m256i lo = _mm256_loadu_si256((const __m256i *)p), hi = _mm256_loadu_si256((const __m256i *)(p + 32));
+	__m256i flo = _mm256_or_si256(lo, S), fhi = _mm256_or_si256(hi, S);
+	return (blk){.quote = mask32(lo, Q) | mask32(hi, Q) << 32,
+		     .bslash = mask32(lo, B) | mask32(hi, B) << 32,
+		     .open = mask32(flo, O) | mask32(fhi, O) << 32,
+		     .close = mask32(flo, C) | mask32(fhi, C) << 32};
+}
+
+AVX2_ATTR static inline uint64_t dot_avx2(const char *p)
+{
+	const __m256i D = _mm256_set1_epi8('.');
+	return mask32(_mm256_loadu_si256((const __m256i *)p), D) |
+	       mask32(_mm256_loadu_si256((const __m256i *)(p + 32)), D) << 32;
+}
+
 AVX2_ATTR static inline __attribute__((always_inline)) blk classify_avx2(const char *p)
 {
 	AVX2_CONSTS;
@@ -693,6 +737,8 @@ AVX2_ATTR static inline __attribute__((always_inline)) uint64_t prefix_xor_clmul
 #define CUR_ATTR
 #define CUR_CONSTS SSE2_CONSTS
 #define CUR_CLASSIFY_K(p) classify_sse2_k(p, Q, B, O, C, D, S)
+#define CUR_CLASSIFY4_K(p) classify4_sse2_k(p, Q, B, O, C, S)
+#define CUR_DOT dot_sse2
 #define CUR_CLASSIFY classify_sse2
 #define CUR_PREFIX_XOR prefix_xor_sw
 #include "pat_cursor_impl.h"
@@ -700,12 +746,16 @@ AVX2_ATTR static inline __attribute__((always_inline)) uint64_t prefix_xor_clmul
 #undef CUR_ATTR
 #undef CUR_CONSTS
 #undef CUR_CLASSIFY_K
+#undef CUR_CLASSIFY4_K
+#undef CUR_DOT
 #undef CUR_CLASSIFY
 #undef CUR_PREFIX_XOR
 #define CUR(x) x##_avx2
 #define CUR_ATTR AVX2_ATTR
 #define CUR_CONSTS AVX2_CONSTS
 #define CUR_CLASSIFY_K(p) classify_avx2_k(p, Q, B, O, C, D, S)
+#define CUR_CLASSIFY4_K(p) classify4_avx2_k(p, Q, B, O, C, S)
+#define CUR_DOT dot_avx2
 #define CUR_CLASSIFY classify_avx2
 #define CUR_PREFIX_XOR prefix_xor_clmul
 #include "pat_cursor_impl.h"
@@ -713,6 +763,8 @@ AVX2_ATTR static inline __attribute__((always_inline)) uint64_t prefix_xor_clmul
 #undef CUR_ATTR
 #undef CUR_CONSTS
 #undef CUR_CLASSIFY_K
+#undef CUR_CLASSIFY4_K
+#undef CUR_DOT
 #undef CUR_CLASSIFY
 #undef CUR_PREFIX_XOR
 
