@@ -66,6 +66,16 @@ WATTR static inline uint64_t WNAME(special)(const pat_cur *cur, const char *k, c
 	return (memchr(k, '.', n) ? 1 : 0) | (memchr(k, '\\', n) ? 2 : 0);
 }
 
+/* Whether the string k[0..q) has a backslash (q: its closing quote, in the cursor's current block). */
+WATTR static inline bool WNAME(has_escape)(const pat_cur *cur, const char *k, const char *q)
+{
+	if (__builtin_expect(k >= cur->blk, 1)) {
+		unsigned a = (unsigned)(k - cur->blk), b = (unsigned)(q - cur->blk);
+		return cur->bslash & ((1ULL << b) - 1) & (~0ULL << a);
+	}
+	return memchr(k, '\\', (size_t)(q - k)) != NULL;
+}
+
 /* An object's members; p just after its '{'. The event ends with '}' (pat_match.c trims it so), so
  * the byte after any quote, ':' or ',' is inside the event. */
 WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem, int depth)
@@ -198,7 +208,7 @@ WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_w
 			return bad(w);
 		if (!leaf)
 			return q + 1;
-		if (!string_value(w, p, q, memchr(p + 1, '\\', (size_t)(q - p - 1)) != NULL, &v))
+		if (!string_value(w, p, q, WNAME(has_escape)(&w->cur, p + 1, q), &v))
 			return bad(w);
 		q++;
 	} else if (*p == 't' || *p == 'f' || *p == 'n') {
