@@ -272,6 +272,19 @@ static bool exact_1617(uint64_t M, int q, bool neg, double *out, bool *comparabl
 	return false;
 }
 
+/* Appends the digits at s[*i..n) to *m; counts them and the leading zeros while *m is still 0. */
+static void digit_run(const char *s, size_t n, size_t *i, uint64_t *m, int *digits, int *lead)
+{
+	for (; *i < n; (*i)++) {
+		unsigned d = (unsigned)(unsigned char)s[*i] - '0';
+		if (d > 9)
+			break;
+		*m = *m * 10 + d;
+		*lead += *m == 0;
+		(*digits)++;
+	}
+}
+
 /* One pass over [-]digits[.digits] into parts (pat_int.h); parts->plain is false for any other form. */
 static void plain_decimal(const char *s, size_t n, pat_numparts *t)
 {
@@ -280,26 +293,12 @@ static void plain_decimal(const char *s, size_t n, pat_numparts *t)
 	t->plain = false;
 	uint64_t m = 0;
 	int digits = 0, lead = 0, fr = 0;
-	for (; i < n; i++) {
-		unsigned d = (unsigned)(unsigned char)s[i] - '0';
-		if (d > 9)
-			break;
-		m = m * 10 + d;
-		lead += m == 0;
-		digits++;
-	}
+	digit_run(s, n, &i, &m, &digits, &lead);
 	if (digits == 0)
 		return;
 	if (i < n && s[i] == '.') {
 		size_t fs = ++i;
-		for (; i < n; i++) {
-			unsigned d = (unsigned)(unsigned char)s[i] - '0';
-			if (d > 9)
-				break;
-			m = m * 10 + d;
-			lead += m == 0;
-			digits++;
-		}
+		digit_run(s, n, &i, &m, &digits, &lead);
 		fr = (int)(i - fs);
 		if (fr == 0)
 			return;

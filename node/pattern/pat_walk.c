@@ -628,24 +628,7 @@ static inline __attribute__((always_inline)) uint64_t mask16(__m128i v, __m128i 
 		      D = _mm_set1_epi8('.'), S = _mm_set1_epi8(0x20);                                             \
 	PIN_CONSTS
 
-static inline __attribute__((always_inline)) blk classify_sse2_k(const char *p, __m128i Q, __m128i B, __m128i O,
-								 __m128i C, __m128i D, __m128i S)
-{
-	blk b = {0};
-	for (int k = 0; k < 4; k++) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
-		__m128i f = _mm_or_si128(v, S);
-		int sh = 16 * k;
-		b.quote |= mask16(v, Q) << sh;
-		b.bslash |= mask16(v, B) << sh;
-		b.dot |= mask16(v, D) << sh;
-		b.open |= mask16(f, O) << sh;
-		b.close |= mask16(f, C) << sh;
-	}
-	return b;
-}
-
-/* The same without the dots (the skip loop does not need them). */
+/* Quotes, backslashes and brackets (the skip loop needs no dots; classify_sse2_k adds them). */
 static inline __attribute__((always_inline)) blk classify4_sse2_k(const char *p, __m128i Q, __m128i B, __m128i O,
 								  __m128i C, __m128i S)
 {
@@ -671,6 +654,15 @@ static inline uint64_t dot_sse2(const char *p)
 	return m;
 }
 
+static inline __attribute__((always_inline)) blk classify_sse2_k(const char *p, __m128i Q, __m128i B, __m128i O,
+								 __m128i C, __m128i D, __m128i S)
+{
+	(void)D;
+	blk b = classify4_sse2_k(p, Q, B, O, C, S);
+	b.dot = dot_sse2(p);
+	return b;
+}
+
 static inline __attribute__((always_inline)) blk classify_sse2(const char *p)
 {
 	SSE2_CONSTS;
@@ -689,18 +681,6 @@ AVX2_ATTR static inline __attribute__((always_inline)) uint64_t mask32(__m256i v
 		      C = _mm256_set1_epi8('}'), D = _mm256_set1_epi8('.'), S = _mm256_set1_epi8(0x20);           \
 	PIN_CONSTS
 
-AVX2_ATTR static inline __attribute__((always_inline)) blk classify_avx2_k(const char *p, __m256i Q, __m256i B,
-									   __m256i O, __m256i C, __m256i D, __m256i S)
-{
-	__m256i lo = _mm256_loadu_si256((const __m256i *)p), hi = _mm256_loadu_si256((const __m256i *)(p + 32));
-	__m256i flo = _mm256_or_si256(lo, S), fhi = _mm256_or_si256(hi, S);
-	return (blk){.quote = mask32(lo, Q) | mask32(hi, Q) << 32,
-		     .bslash = mask32(lo, B) | mask32(hi, B) << 32,
-		     .dot = mask32(lo, D) | mask32(hi, D) << 32,
-		     .open = mask32(flo, O) | mask32(fhi, O) << 32,
-		     .close = mask32(flo, C) | mask32(fhi, C) << 32};
-}
-
 AVX2_ATTR static inline __attribute__((always_inline)) blk classify4_avx2_k(const char *p, __m256i Q, __m256i B,
 									    __m256i O, __m256i C, __m256i S)
 {
@@ -717,6 +697,15 @@ AVX2_ATTR static inline uint64_t dot_avx2(const char *p)
 	const __m256i D = _mm256_set1_epi8('.');
 	return mask32(_mm256_loadu_si256((const __m256i *)p), D) |
 	       mask32(_mm256_loadu_si256((const __m256i *)(p + 32)), D) << 32;
+}
+
+AVX2_ATTR static inline __attribute__((always_inline)) blk classify_avx2_k(const char *p, __m256i Q, __m256i B,
+									   __m256i O, __m256i C, __m256i D, __m256i S)
+{
+	(void)D;
+	blk b = classify4_avx2_k(p, Q, B, O, C, S);
+	b.dot = dot_avx2(p);
+	return b;
 }
 
 AVX2_ATTR static inline __attribute__((always_inline)) blk classify_avx2(const char *p)
