@@ -1,7 +1,8 @@
 /* node/pattern/pat_map.c — the open-addressing hash maps of a pattern set: byte strings → u32
  * (pat_smap), double bits → u32 (pat_nmap), and (parent node, segment) → child node (pat_kmap).
  *
- * Linear probing, power-of-two capacity, load factor at most 3/4. String entries carry the key's first
+ * Linear probing, power-of-two capacity, load factor at most 1/2 for strings and 3/4 for the others.
+ * String entries carry the key's first
  * 16 bytes, so the common short keys (field names, enum-like values) compare with two word compares
  * and no access to the blob; the blob holds the full key bytes for longer keys and for rehashing.
  * Lookups (any thread, read-only) and build-time inserts (the publishing thread) live here together
@@ -105,7 +106,9 @@ static bool smap_grow(pat_smap *m, const char *blob, uint64_t seed)
 uint32_t pat_smap_put(pat_smap *m, const char *blob, uint32_t off, uint32_t len, uint64_t seed, uint32_t val,
 		      bool *oom)
 {
-	if ((!m->e || (m->n + 1) * 4 > (m->mask + 1) * 3) && !smap_grow(m, blob, seed)) {
+	/* at most half full: a value that is not in the map (most values) then ends its probe within a
+	 * cache line or two, which matters once the map no longer fits in cache */
+	if ((!m->e || (m->n + 1) * 2 > m->mask + 1) && !smap_grow(m, blob, seed)) {
 		*oom = true;
 		return PAT_NONE;
 	}

@@ -232,6 +232,9 @@ static void collect(pat_walk *w, const pat_set *s, int k, uint32_t *ids, size_t 
 {
 	const pat_core *core = w->c[k];
 	pat_cs *cs = w->cs[k];
+	if (cs->ncand || core->nalways) /* candidates must not repeat a direct hit */
+		for (size_t i = 0; i < cs->nhits; i++)
+			cs->rule_stamp[cs->hits[i]] = w->ep;
 	for (size_t i = 0; i < cs->nhits; i++) {
 		uint32_t rule = cs->hits[i];
 		if (dead(s, k, rule))
@@ -275,7 +278,10 @@ static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t l
 	pat_walk w = {.c = {s->base, s->delta}, .cs = {&sc->cs[0], &sc->cs[1]}, .sc = sc, .start = event, .end = e};
 	w.ep = ++sc->epoch;
 	if (s->base->nodes[0].nchild || (s->delta && s->delta->nodes[0].nchild)) {
+		sc->ndefer = 0;
 		const char *q = pat_walk_event(&w, p);
+		if (q == e)
+			pat_walk_deferred(&w);
 		if (sc->oom)
 			return BB_ENOMEM;
 		if (q != e)

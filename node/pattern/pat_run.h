@@ -35,9 +35,25 @@ typedef struct pat_cs {
 	size_t nhits, hits_cap;
 } pat_cs;
 
+/* An exact-string probe of a large map, deferred to the end of the walk so its cache miss overlaps the
+ * rest of the walk (the slot is prefetched when the value is read). The value's bytes are in the event. */
+typedef struct pat_defer {
+	const pat_smap *map;
+	const char *s;
+	uint32_t n, elem;
+	uint64_t w0, w1, h;
+	int k;
+} pat_defer;
+
+/* Maps with more slots than this are probed late (pat_defer); smaller ones stay in cache. */
+#define PAT_DEFER_SLOTS 8192
+#define PAT_DEFER_MAX 64
+
 struct pat_scratch {
 	uint32_t epoch;
 	pat_cs cs[2];
+	pat_defer defer[PAT_DEFER_MAX];
+	uint32_t ndefer;
 	/* element tree: node 0 = outside any array */
 	uint32_t *en_parent, *en_array, *en_depth;
 	size_t nen, en_cap;
@@ -66,6 +82,9 @@ typedef struct pat_walk {
 	uint32_t ep;
 	bool bad; /* malformed JSON seen */
 } pat_walk;
+
+/* Runs the probes deferred during the walk (pat_walk.c). */
+void pat_walk_deferred(pat_walk *w);
 
 /* Walks the event's top-level object (p at its '{') and records every leaf value of a used path.
  * Returns the position after the closing '}', or NULL (w->bad or w->sc->oom says why). Walks c[0],

@@ -102,13 +102,24 @@ static void hit_ment(pat_walk *w, int k, uint32_t ment, uint32_t elem)
 		hit_pred(w, k, pl[i], elem);
 }
 
-/* A rule matched by one value alone (PAT_DIRECT). */
+/* A rule matched by one value alone (PAT_DIRECT). The few hits of an event are deduplicated by
+ * looking through them (no access to the rule-sized stamp array, which is a cache miss when the set is
+ * large); pat_match.c stamps them only if the core also has candidate branches to check. */
 static void hit_rule(pat_walk *w, int k, uint32_t rule)
 {
 	pat_cs *cs = w->cs[k];
-	if (cs->rule_stamp[rule] == w->ep)
-		return;
-	cs->rule_stamp[rule] = w->ep;
+	if (cs->nhits < 16) {
+		for (size_t i = 0; i < cs->nhits; i++)
+			if (cs->hits[i] == rule)
+				return;
+	} else {
+		if (cs->nhits == 16) /* switching to stamps: stamp the ones listed so far */
+			for (size_t i = 0; i < 16; i++)
+				cs->rule_stamp[cs->hits[i]] = w->ep;
+		if (cs->rule_stamp[rule] == w->ep)
+			return;
+		cs->rule_stamp[rule] = w->ep;
+	}
 	if (pat_push1(w->sc, &cs->hits, &cs->nhits, &cs->hits_cap))
 		cs->hits[cs->nhits++] = rule;
 }
@@ -163,9 +174,18 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 		if (!v->hw)
 			pat_words(v->s, v->n, &w0, &w1);
 		uint64_t h = v->n <= 16 ? pat_hash16(w0, w1, v->n, PAT_SEED_EXACT) : pat_hash(v->s, v->n, PAT_SEED_EXACT);
-		uint32_t m = pat_smap_get(c, &f->exact, v->s, v->n, w0, w1, h);
-		if (m != PAT_NONE)
-			hit(w, k, m, elem);
+		bool in_event = v->s >= w->start && v->s < w->end; /* not decoded into scratch */
+		if (f->exact.mask >= PAT_DEFER_SLOTS && in_event && sc->ndefer < PAT_DEFER_MAX) {
+			const pat_smap_ent *slot = &f->exact.e[(uint32_t)(h >> 32) & f->exact.mask];
+			__builtin_prefetch(slot, 0, 3);
+			__builtin_prefetch(slot + 2, 0, 3); /* the next line: probes run on */
+			sc->defer[sc->ndefer++] = (pat_defer){.map = &f->exact, .s = v->s, .n = (uint32_t)v->n,
+							     .elem = elem, .w0 = w0, .w1 = w1, .h = h, .k = k};
+		} else {
+			uint32_t m = pat_smap_get(c, &f->exact, v->s, v->n, w0, w1, h);
+			if (m != PAT_NONE)
+				hit(w, k, m, elem);
+		}
 	}
 	if (f->prefix.nlens)
 		affix_probe(w, k, &f->prefix, v, v->s, false, false, elem);
@@ -612,6 +632,18 @@ static inline __attribute__((always_inline)) uint32_t key_child(const pat_core *
 #undef CUR_DOT
 #undef CUR_CLASSIFY
 #undef CUR_PREFIX_XOR
+
+void pat_walk_deferred(pat_walk *w)
+{
+	pat_scratch *sc = w->sc;
+	for (uint32_t i = 0; i < sc->ndefer; i++) {
+		const pat_defer *d = &sc->defer[i];
+		uint32_t m = pat_smap_get(w->c[d->k], d->map, d->s, d->n, d->w0, d->w1, d->h);
+		if (m != PAT_NONE)
+			hit(w, d->k, m, d->elem);
+	}
+	sc->ndefer = 0;
+}
 
 /* The walk, once per instruction set and number of cores. */
 #define WATTR

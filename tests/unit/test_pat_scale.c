@@ -2,6 +2,7 @@
  * checked against the one-rule answer (pat_match_rule, which never uses them):
  *  - many numeric ranges on one field (the interval tree) with bounds that the values hit exactly;
  *  - many wildcards and prefixes on one field (the affix indexes);
+ *  - many exact values on one field (probes deferred to the end of the walk, direct hits);
  *  - incremental publishing: a random stream of add / replace / remove with a publish after each
  *    step (delta cores and dead base rules) must always match exactly like a fresh full build;
  *  - the portable SSE2 walk must answer exactly like the AVX2 one on the same events.
@@ -153,6 +154,59 @@ static void many_affixes(void **st)
 	pat_builder_free(b);
 }
 
+/* 20,000 exact values on one field: the map is large enough that its probes are deferred to the end
+ * of the walk; direct hits, values in arrays, duplicates, escaped values (decoded, probed at once) and
+ * rules that share a value with an $or rule must all come out exactly once. */
+static void many_exact(void **st)
+{
+	(void)st;
+	enum { N = 20000 };
+	pat_builder *b = pat_builder_new();
+	char p[128];
+	for (uint32_t i = 1; i <= N; i++) {
+		snprintf(p, sizeof p, "{\"f\":[\"v%u\"]}", i);
+		pat_rule *r = compile(p);
+		assert_int_equal(pat_builder_add(b, i, r), BB_OK);
+		pat_rule_free(r);
+	}
+	pat_rule *o = compile("{\"$or\":[{\"f\":[\"v5\"]},{\"g\":[1]}]}");
+	assert_int_equal(pat_builder_add(b, N + 1, o), BB_OK);
+	pat_rule_free(o);
+	pat_set *s = pat_builder_publish(b);
+	pat_scratch *sc = pat_scratch_new();
+	static const struct {
+		const char *ev;
+		uint32_t want[4]; /* 0-terminated, any order */
+	} cases[] = {
+		{"{\"f\":\"v5\"}", {5, N + 1}},
+		{"{\"f\":\"v5\",\"g\":1}", {5, N + 1}},
+		{"{\"g\":1}", {N + 1}},
+		{"{\"f\":[\"v7\",\"v7\",\"v19999\"]}", {7, 19999}},
+		{"{\"f\":\"v\\u0031\"}", {1}},
+		{"{\"f\":\"v20001\"}", {0}},
+		{"{\"x\":{\"f\":\"v3\"},\"f\":[[\"v4\"],{\"f\":\"v6\"}],\"f\":\"v8\"}", {4, 8}},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		uint32_t ids[8];
+		size_t n = 0, want = 0;
+		assert_int_equal(pat_match(s, sc, cases[c].ev, strlen(cases[c].ev), ids, 8, &n), BB_OK);
+		while (want < 4 && cases[c].want[want])
+			want++;
+		if (n != want)
+			fail_msg("%s: %zu matches, want %zu", cases[c].ev, n, want);
+		for (size_t i = 0; i < want; i++) {
+			bool found = false;
+			for (size_t j = 0; j < n; j++)
+				found |= ids[j] == cases[c].want[i];
+			if (!found)
+				fail_msg("%s: rule %u missing", cases[c].ev, cases[c].want[i]);
+		}
+	}
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
 static const char *const shapes[] = {
 	"{\"a\":[\"v%u\"]}",
 	"{\"a\":[{\"prefix\":\"v%u\"}]}",
@@ -213,9 +267,17 @@ static void incremental(void **st)
 			size_t nx = 0, ny = 0;
 			assert_int_equal(pat_match(s, sc, ev, strlen(ev), x, IDS + 1, &nx), BB_OK);
 			assert_int_equal(pat_match(full, sc2, ev, strlen(ev), y, IDS + 1, &ny), BB_OK);
-			bool in[IDS + 1] = {false};
-			for (size_t i = 0; i < ny; i++)
+			bool in[IDS + 1] = {false}, seen[IDS + 1] = {false};
+			for (size_t i = 0; i < ny; i++) {
+				if (in[y[i]])
+					fail_msg("step %d: rule %u twice from scratch (%s)", step, y[i], ev);
 				in[y[i]] = true;
+			}
+			for (size_t i = 0; i < nx; i++) {
+				if (seen[x[i]])
+					fail_msg("step %d: rule %u twice incrementally (%s)", step, x[i], ev);
+				seen[x[i]] = true;
+			}
 			if (nx != ny)
 				fail_msg("step %d: %zu matches incrementally, %zu from scratch (%s)", step, nx, ny, ev);
 			for (size_t i = 0; i < nx; i++)
@@ -298,6 +360,7 @@ static void portable_walk(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(many_ranges), cmocka_unit_test(many_affixes),
+					   cmocka_unit_test(many_exact),
 					   cmocka_unit_test(incremental), cmocka_unit_test(portable_walk)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
