@@ -118,6 +118,7 @@ done:
 
 int pat_ip_parse(const char *s, size_t n, uint8_t out[16])
 {
+	memset(out, 0, 16); /* an IPv4 address fills 4 bytes; the rest is compared and hashed too */
 	if (n == 0 || n > 64)
 		return 0;
 	if (memchr(s, ':', n))
