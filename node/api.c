@@ -6,6 +6,8 @@
  * only place operation names appear.
  */
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,38 +16,39 @@
 static const struct {
 	const char *name;
 	api_op_fn fn;
+	bool raw_body; /* the operation reads c->body itself (PutEvents: pe_parse.c) */
 } api_ops[] = {
-	{"CreateEventBus", op_create_event_bus},
-	{"DescribeEventBus", op_describe_event_bus},
-	{"ListEventBuses", op_list_event_buses},
-	{"UpdateEventBus", op_update_event_bus},
-	{"DeleteEventBus", op_delete_event_bus},
-	{"PutRule", op_put_rule},
-	{"DescribeRule", op_describe_rule},
-	{"ListRules", op_list_rules},
-	{"DeleteRule", op_delete_rule},
-	{"EnableRule", op_enable_rule},
-	{"DisableRule", op_disable_rule},
-	{"PutTargets", op_put_targets},
-	{"RemoveTargets", op_remove_targets},
-	{"ListTargetsByRule", op_list_targets_by_rule},
-	{"ListRuleNamesByTarget", op_list_rule_names_by_target},
-	{"TagResource", op_tag_resource},
-	{"UntagResource", op_untag_resource},
-	{"ListTagsForResource", op_list_tags_for_resource},
-	{"TestEventPattern", op_test_event_pattern},
-	{"PutEvents", op_put_events},
-	{"CreateConnection", op_create_connection},
-	{"DescribeConnection", op_describe_connection},
-	{"UpdateConnection", op_update_connection},
-	{"DeleteConnection", op_delete_connection},
-	{"ListConnections", op_list_connections},
-	{"DeauthorizeConnection", op_deauthorize_connection},
-	{"CreateApiDestination", op_create_api_destination},
-	{"DescribeApiDestination", op_describe_api_destination},
-	{"UpdateApiDestination", op_update_api_destination},
-	{"DeleteApiDestination", op_delete_api_destination},
-	{"ListApiDestinations", op_list_api_destinations},
+	{"CreateEventBus", op_create_event_bus, false},
+	{"DescribeEventBus", op_describe_event_bus, false},
+	{"ListEventBuses", op_list_event_buses, false},
+	{"UpdateEventBus", op_update_event_bus, false},
+	{"DeleteEventBus", op_delete_event_bus, false},
+	{"PutRule", op_put_rule, false},
+	{"DescribeRule", op_describe_rule, false},
+	{"ListRules", op_list_rules, false},
+	{"DeleteRule", op_delete_rule, false},
+	{"EnableRule", op_enable_rule, false},
+	{"DisableRule", op_disable_rule, false},
+	{"PutTargets", op_put_targets, false},
+	{"RemoveTargets", op_remove_targets, false},
+	{"ListTargetsByRule", op_list_targets_by_rule, false},
+	{"ListRuleNamesByTarget", op_list_rule_names_by_target, false},
+	{"TagResource", op_tag_resource, false},
+	{"UntagResource", op_untag_resource, false},
+	{"ListTagsForResource", op_list_tags_for_resource, false},
+	{"TestEventPattern", op_test_event_pattern, false},
+	{"PutEvents", op_put_events, true},
+	{"CreateConnection", op_create_connection, false},
+	{"DescribeConnection", op_describe_connection, false},
+	{"UpdateConnection", op_update_connection, false},
+	{"DeleteConnection", op_delete_connection, false},
+	{"ListConnections", op_list_connections, false},
+	{"DeauthorizeConnection", op_deauthorize_connection, false},
+	{"CreateApiDestination", op_create_api_destination, false},
+	{"DescribeApiDestination", op_describe_api_destination, false},
+	{"UpdateApiDestination", op_update_api_destination, false},
+	{"DeleteApiDestination", op_delete_api_destination, false},
+	{"ListApiDestinations", op_list_api_destinations, false},
 };
 
 int api_error(api_call *c, int status, const char *type, const char *fmt, ...)
@@ -202,9 +205,11 @@ char *api_error_body(const char *type, const char *msg)
 static int run_events_op(api_call *c, const api_request *rq, const char *op_name)
 {
 	api_op_fn fn = NULL;
+	bool raw = false;
 	for (size_t i = 0; i < BB_ARRAY_LEN(api_ops); i++) {
 		if (strcmp(api_ops[i].name, op_name) == 0) {
 			fn = api_ops[i].fn;
+			raw = api_ops[i].raw_body;
 			c->op = api_ops[i].name;
 			break;
 		}
@@ -213,16 +218,25 @@ static int run_events_op(api_call *c, const api_request *rq, const char *op_name
 		return -1;
 	if (!fn)
 		return api_error(c, 400, "UnknownOperationException", "%s", "");
-	if (rq->body_len == 0) {
-		c->in = json_object();
-	} else {
-		json_error_t jerr;
-		c->in = json_loadb((const char *)rq->body, rq->body_len, JSON_ALLOW_NUL, &jerr);
-		if (!c->in || !json_is_object(c->in))
-			return api_error(c, 400, "SerializationException", "%s",
-					 c->in ? "Start of structure or map found where not expected." : jerr.text);
-	}
+	c->body = (const char *)rq->body;
+	c->body_len = rq->body_len;
+	if (!raw && api_parse_body(c) != 0)
+		return -1;
 	return fn(c);
+}
+
+int api_parse_body(api_call *c)
+{
+	if (c->body_len == 0) {
+		c->in = json_object();
+		return c->in ? 0 : api_error(c, 500, "InternalException", "Out of memory.");
+	}
+	json_error_t jerr;
+	c->in = json_loadb(c->body, c->body_len, JSON_ALLOW_NUL, &jerr);
+	if (!c->in || !json_is_object(c->in))
+		return api_error(c, 400, "SerializationException", "%s",
+				 c->in ? "Start of structure or map found where not expected." : jerr.text);
+	return 0;
 }
 
 int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
@@ -234,7 +248,8 @@ int api_handle(node *n, const api_request *rq, char **resp_body, const char **co
 		return sqs_handle(n, rq, sqs_proto, resp_body, content_type, request_id, err_type, query_error);
 
 	api_call c;
-	memset(&c, 0, sizeof c);
+	memset(&c, 0, offsetof(api_call, err_msg)); /* the 32 KiB message buffer needs only its first byte */
+	c.err_msg[0] = '\0';
 	c.n = n;
 	c.op = "?";
 	bb_uuid4(&bb_rng_system, c.request_id);
@@ -267,7 +282,13 @@ int api_handle(node *n, const api_request *rq, char **resp_body, const char **co
 			BB_LOGD("api", "msg=\"request rejected\" op=%s type=%s request_id=%s", c.op, c.err_type,
 				c.request_id);
 	} else {
-		*resp_body = c.out ? json_dumps(c.out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(13)) : strdup("{}");
+		if (c.out_raw) {
+			*resp_body = c.out_raw;
+			c.out_raw = NULL;
+		} else {
+			*resp_body = c.out ? json_dumps(c.out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(13))
+					   : strdup("{}");
+		}
 		if (!*resp_body) {
 			*resp_body = strdup("{\"__type\":\"InternalException\",\"message\":\"out of memory\"}");
 			status = 500;
@@ -277,5 +298,6 @@ int api_handle(node *n, const api_request *rq, char **resp_body, const char **co
 		meta_snap_release(c.snap);
 	json_decref(c.in);
 	json_decref(c.out);
+	free(c.out_raw);
 	return status;
 }

@@ -47,15 +47,22 @@ struct node {
 typedef struct api_call {
 	node *n;
 	const char *op;        /* operation name, e.g. "PutRule" */
-	json_t *in;            /* request body (a JSON object), owned */
+	json_t *in;            /* request body (a JSON object), owned; NULL for raw-body operations */
+	const char *body;      /* the raw request body (borrowed for the call) and its length */
+	size_t body_len;
 	json_t *out;           /* response body on success, owned */
+	char *out_raw;         /* or the response body as JSON text (malloc'd, owned), preferred over out */
 	pol_identity who;      /* verified caller */
 	char request_id[37];
 	int status;            /* HTTP status of an error */
 	char err_type[64];     /* AWS error code; empty on success */
-	char err_msg[32768];
 	meta_snap *snap;       /* read snapshot, acquired by api_snap() and released by the dispatcher */
+	char err_msg[32768];   /* last: api_call_init clears only its first byte */
 } api_call;
+
+/* Parses c->body as the operation's JSON object into c->in with AWS's SerializationException for
+ * bad JSON (what the dispatcher does for every operation but the raw-body ones). 0 or -1. */
+int api_parse_body(api_call *c);
 
 /* Sets the call's error (first one wins) and returns -1 so handlers can `return api_error(...)`. */
 int api_error(api_call *c, int status, const char *type, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -399,6 +406,33 @@ void deliver_stop(node *n);
 void deliver_free(node *n);
 /* New tasks for t were committed: wake the engine. Any thread. */
 void deliver_notify(node *n, const route_target *t);
+
+/* ---- PutEvents request reader (pe_parse.c) ------------------------------------------------- */
+#define PE_MAX_ENTRIES 10
+#define PE_MAX_RESOURCES 256
+/* One entry's members (NULL when absent). Strings are NUL-terminated, borrowed from the pe_parsed
+ * arena or from the jansson tree of the general reader. */
+typedef struct pe_fields {
+	const char *source, *detail_type, *detail, *bus_in, *trace;
+	size_t detail_len;
+	const char **resources;
+	size_t n_resources;
+	bool has_time;
+	double time_s;
+} pe_fields;
+typedef struct pe_parsed {
+	pe_fields f[PE_MAX_ENTRIES];
+	size_t n;
+	const char *res[PE_MAX_RESOURCES];
+	size_t n_res;
+	char *arena;       /* decoded strings (fast reader) or resource pointers (general reader), owned */
+} pe_parsed;
+enum { PE_PARSED = 0, PE_GENERAL = 1 };
+/* Reads a PutEvents body of the ordinary shape (see pe_parse.c) into out: PE_PARSED (1..10
+ * entries; free with pe_parsed_free), or PE_GENERAL when the body must go through jansson (nothing
+ * to free). body is borrowed for the call; the strings live in out. Any thread. */
+int pe_parse_fast(const char *body, size_t len, pe_parsed *out);
+void pe_parsed_free(pe_parsed *p);
 
 /* JSON validation + minification (jmin.c): writes at most len bytes to out. */
 bool json_minify(const char *in, size_t len, char *out, size_t *out_len, bool object_only);
