@@ -239,6 +239,54 @@ int api_parse_body(api_call *c)
 	return 0;
 }
 
+static void call_init(api_call *c, node *n)
+{
+	memset(c, 0, offsetof(api_call, err_msg)); /* the 32 KiB message buffer needs only its first byte */
+	c->err_msg[0] = '\0';
+	c->n = n;
+	c->op = "?";
+	bb_uuid4(&bb_rng_system, c->request_id);
+}
+
+/* The HTTP answer of a finished call (rc from the handler); releases what the call holds. */
+static int call_finish(api_call *c, int rc, char **resp_body, char err_type[64])
+{
+	int status = 200;
+	err_type[0] = '\0';
+	if (rc != 0 || c->err_type[0]) {
+		status = c->status ? c->status : 400;
+		*resp_body = api_error_body(c->err_type, c->err_msg);
+		snprintf(err_type, 64, "%s", c->err_type);
+		if (status >= 500)
+			BB_LOGW("api", "msg=\"request failed\" op=%s type=%s request_id=%s", c->op, c->err_type,
+				c->request_id);
+		else
+			BB_LOGD("api", "msg=\"request rejected\" op=%s type=%s request_id=%s", c->op, c->err_type,
+				c->request_id);
+	} else {
+		if (c->out_raw) {
+			*resp_body = c->out_raw;
+			c->out_raw = NULL;
+		} else {
+			*resp_body = c->out ? json_dumps(c->out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(13))
+					    : strdup("{}");
+		}
+		if (!*resp_body) {
+			*resp_body = strdup("{\"__type\":\"InternalException\",\"message\":\"out of memory\"}");
+			status = 500;
+		}
+	}
+	if (c->snap)
+		meta_snap_release(c->snap);
+	c->snap = NULL;
+	json_decref(c->in);
+	json_decref(c->out);
+	free(c->out_raw);
+	c->in = c->out = NULL;
+	c->out_raw = NULL;
+	return status;
+}
+
 int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
 	       const char **err_type, const char **query_error)
 {
@@ -248,11 +296,7 @@ int api_handle(node *n, const api_request *rq, char **resp_body, const char **co
 		return sqs_handle(n, rq, sqs_proto, resp_body, content_type, request_id, err_type, query_error);
 
 	api_call c;
-	memset(&c, 0, offsetof(api_call, err_msg)); /* the 32 KiB message buffer needs only its first byte */
-	c.err_msg[0] = '\0';
-	c.n = n;
-	c.op = "?";
-	bb_uuid4(&bb_rng_system, c.request_id);
+	call_init(&c, n);
 	memcpy(request_id, c.request_id, 37);
 	*content_type = "application/x-amz-json-1.1";
 	*err_type = NULL;
@@ -267,37 +311,75 @@ int api_handle(node *n, const api_request *rq, char **resp_body, const char **co
 	} else {
 		rc = api_error(&c, 400, "UnknownOperationException", "%s", "");
 	}
-
-	int status = 200;
-	if (rc != 0 || c.err_type[0]) {
-		status = c.status ? c.status : 400;
-		*resp_body = api_error_body(c.err_type, c.err_msg);
-		static __thread char type_buf[64];
-		snprintf(type_buf, sizeof type_buf, "%s", c.err_type);
+	static __thread char type_buf[64];
+	int status = call_finish(&c, rc, resp_body, type_buf);
+	if (type_buf[0])
 		*err_type = type_buf;
-		if (status >= 500)
-			BB_LOGW("api", "msg=\"request failed\" op=%s type=%s request_id=%s", c.op, c.err_type,
-				c.request_id);
-		else
-			BB_LOGD("api", "msg=\"request rejected\" op=%s type=%s request_id=%s", c.op, c.err_type,
-				c.request_id);
-	} else {
-		if (c.out_raw) {
-			*resp_body = c.out_raw;
-			c.out_raw = NULL;
-		} else {
-			*resp_body = c.out ? json_dumps(c.out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(13))
-					   : strdup("{}");
-		}
-		if (!*resp_body) {
-			*resp_body = strdup("{\"__type\":\"InternalException\",\"message\":\"out of memory\"}");
-			status = 500;
-		}
-	}
-	if (c.snap)
-		meta_snap_release(c.snap);
-	json_decref(c.in);
-	json_decref(c.out);
-	free(c.out_raw);
 	return status;
+}
+
+/* ---- PutEvents without blocking the HTTP thread ------------------------------------------------ */
+
+typedef struct async_call {
+	api_resp resp;
+	void (*done)(void *arg, api_resp *resp);
+	void *arg;
+	api_call c; /* last (its message buffer is large) */
+} async_call;
+
+static void async_finish(async_call *a, int rc)
+{
+	a->resp.status = call_finish(&a->c, rc, &a->resp.body, a->resp.err_type);
+}
+
+static void async_done(void *arg, int rc)
+{
+	async_call *a = arg;
+	async_finish(a, rc);
+	void (*done)(void *, api_resp *) = a->done;
+	void *darg = a->arg;
+	api_resp resp = a->resp;
+	free(a);
+	done(darg, &resp);
+}
+
+bool api_is_async(const api_request *rq)
+{
+	return rq->target && strcmp(rq->target, "AWSEvents.PutEvents") == 0 && strcmp(rq->method, "POST") == 0 &&
+	       strcmp(rq->path, "/") == 0;
+}
+
+bool api_handle_async(node *n, const api_request *rq, api_resp *resp, void (*done)(void *arg, api_resp *resp),
+		      void *arg)
+{
+	async_call *a = malloc(sizeof *a);
+	if (!a) {
+		resp->status = 500;
+		resp->body = api_error_body("InternalException", "Out of memory.");
+		resp->ctype = "application/x-amz-json-1.1";
+		bb_uuid4(&bb_rng_system, resp->request_id);
+		snprintf(resp->err_type, sizeof resp->err_type, "InternalException");
+		resp->query_error[0] = '\0';
+		return false;
+	}
+	call_init(&a->c, n);
+	memset(&a->resp, 0, sizeof a->resp);
+	a->resp.ctype = "application/x-amz-json-1.1";
+	memcpy(a->resp.request_id, a->c.request_id, 37);
+	a->done = done;
+	a->arg = arg;
+	api_call *c = &a->c;
+	c->op = "PutEvents";
+	int rc = api_authenticate(c, rq, "events");
+	if (rc == 0) {
+		c->body = (const char *)rq->body;
+		c->body_len = rq->body_len;
+		rc = op_put_events_async(c, async_done, a);
+		if (rc == 1)
+			return true; /* async_done answers */
+	}
+	async_finish(a, rc);
+	*resp = a->resp;
+	free(a);
+	return false;
 }

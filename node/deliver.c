@@ -79,44 +79,60 @@ static tstate *ts_get(deliver *d, const char *key, size_t len, bool create)
 
 /* ---- mailbox ----------------------------------------------------------------------------------- */
 
-void deliver_notify(node *n, const route_target *t)
+/* Marks key dirty (mailbox lock held). */
+static void mark_dirty(deliver *d, const char *key)
+{
+	for (size_t i = d->n_dirty > 8 ? d->n_dirty - 8 : 0; i < d->n_dirty; i++)
+		if (strcmp(d->dirty[i], key) == 0)
+			return; /* marked recently: once is enough */
+	if (d->n_dirty == DIRTY_MAX) {
+		d->rescan = true;
+		return;
+	}
+	if (d->n_dirty == d->cap_dirty) {
+		size_t nc = d->cap_dirty ? d->cap_dirty * 2 : 64;
+		char **nd = realloc(d->dirty, nc * sizeof *nd);
+		if (nd) {
+			d->dirty = nd;
+			d->cap_dirty = nc;
+		}
+	}
+	char *k = d->n_dirty < d->cap_dirty ? strdup(key) : NULL;
+	if (k)
+		d->dirty[d->n_dirty++] = k;
+	else
+		d->rescan = true;
+}
+
+void deliver_notify_many(node *n, const route_target *const *t, size_t count)
 {
 	deliver *d = n->deliver;
-	M_INC(t->m->backlog);
-	if (!d)
+	for (size_t i = 0; i < count; i++)
+		M_INC(t[i]->m->backlog);
+	if (!d || !count)
 		return;
 	pthread_mutex_lock(&d->mu);
-	if (d->n_dirty && strcmp(d->dirty[d->n_dirty - 1], t->key) == 0) {
-		/* the same target as the previous notification: already marked */
-	} else if (d->n_dirty == DIRTY_MAX) {
-		d->rescan = true;
-	} else {
-		if (d->n_dirty == d->cap_dirty) {
-			size_t nc = d->cap_dirty ? d->cap_dirty * 2 : 64;
-			char **nd = realloc(d->dirty, nc * sizeof *nd);
-			if (nd) {
-				d->dirty = nd;
-				d->cap_dirty = nc;
-			}
-		}
-		char *k = d->n_dirty < d->cap_dirty ? strdup(t->key) : NULL;
-		if (k)
-			d->dirty[d->n_dirty++] = k;
-		else
-			d->rescan = true;
+	for (size_t i = 0; i < count; i++)
+		if (i == 0 || t[i] != t[i - 1])
+			mark_dirty(d, t[i]->key);
+	pthread_mutex_unlock(&d->mu);
+	curl_multi_wakeup(d->multi); /* one wake-up for the whole commit */
+}
+
+void deliver_notify(node *n, const route_target *t) { deliver_notify_many(n, &t, 1); }
+
+void job_post_done_many(deliver *d, job *const *jobs, size_t n)
+{
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->next = d->done_head;
+		d->done_head = jobs[i];
 	}
 	pthread_mutex_unlock(&d->mu);
 	curl_multi_wakeup(d->multi);
 }
 
-void job_post_done(deliver *d, job *j)
-{
-	pthread_mutex_lock(&d->mu);
-	j->next = d->done_head;
-	d->done_head = j;
-	pthread_mutex_unlock(&d->mu);
-	curl_multi_wakeup(d->multi);
-}
+void job_post_done(deliver *d, job *j) { job_post_done_many(d, &j, 1); }
 
 static void job_free(job *j)
 {
@@ -501,6 +517,7 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 
 static void *deliver_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bb-deliver");
 	deliver *d = arg;
 	node *n = d->n;
 	resume_targets(d);
@@ -541,6 +558,7 @@ static void *deliver_main(void *arg)
 			route_release(rt);
 			meta_snap_release(s);
 		}
+		write_flush(d); /* queue and bus deliveries of this round: one store write */
 		int64_t wait = next - bb_wall_ms(n->clock);
 		if (wait < 0)
 			wait = 0;
@@ -561,11 +579,15 @@ static void *deliver_main(void *arg)
 			if (j) {
 				transfer_unlink(d, j);
 				http_finish_job(d, j, rc);
+				http_easy_put(d, j->easy); /* back to the pool now, not when the outcome is written */
+				j->easy = NULL;
 				attempt_done(d, j);
 				write_outcome(d, j);
 			}
 		}
+		write_flush(d); /* the outcomes of the transfers that ended */
 	}
+	write_flush(d);
 	return NULL;
 }
 
@@ -641,6 +663,8 @@ void deliver_free(node *n)
 			next = t->hnext;
 			free(t->key);
 			free(t->seqs.slot);
+			http_prep_release(t->prep);
+			free(t->qref);
 			free(t);
 		}
 	free(d->tab);

@@ -18,6 +18,8 @@
 #include "node_int.h"
 
 typedef struct tstate tstate;
+#define OUTQ_MAX 512 /* outcomes per group write */
+typedef struct http_prep http_prep; /* deliver_http.c: a target's request minus the body */
 
 static inline unsigned bb_max_u(unsigned a, unsigned b) { return a > b ? a : b; }
 
@@ -52,8 +54,7 @@ typedef struct job {
 	/* HTTP */
 	CURL *easy;
 	int64_t delivered_ms;      /* when the target answered 2xx (HTTP); 0 = at the outcome's commit */
-	struct curl_slist *hdrs;
-	char *url;
+	http_prep *prep;           /* the request's URL and headers (a reference) */
 	char conn_arn[1700];
 	/* outcome */
 	job_outcome outcome;
@@ -88,6 +89,10 @@ struct tstate {
 	unsigned pending;          /* jobs not yet retired (attempts + outcome writes in the store queue) */
 	seqset seqs;               /* their seqs: the scheduler skips these tasks */
 	int64_t next_due_ms;       /* 0 = look now; INT64_MAX = nothing pending known */
+	http_prep *prep;           /* API destinations: the prepared request (deliver_http.c) */
+	sqs_ref *qref;             /* queue targets: the resolved queue, for metadata index qref_index */
+	uint64_t qref_index;
+	bool qref_missing;         /* the queue did not exist at qref_index */
 };
 
 struct deliver {
@@ -111,6 +116,10 @@ struct deliver {
 	struct oauth_tok *tokens;
 	struct dest_cache *dcache;
 	job *transfers;            /* jobs whose HTTP transfer runs in the multi handle */
+	CURL **easy_pool;          /* idle easy handles for reuse (at most EASY_POOL_MAX) */
+	size_t n_easy;
+	job *outq[OUTQ_MAX];       /* outcomes decided in this loop, written together by write_flush */
+	size_t n_outq;
 };
 
 /* deliver_http.c */
@@ -122,15 +131,21 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 void http_finish_job(deliver *d, job *j, CURLcode rc);
 void http_cleanup_job(job *j);
 void http_state_free(deliver *d);
+void http_prep_release(http_prep *p);
+/* Returns an easy handle to the pool (reset) or frees it. */
+void http_easy_put(deliver *d, CURL *e);
 
 /* deliver_write.c */
-/* Submits the store write that records j's outcome (or, for queue and bus targets, performs the
- * delivery itself). Its completion posts j back to the mailbox. */
+/* Decides j's outcome and queues the store write that records it (or, for queue and bus targets,
+ * performs the delivery itself); write_flush submits what was queued as one write. Its completion
+ * posts the jobs back to the mailbox. Delivery thread. */
 void write_outcome(deliver *d, job *j);
+void write_flush(deliver *d);
 /* Queue and bus targets: resolve and prepare; -1 with the outcome set when impossible. */
 int queue_prepare(deliver *d, job *j, const route_target *t, meta_snap *s);
 int bus_prepare(deliver *d, job *j, const route_target *t, const ev_record *rec);
 void job_post_done(deliver *d, job *j);
+void job_post_done_many(deliver *d, job *const *jobs, size_t n);
 int64_t backoff_ms(node *n, uint32_t attempt);
 
 #endif /* DELIVER_INT_H */

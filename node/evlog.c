@@ -152,6 +152,7 @@ bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, ev_record *out)
 	int rc = mdb_get(txn, db_dbi(n->db, DB_T_LOG), &mk, &mv);
 	if (rc)
 		return db_err(rc);
+	db_note_read(n->db, mv.mv_size); /* keeps read log pages out of RSS (db.h) */
 	const uint8_t *p = mv.mv_data;
 	if (mv.mv_size < REC_HDR || p[0] != 1)
 		return BB_ECORRUPT;
@@ -168,56 +169,80 @@ bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, ev_record *out)
 	return BB_OK;
 }
 
-/* ---- blocking append ------------------------------------------------------------------------- */
-
-typedef struct append_call {
-	node *n;
-	ev_entry *e;
-	size_t n_entries;
-	int64_t now_ms;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
-	bb_err err;
-} append_call;
+/* ---- append ---------------------------------------------------------------------------------- */
 
 static bb_err append_apply(db *d, MDB_txn *txn, void *arg)
 {
 	(void)d;
-	append_call *ac = arg;
-	return evlog_append_txn(ac->n, txn, ac->e, ac->n_entries, ac->now_ms);
+	ev_append *a = arg;
+	return evlog_append_txn(a->n, txn, a->e, a->n_entries, a->now_ms);
+}
+
+/* After the commit: tell the delivery engine about the new tasks (once: the engine dedups targets). */
+static void notify_tasks(node *n, const ev_entry *e, size_t n_entries)
+{
+	const route_target *t[64];
+	size_t k = 0;
+	for (size_t i = 0; i < n_entries; i++)
+		for (size_t j = 0; j < e[i].n_targets; j++) {
+			if (k == BB_ARRAY_LEN(t)) {
+				deliver_notify_many(n, t, k);
+				k = 0;
+			}
+			t[k++] = e[i].targets[j];
+		}
+	deliver_notify_many(n, t, k);
 }
 
 static void append_done(void *arg, bb_err err)
 {
-	append_call *ac = arg;
-	pthread_mutex_lock(&ac->mu);
-	ac->done = true;
-	ac->err = err;
-	pthread_cond_signal(&ac->cv);
-	pthread_mutex_unlock(&ac->mu);
+	ev_append *a = arg;
+	if (err == BB_OK)
+		notify_tasks(a->n, a->e, a->n_entries);
+	a->done(a->arg, err);
+}
+
+bb_err evlog_append_submit(node *n, ev_append *a)
+{
+	a->n = n;
+	a->now_ms = bb_wall_ms(n->clock);
+	a->w = (db_write){.apply = append_apply, .done = append_done, .arg = a};
+	return db_submit(n->db, &a->w);
+}
+
+typedef struct append_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	bb_err err;
+} append_wait;
+
+static void append_wake(void *arg, bb_err err)
+{
+	append_wait *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->done = true;
+	w->err = err;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 bb_err evlog_append(node *n, ev_entry *e, size_t n_entries)
 {
-	append_call ac = {.n = n, .e = e, .n_entries = n_entries, .now_ms = bb_wall_ms(n->clock)};
-	pthread_mutex_init(&ac.mu, NULL);
-	pthread_cond_init(&ac.cv, NULL);
-	db_write w = {.apply = append_apply, .done = append_done, .arg = &ac};
-	bb_err err = db_submit(n->db, &w);
+	append_wait w = {.done = false};
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	ev_append a = {.e = e, .n_entries = n_entries, .done = append_wake, .arg = &w};
+	bb_err err = evlog_append_submit(n, &a);
 	if (err == BB_OK) {
-		pthread_mutex_lock(&ac.mu);
-		while (!ac.done)
-			pthread_cond_wait(&ac.cv, &ac.mu);
-		pthread_mutex_unlock(&ac.mu);
-		err = ac.err;
+		pthread_mutex_lock(&w.mu);
+		while (!w.done)
+			pthread_cond_wait(&w.cv, &w.mu);
+		pthread_mutex_unlock(&w.mu);
+		err = w.err;
 	}
-	pthread_cond_destroy(&ac.cv);
-	pthread_mutex_destroy(&ac.mu);
-	if (err == BB_OK)
-		for (size_t i = 0; i < n_entries; i++)
-			for (size_t j = 0; j < e[i].n_targets; j++)
-				deliver_notify(n, e[i].targets[j]);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
 	return err;
 }
 
@@ -269,6 +294,7 @@ static bb_err sweep_apply(db *d, MDB_txn *txn, void *arg)
 
 static void *housekeeping_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bb-housekeep");
 	evlog *ev = arg;
 	node *n = ev->n;
 	for (;;) {

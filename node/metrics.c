@@ -353,6 +353,12 @@ char *metrics_render(node *n, size_t *len)
 	for (size_t i = 0; i < BB_ARRAY_LEN(node_series); i++)
 		out(&o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", node_series[i].name, node_series[i].help,
 		    node_series[i].name, node_series[i].type, node_series[i].name, (unsigned long long)node_series[i].v);
+	out(&o, "# HELP busbar_store_apply_seconds_total store writer time spent applying writes\n"
+		"# TYPE busbar_store_apply_seconds_total counter\nbusbar_store_apply_seconds_total %.6f\n",
+	    (double)ds.apply_ns / 1e9);
+	out(&o, "# HELP busbar_store_commit_seconds_total store writer time spent committing (page writes and fsync)\n"
+		"# TYPE busbar_store_commit_seconds_total counter\nbusbar_store_commit_seconds_total %.6f\n",
+	    (double)ds.commit_ns / 1e9);
 	out(&o, "# HELP busbar_queue_messages messages in a built-in queue by state\n# TYPE busbar_queue_messages gauge\n");
 	sqs_foreach_depth(n, queue_depth, &o);
 	if (o.oom) {

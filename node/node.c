@@ -31,6 +31,7 @@ void node_config_defaults(node_config *c)
 	c->max_inflight = 256;
 	c->max_body_bytes = 1 << 20;
 	c->conn_timeout_s = 60;
+	c->http_threads = 2;
 	c->write_timeout_ms = 10000;
 	c->max_skew_s = 900;
 	c->raft_election_ms = 1000;

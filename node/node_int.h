@@ -1,8 +1,8 @@
 /* node/node_int.h — private declarations shared by the files of node/ (not a public header).
  *
- * Request path: http.c (libmicrohttpd, one thread per connection) collects a bounded body and calls
- * api_handle(); api.c authenticates (policy/), finds the operation in its table and runs the
- * handler; handlers read an immutable metadata snapshot (raft/) and, for writes, build a
+ * Request path: http.c (libmicrohttpd, a few epoll threads) collects a bounded body and calls
+ * api_handle_async() (PutEvents) or, on a worker thread (http_work.c), api_handle(); api.c
+ * authenticates (policy/), finds the operation in its table and runs the handler; handlers read an immutable metadata snapshot (raft/) and, for writes, build a
  * transaction of compare-and-set ops that api_write() submits through raft, retrying on conflict.
  * Records are stored as compact JSON objects under the keys built by store.c.
  */
@@ -23,6 +23,7 @@ struct MHD_Daemon;
 typedef struct metrics metrics;
 typedef struct route route;
 typedef struct evlog evlog;
+typedef struct http_work http_work;
 typedef struct deliver deliver;
 struct sqs_state;
 
@@ -40,6 +41,9 @@ struct node {
 	struct MHD_Daemon *mhd;
 	unsigned port;
 	_Atomic unsigned inflight;
+	_Atomic unsigned http_pending; /* requests suspended while they run elsewhere (http.c) */
+	_Atomic bool http_draining;    /* stopping: new requests are refused */
+	http_work *work;               /* blocking requests (http_work.c) */
 	struct sqs_state *sqs; /* built-in queues: long-poll waiters, sweeper (sqs_wait.c) */
 };
 
@@ -106,6 +110,22 @@ typedef struct api_request {
 	const uint8_t *body;
 	size_t body_len;
 } api_request;
+/* An answer, for calls that complete away from the HTTP thread. */
+typedef struct api_resp {
+	int status;
+	char *body;                /* malloc'd; the receiver frees it */
+	const char *ctype;         /* static */
+	char request_id[37];
+	char err_type[64];         /* x-amzn-ErrorType, "" for none */
+	char query_error[128];     /* x-amzn-query-error, "" for none */
+} api_resp;
+/* Whether rq is answered by api_handle_async (PutEvents) rather than the blocking api_handle. */
+bool api_is_async(const api_request *rq);
+/* Handles rq (one api_is_async accepts) without blocking: returns true when done(arg, resp) will
+ * deliver the answer later from another thread (resp borrowed for that call; rq borrowed until then),
+ * or false with *resp filled now. */
+bool api_handle_async(node *n, const api_request *rq, api_resp *resp, void (*done)(void *arg, api_resp *resp),
+		      void *arg);
 /* The AWS JSON error body {"__type": type, "message": msg}; malloc'd (NULL only if out of memory). */
 char *api_error_body(const char *type, const char *msg);
 /* *query_error is the x-amzn-query-error header value to send ("<LegacyCode>;Sender"), or NULL. */
@@ -137,6 +157,11 @@ int op_untag_resource(api_call *c);
 int op_list_tags_for_resource(api_call *c);
 int op_test_event_pattern(api_call *c);
 int op_put_events(api_call *c);
+/* PutEvents without blocking (http.c): returns 1 when the answer comes later — done(arg, rc) runs on
+ * the store writer with c filled as op_put_events would leave it (rc 0, or -1 with the error) — else
+ * the op_put_events result now (done is not called). c is borrowed until done. */
+typedef struct pe_call pe_call;
+int op_put_events_async(api_call *c, void (*done)(void *arg, int rc), void *arg);
 int op_create_connection(api_call *c);
 int op_describe_connection(api_call *c);
 int op_update_connection(api_call *c);
@@ -231,12 +256,19 @@ void arn_rule(api_call *c, const char *bus, const char *rule, char *out, size_t 
 char *token_make(const char *last);               /* malloc'd */
 int token_parse(api_call *c, const char *tok, char *last, size_t cap); /* -1 with ValidationException */
 
-/* ---- HTTP server (http.c) ---------------------------------------------------------------- */
+/* ---- HTTP server (http.c, http_work.c) --------------------------------------------------- */
 struct sockaddr;
 /* Starts serving on addr; sets n->mhd and n->port. BB_EIO if the port cannot be bound. */
 bb_err http_start(node *n, const struct sockaddr *addr);
 /* Stops the server; in-flight requests finish first. */
 void http_stop(node *n);
+/* The workers that run blocking requests (everything but PutEvents) off the HTTP threads: threads
+ * are started on demand, at most max of them (one per request in flight, which max_inflight bounds),
+ * and leave after a while idle. http_work_submit queues fn(arg) (never blocks); BB_ENOMEM when no
+ * thread could be started for it. http_work_stop waits for queued work and joins every thread. */
+bb_err http_work_start(unsigned max, http_work **out);
+bb_err http_work_submit(http_work *w, void (*fn)(void *arg), void *arg);
+void http_work_stop(http_work *w);
 
 /* A meta_scan_fn that visits everything (for counting with meta_snap_scan's return value). */
 bool scan_count_all(void *ctx, const meta_val *v);
@@ -391,6 +423,20 @@ bb_err evlog_append_txn(node *n, MDB_txn *txn, ev_entry *e, size_t n_entries, in
 /* Appends entries durably (blocking until fsync'd), then tells the delivery engine about the new
  * tasks. BB_EBUSY when the store queue is full, BB_ENOSPC, BB_EIO. Not on the writer thread. */
 bb_err evlog_append(node *n, ev_entry *e, size_t n_entries);
+/* The same without blocking: fill e, n_entries, done and arg, and submit. On BB_OK, done(arg, err)
+ * runs later on the store writer (after the delivery engine was told); a (and e) are borrowed until
+ * then. Otherwise (BB_EBUSY, BB_ESHUTDOWN) done is not called. */
+typedef struct ev_append {
+	ev_entry *e;
+	size_t n_entries;
+	void (*done)(void *arg, bb_err err);
+	void *arg;
+	/* private */
+	node *n;
+	int64_t now_ms;
+	db_write w;
+} ev_append;
+bb_err evlog_append_submit(node *n, ev_append *a);
 /* Reads event seq. BB_ENOTFOUND if it is gone (retention). */
 bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, ev_record *out);
 /* Task keys: target_key '\0' due_ms(8, big endian) seq(8). Returns the key length (0 if too long). */
@@ -406,6 +452,23 @@ void deliver_stop(node *n);
 void deliver_free(node *n);
 /* New tasks for t were committed: wake the engine. Any thread. */
 void deliver_notify(node *n, const route_target *t);
+/* The same for count targets at once (one lock, one wake-up); t borrowed for the call. */
+void deliver_notify_many(node *n, const route_target *const *t, size_t count);
+
+/* ---- direct JSON output (jout.c) ----------------------------------------------------------- */
+/* A growable buffer of JSON text; zero-initialize. Strings are escaped exactly as jansson's compact
+ * json_dumps escapes them. jo_finish returns the malloc'd, NUL-terminated text (NULL if an
+ * allocation failed) and resets o. */
+typedef struct jout {
+	char *p;
+	size_t len, cap;
+	bool oom;
+} jout;
+void jo_raw(jout *o, const char *s, size_t n);
+void jo_lit(jout *o, const char *s);           /* raw text, strlen(s) bytes */
+void jo_str(jout *o, const char *s, size_t n); /* a JSON string literal of n bytes */
+void jo_cstr(jout *o, const char *s);
+char *jo_finish(jout *o);
 
 /* ---- PutEvents request reader (pe_parse.c) ------------------------------------------------- */
 #define PE_MAX_ENTRIES 10

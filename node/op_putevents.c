@@ -414,20 +414,32 @@ static void entries_free(pe_entry *pe, size_t n)
 	}
 }
 
-int op_put_events(api_call *c)
-{
-	int64_t t0 = bb_mono_ns(c->n->clock);
-	/* the ordinary request in one pass (pe_parse.c); anything else through jansson */
+/* One PutEvents call between its phases (on the heap for the asynchronous form). */
+struct pe_call {
+	api_call *c;
+	int64_t t0;
 	pe_parsed in;
-	if (pe_parse_fast(c->body, c->body_len, &in) != PE_PARSED && read_general(c, &in) != 0) {
-		pe_parsed_free(&in);
-		return -1;
-	}
-	size_t n = in.n;
 	pe_entry pe[MAX_ENTRIES];
-	memset(pe, 0, sizeof pe);
+	size_t n, n_ev, unknown_bus;
+	route_table *rt;      /* keeps the entries' targets alive until the append completed */
+	ev_entry ev[MAX_ENTRIES];
+	ev_append app;        /* the store write */
+	void (*done)(void *arg, int rc);
+	void *done_arg;
+};
+
+/* Phase 1: read, validate, build the envelopes, match. 0 (p->n_ev events to append) or -1. */
+static int pe_begin(pe_call *p)
+{
+	api_call *c = p->c;
+	p->t0 = bb_mono_ns(c->n->clock);
+	/* the ordinary request in one pass (pe_parse.c); anything else through jansson */
+	if (pe_parse_fast(c->body, c->body_len, &p->in) != PE_PARSED && read_general(c, &p->in) != 0)
+		return -1;
+	size_t n = p->n = p->in.n;
+	pe_entry *pe = p->pe;
 	for (size_t i = 0; i < n; i++) {
-		const pe_fields *f = &in.f[i];
+		const pe_fields *f = &p->in.f[i];
 		pe[i].source = f->source;
 		pe[i].detail_type = f->detail_type;
 		pe[i].detail = f->detail;
@@ -439,99 +451,97 @@ int op_put_events(api_call *c)
 		pe[i].has_time = f->has_time;
 		pe[i].time_s = f->time_s;
 	}
-	if (check_request(c, pe, n)) {
-		pe_parsed_free(&in);
+	if (check_request(c, pe, n))
 		return -1;
-	}
 
-	int rc = -1;
+	int rc = 0;
 	int64_t now_ms = bb_wall_ms(c->n->clock);
-	route_table *rt = route_acquire(c->n);
+	p->rt = route_acquire(c->n);
 	pat_scratch *sc = scratch_get();
-	ev_entry ev[MAX_ENTRIES];
-	size_t n_ev = 0, failed = 0, unknown_bus = 0;
 	for (size_t i = 0; i < n; i++) {
-		pe_entry *p = &pe[i];
+		pe_entry *e = &pe[i];
 		/* The bus: name or ARN; a missing bus drops the event after answering with its id, as AWS
 		 * does for unknown buses; another account's bus is refused until resource policies arrive. */
 		char region[64], acct[16];
 		const char *bus;
-		bus_arn_split(p->bus_in, region, acct, &bus); /* the member's pattern was checked above */
-		snprintf(p->bus, sizeof p->bus, "%s", bus);
+		bus_arn_split(e->bus_in, region, acct, &bus); /* the member's pattern was checked above */
+		snprintf(e->bus, sizeof e->bus, "%s", bus);
 		bool foreign = (acct[0] && strcmp(acct, c->who.account) != 0) ||
 			       (region[0] && strcmp(region, c->n->region) != 0);
-		p->rb = foreign ? NULL : route_find_bus(rt, c->who.account, p->bus);
-		check_entry(p);
-		if (!p->err_code && foreign) {
-			p->err_code = "AccessDeniedException";
-			p->err_msg = "Not authorized to put events onto an event bus of another account or region.";
+		e->rb = foreign ? NULL : route_find_bus(p->rt, c->who.account, e->bus);
+		check_entry(e);
+		if (!e->err_code && foreign) {
+			e->err_code = "AccessDeniedException";
+			e->err_msg = "Not authorized to put events onto an event bus of another account or region.";
 		}
-		if (p->err_code)
+		if (e->err_code)
 			continue;
-		if (build_envelope(c, p, now_ms)) {
-			api_error(c, 500, "InternalException", "Out of memory.");
-			goto out;
+		if (build_envelope(c, e, now_ms)) {
+			rc = api_error(c, 500, "InternalException", "Out of memory.");
+			break;
 		}
-		if (p->err_code)
+		if (e->err_code)
 			continue;
-		if (!p->rb) {
-			unknown_bus++;
+		if (!e->rb) {
+			p->unknown_bus++;
 			continue;
 		}
-		if (route_entry(p, sc)) {
-			api_error(c, 500, "InternalException", "Out of memory.");
-			goto out;
+		if (route_entry(e, sc)) {
+			rc = api_error(c, 500, "InternalException", "Out of memory.");
+			break;
 		}
-		ev[n_ev] = (ev_entry){.bus_key = p->rb->key,
-				      .envelope = p->envelope,
-				      .len = p->env_len,
-				      .targets = p->targets,
-				      .n_targets = p->n_targets};
-		n_ev++;
+		p->ev[p->n_ev++] = (ev_entry){.bus_key = e->rb->key,
+					      .envelope = e->envelope,
+					      .len = e->env_len,
+					      .targets = e->targets,
+					      .n_targets = e->n_targets};
 	}
-	if (n_ev) {
-		bb_err e = evlog_append(c->n, ev, n_ev);
-		if (e == BB_EBUSY) {
-			api_error(c, 400, "ThrottlingException", "Rate exceeded");
-			goto out;
-		}
-		if (e != BB_OK) {
-			BB_LOGW("putevents", "msg=\"append failed\" err=%s request_id=%s", bb_errname(e), c->request_id);
-			api_error(c, 500, "InternalException",
-				  e == BB_ENOSPC ? "The event store is full; retry later." : "The event store failed; retry later.");
-			goto out;
-		}
+	scratch_put(sc);
+	return rc;
+}
+
+/* Phase 2, once the events are durable (or the append failed with e): the answer. 0 or -1. */
+static int pe_end(pe_call *p, bb_err e)
+{
+	api_call *c = p->c;
+	if (e == BB_EBUSY)
+		return api_error(c, 400, "ThrottlingException", "Rate exceeded");
+	if (e != BB_OK) {
+		BB_LOGW("putevents", "msg=\"append failed\" err=%s request_id=%s", bb_errname(e), c->request_id);
+		return api_error(c, 500, "InternalException",
+				 e == BB_ENOSPC ? "The event store is full; retry later." : "The event store failed; retry later.");
 	}
-	double ms = (double)(bb_mono_ns(c->n->clock) - t0) / 1e6;
+	double ms = (double)(bb_mono_ns(c->n->clock) - p->t0) / 1e6;
 	/* The answer, written directly (AWS's member order; what json_dumps of the same object gave). */
+	size_t n = p->n, failed = 0;
 	sbuf b = {0};
 	sb_need(&b, 64 + n * 64);
 	sb_str(&b, "{\"FailedEntryCount\":");
 	size_t count_at = b.len;
 	sb_str(&b, "00,\"Entries\":[");
 	for (size_t i = 0; i < n; i++) {
-		pe_entry *p = &pe[i];
+		pe_entry *pe = &p->pe[i];
 		sb_str(&b, i ? ",{" : "{");
-		if (p->err_code) {
+		if (pe->err_code) {
 			failed++;
-			if (p->rb)
-				M_INC(p->rb->m->put_failed);
+			if (pe->rb)
+				M_INC(pe->rb->m->put_failed);
 			sb_str(&b, "\"ErrorCode\":");
-			sb_jstr(&b, p->err_code);
+			sb_jstr(&b, pe->err_code);
 			sb_str(&b, ",\"ErrorMessage\":");
-			sb_jstr(&b, p->err_msg);
+			sb_jstr(&b, pe->err_msg);
 			sb_str(&b, "}");
 			continue;
 		}
 		sb_str(&b, "\"EventId\":\"");
-		sb_str(&b, p->event_id);
+		sb_str(&b, pe->event_id);
 		sb_str(&b, "\"}");
-		if (!p->rb)
+		if (!pe->rb)
 			continue;
-		M_INC(p->rb->m->put_entries);
-		hist_observe(&p->rb->m->ingest_latency, ms);
-		for (size_t k = 0; k < p->n_rules; k++) {
-			const route_rule *rr = p->rule_ids[k] < p->rb->id_cap ? p->rb->by_id[p->rule_ids[k]] : NULL;
+		M_INC(pe->rb->m->put_entries);
+		hist_observe(&pe->rb->m->ingest_latency, ms);
+		for (size_t k = 0; k < pe->n_rules; k++) {
+			const route_rule *rr = pe->rule_ids[k] < pe->rb->id_cap ? pe->rb->by_id[pe->rule_ids[k]] : NULL;
 			if (rr) {
 				M_INC(rr->m->matched);
 				M_INC(rr->m->triggered);
@@ -540,12 +550,11 @@ int op_put_events(api_call *c)
 	}
 	sb_str(&b, "]}");
 	sb_put(&b, "", 1);
-	if (unknown_bus)
-		metrics_count_unknown_bus(c->n->metrics, unknown_bus);
+	if (p->unknown_bus)
+		metrics_count_unknown_bus(c->n->metrics, p->unknown_bus);
 	if (b.oom) {
 		free(b.p);
-		api_error(c, 500, "InternalException", "Out of memory.");
-		goto out;
+		return api_error(c, 500, "InternalException", "Out of memory.");
 	}
 	/* failed <= 10: one or two digits in the two places reserved for them */
 	if (failed < 10) {
@@ -556,11 +565,59 @@ int op_put_events(api_call *c)
 		b.p[count_at + 1] = '0';
 	}
 	c->out_raw = b.p;
-	rc = 0;
-out:
-	scratch_put(sc);
-	route_release(rt);
-	entries_free(pe, n);
-	pe_parsed_free(&in);
+	return 0;
+}
+
+static void pe_cleanup(pe_call *p)
+{
+	if (p->rt)
+		route_release(p->rt);
+	entries_free(p->pe, p->n);
+	pe_parsed_free(&p->in);
+}
+
+int op_put_events(api_call *c)
+{
+	pe_call p;
+	memset(&p, 0, sizeof p);
+	p.c = c;
+	int rc = pe_begin(&p);
+	if (rc == 0)
+		rc = pe_end(&p, p.n_ev ? evlog_append(c->n, p.ev, p.n_ev) : BB_OK);
+	pe_cleanup(&p);
+	return rc;
+}
+
+static void pe_appended(void *arg, bb_err e)
+{
+	pe_call *p = arg;
+	int rc = pe_end(p, e);
+	pe_cleanup(p);
+	void (*done)(void *, int) = p->done;
+	void *done_arg = p->done_arg;
+	free(p);
+	done(done_arg, rc);
+}
+
+int op_put_events_async(api_call *c, void (*done)(void *arg, int rc), void *arg)
+{
+	pe_call *p = calloc(1, sizeof *p);
+	if (!p)
+		return api_error(c, 500, "InternalException", "Out of memory.");
+	p->c = c;
+	p->done = done;
+	p->done_arg = arg;
+	int rc = pe_begin(p);
+	if (rc == 0 && p->n_ev) {
+		p->app = (ev_append){.e = p->ev, .n_entries = p->n_ev, .done = pe_appended, .arg = p};
+		bb_err e = evlog_append_submit(c->n, &p->app);
+		if (e == BB_OK)
+			return 1; /* pe_appended answers, from the store writer */
+		rc = pe_end(p, e);
+	} else if (rc == 0) {
+		rc = pe_end(p, BB_OK);
+	}
+	pe_cleanup(p);
+	free(p);
 	return rc;
 }

@@ -522,6 +522,7 @@ static void rebuild(route *r, meta_snap *s)
 
 static void *router_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bb-router");
 	route *r = arg;
 	uint64_t built = r->cur->index;
 	for (;;) {
