@@ -132,10 +132,11 @@ static inline uint64_t db_get_u64(const uint8_t *p)
  * start (a large backlog read once would otherwise stay counted in RSS). Any thread. */
 void db_trim_resident(db *d);
 
-/* Reports that the caller read about bytes of records through the map (any thread). Every
- * DB_TRIM_BYTES reported, the reporting thread drops the map from the resident set
- * (db_trim_resident): RSS then holds at most about that much of read store pages however fast
- * records are read, instead of everything read since the last periodic trim. */
+/* Reports that the caller read about bytes of records through the map (any thread). Each read is
+ * counted with the 64 KiB the kernel may map around a faulting page. Every DB_TRIM_BYTES counted, the
+ * reporting thread drops the map from the resident set (db_trim_resident): RSS then holds at most
+ * about that much of read store pages however fast records are read, instead of everything read
+ * since the last periodic trim. */
 #define DB_TRIM_BYTES (16u << 20)
 void db_note_read(db *d, size_t bytes);
 
