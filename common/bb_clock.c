@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static int64_t sys_wall_ms(void *ctx)
@@ -24,10 +25,29 @@ static int64_t sys_mono_ns(void *ctx)
 
 const bb_clock bb_clock_system = {sys_wall_ms, sys_mono_ns, NULL};
 
+/* Small requests (UUIDs: 16 bytes, several per request) are served from a per-thread buffer filled
+ * 256 bytes at a time, one getrandom instead of one per UUID; served bytes are wiped. The process
+ * never forks, so no two processes share a buffer. */
+static _Thread_local struct {
+	uint8_t buf[256];
+	size_t left;
+} tl_rand;
+
 static void sys_fill(void *ctx, void *buf, size_t len)
 {
 	(void)ctx;
-	randombytes_buf(buf, len);
+	if (len > 64) {
+		randombytes_buf(buf, len);
+		return;
+	}
+	if (tl_rand.left < len) {
+		randombytes_buf(tl_rand.buf, sizeof tl_rand.buf);
+		tl_rand.left = sizeof tl_rand.buf;
+	}
+	uint8_t *p = tl_rand.buf + sizeof tl_rand.buf - tl_rand.left;
+	memcpy(buf, p, len);
+	sodium_memzero(p, len);
+	tl_rand.left -= len;
 }
 
 const bb_rng bb_rng_system = {sys_fill, NULL};

@@ -127,14 +127,33 @@ int api_write(api_call *c, api_plan_fn plan, void *arg)
 
 /* ---- authentication ---------------------------------------------------------------------- */
 
+/* The last key this thread looked up, valid for one metadata index (a key record is parsed once per
+ * change instead of once per request; the secret is in this process's metadata anyway). */
+static _Thread_local struct {
+	bool valid;
+	node *n;
+	uint64_t index;
+	char akid[129];
+	char secret[256];
+	char account[13];
+} key_cache;
+
 static bb_err key_lookup(void *ctx, const char *akid, char *secret, size_t cap, char account[13])
 {
 	node *n = ctx;
 	char key[KEY_MAX];
 	if (strlen(akid) > 128)
 		return BB_ENOTFOUND;
-	key_access(key, akid);
 	meta_snap *s = meta_snap_acquire(n->meta);
+	uint64_t index = meta_snap_index(s);
+	if (key_cache.valid && key_cache.n == n && key_cache.index == index && strcmp(key_cache.akid, akid) == 0 &&
+	    strlen(key_cache.secret) < cap) {
+		meta_snap_release(s);
+		strcpy(secret, key_cache.secret);
+		memcpy(account, key_cache.account, 13);
+		return BB_OK;
+	}
+	key_access(key, akid);
 	json_t *rec = store_get(s, key, NULL);
 	meta_snap_release(s);
 	if (!rec)
@@ -147,6 +166,14 @@ static bb_err key_lookup(void *ctx, const char *akid, char *secret, size_t cap, 
 	else {
 		strcpy(secret, sec);
 		memcpy(account, acct, 13);
+		if (strlen(sec) < sizeof key_cache.secret) {
+			key_cache.valid = true;
+			key_cache.n = n;
+			key_cache.index = index;
+			snprintf(key_cache.akid, sizeof key_cache.akid, "%s", akid);
+			strcpy(key_cache.secret, sec);
+			memcpy(key_cache.account, acct, 13);
+		}
 	}
 	json_decref(rec);
 	return e;

@@ -398,7 +398,7 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 	j->tm = t ? t->m : &orphan_tm;
 	j->rm = rr ? rr->m : &orphan_rm;
 	ev_record rec;
-	bb_err re = evlog_read(n, txn, j->seq, &rec);
+	bb_err re = evlog_read(n, txn, j->seq, &j->task, &rec);
 	bool started = true;
 	if (!t) {
 		j->outcome = OUT_DROP;
@@ -448,6 +448,7 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 			if (*wait_ms > 0) {
 				atomic_fetch_sub(&j->rm->attempts, 1);
 				M_INC(j->rm->throttled);
+				evlog_record_free(&rec);
 				job_free(j);
 				return false;
 			}
@@ -455,6 +456,8 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 				started = false; /* the transfer is running; its end writes the outcome */
 		}
 	}
+	if (re == BB_OK)
+		evlog_record_free(&rec);
 	seq_add(ts, j->seq);
 	if (!started)
 		transfer_link(d, j);

@@ -69,6 +69,7 @@ typedef struct job {
 	ev_entry fwd;
 	const route_target **fwd_targets;
 	route_table *fwd_rt;       /* keeps fwd_targets alive until the write is done */
+	ev_append fwd_app;         /* its log append */
 	/* queue targets / DLQ */
 	void *queue_ref;           /* sqs_ref, malloc'd */
 	db_write w;

@@ -170,7 +170,8 @@ static bb_err outcome_apply(db *dbh, MDB_txn *txn, void *arg)
 	case ACT_RESCHEDULE: {
 		uint8_t nk[TASK_KEY_MAX];
 		size_t nkl = task_key(nk, j->ts->key, j->next_due_ms, j->seq);
-		ev_task t = {j->task.attempts + 1, j->task.ingest_ms};
+		ev_task t = j->task; /* where the event is stays */
+		t.attempts++;
 		return nkl ? task_put(n, txn, nk, nkl, &t) : BB_EINVAL;
 	}
 	case ACT_QUEUE: {
@@ -178,7 +179,7 @@ static bb_err outcome_apply(db *dbh, MDB_txn *txn, void *arg)
 		return sqs_put_txn(n, txn, j->queue_ref, j->payload, j->payload_len, NULL, 0, bb_wall_ms(n->clock), id);
 	}
 	case ACT_FORWARD:
-		return evlog_append_txn(n, txn, &j->fwd, 1, bb_wall_ms(n->clock));
+		return BB_OK; /* the forwarded event is in the log already; this write indexes it (write_outcome) */
 	case ACT_DLQ: {
 		char attempts[16];
 		snprintf(attempts, sizeof attempts, "%u", j->task.attempts); /* retries made */
@@ -234,10 +235,9 @@ static void outcome_record(job *j, bb_err err, const uint8_t **notified_qid)
 			*notified_qid = q->qid;
 			break;
 		}
-		case ACT_FORWARD:
+		case ACT_FORWARD: /* the index write that carried this outcome told the engine of the new tasks */
 			M_INC(j->rm->invocations);
 			hist_observe(&j->tm->delivery_latency, age_ms);
-			deliver_notify_many(n, j->fwd.targets, j->fwd.n_targets);
 			break;
 		case ACT_DLQ:
 			M_INC(j->rm->invocations);
@@ -373,7 +373,15 @@ void write_outcome(deliver *d, job *j)
 	j->act = act;
 	j->rescheduled = act == ACT_RESCHEDULE;
 	if (act == ACT_FORWARD) {
-		submit_one(d, j);
+		/* the event goes to the target bus's log first; the store write that indexes it also deletes
+		 * this task (a crash between the two forwards it again: a duplicate, never a loss) */
+		j->fwd_app = (ev_append){.e = &j->fwd, .n_entries = 1, .rt = j->fwd_rt, .extra_apply = outcome_apply,
+					 .extra_done = outcome_done, .extra_arg = j};
+		bb_err e = evlog_append_submit(n, &j->fwd_app);
+		if (e != BB_OK) {
+			j->write_err = e;
+			job_post_done(d, j);
+		}
 		return;
 	}
 	if (d->n_outq == OUTQ_MAX)

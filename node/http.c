@@ -22,6 +22,7 @@
  * resumed, as MHD requires before MHD_stop_daemon), then stops the daemon and the workers.
  */
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ typedef struct http_req {
 	bool counted;   /* holds one of the node's max_inflight slots until completion */
 	bool throttled; /* arrived while every slot was taken */
 	bool metrics;   /* GET /metrics (it waits for the store: on a worker) */
+	bool expected;  /* announced to the log's group commit (evlog_expect) */
 	_Atomic int phase;
 	api_resp resp;  /* PH_READY: the answer */
 	/* the request as api.c sees it (pointers into MHD's connection memory and body, valid until
@@ -157,8 +159,17 @@ static enum MHD_Result send_health(node *n, struct MHD_Connection *conn, bool re
 	return send_text(conn, ready_check && !ready ? 503 : 200, body, "application/json", NULL, NULL, NULL);
 }
 
+static void unexpect(http_req *req)
+{
+	if (req->expected) {
+		req->expected = false;
+		evlog_expect(req->n, -1);
+	}
+}
+
 static void req_free(http_req *req)
 {
+	unexpect(req);
 	if (req->counted)
 		atomic_fetch_sub(&req->n->inflight, 1);
 	free(req->resp.body);
@@ -237,7 +248,11 @@ static enum MHD_Result dispatch(http_req *req)
 	atomic_fetch_add(&n->http_pending, 1);
 	MHD_suspend_connection(conn); /* before anything can resume it */
 	if (!req->metrics && api_is_async(&req->rq)) {
-		if (!api_handle_async(n, &req->rq, &req->resp, async_answered, req))
+		bool later = api_handle_async(n, &req->rq, &req->resp, async_answered, req);
+		/* submitted (or answered): no longer to wait for. req may be answered already, but only its
+		 * HTTP thread — this one — frees it. */
+		unexpect(req);
+		if (!later)
 			req_ready(req); /* answered at once (an error, or nothing to store) */
 		return MHD_YES;
 	}
@@ -258,9 +273,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	node *n = cls;
 	http_req *req = *con_cls;
 	if (!req) {
-		req = calloc(1, sizeof *req);
+		req = malloc(sizeof *req);
 		if (!req)
 			return MHD_NO;
+		memset(req, 0, offsetof(http_req, rq)); /* rq, hc and q are filled by dispatch */
 		req->n = n;
 		req->conn = conn;
 		*con_cls = req;
@@ -272,6 +288,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			req->throttled = true;
 		} else {
 			req->counted = true;
+			const char *target = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target");
+			if (target && strcmp(target, "AWSEvents.PutEvents") == 0 && !atomic_load(&n->http_draining)) {
+				req->expected = true; /* a log append is coming: the group commit may wait for it */
+				evlog_expect(n, 1);
+			}
 		}
 		return MHD_YES; /* headers only; the body (if any) comes in the next calls */
 	}

@@ -353,6 +353,21 @@ char *metrics_render(node *n, size_t *len)
 	for (size_t i = 0; i < BB_ARRAY_LEN(node_series); i++)
 		out(&o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", node_series[i].name, node_series[i].help,
 		    node_series[i].name, node_series[i].type, node_series[i].name, (unsigned long long)node_series[i].v);
+	evlog_stats ls;
+	evlog_get_stats(n, &ls);
+	out(&o, "# HELP busbar_log_bytes bytes in the bus log's files\n# TYPE busbar_log_bytes gauge\nbusbar_log_bytes %llu\n",
+	    (unsigned long long)ls.bytes);
+	out(&o, "# HELP busbar_log_files files of the bus log\n# TYPE busbar_log_files gauge\nbusbar_log_files %llu\n",
+	    (unsigned long long)ls.files);
+	out(&o, "# HELP busbar_log_appends_total appends to the bus log (one per PutEvents or forward)\n"
+		"# TYPE busbar_log_appends_total counter\nbusbar_log_appends_total %llu\n",
+	    (unsigned long long)ls.appends);
+	out(&o, "# HELP busbar_log_commits_total group commits of the bus log (one fdatasync each)\n"
+		"# TYPE busbar_log_commits_total counter\nbusbar_log_commits_total %llu\n",
+	    (unsigned long long)ls.batches);
+	out(&o, "# HELP busbar_log_sync_seconds_total time the bus log spent in fdatasync\n"
+		"# TYPE busbar_log_sync_seconds_total counter\nbusbar_log_sync_seconds_total %.6f\n",
+	    (double)ls.sync_ns / 1e9);
 	out(&o, "# HELP busbar_store_apply_seconds_total store writer time spent applying writes\n"
 		"# TYPE busbar_store_apply_seconds_total counter\nbusbar_store_apply_seconds_total %.6f\n",
 	    (double)ds.apply_ns / 1e9);

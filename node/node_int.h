@@ -17,6 +17,7 @@
 #include "../raft/meta.h"
 #include "node.h"
 #include "db/db.h"
+#include "seglog/seglog.h"
 #include "pattern/pat.h"
 
 struct MHD_Daemon;
@@ -380,6 +381,8 @@ bb_err route_start(node *n);
 void route_stop(node *n);
 /* The current table with a reference; never NULL after route_start. Any thread. */
 route_table *route_acquire(node *n);
+/* Another reference to t (which the caller holds). */
+route_table *route_hold(route_table *t);
 void route_release(route_table *t);
 const route_bus *route_find_bus(const route_table *t, const char *account, const char *bus);
 /* Finds a target by its task-table key; NULL when the bus, rule or target is gone. */
@@ -389,7 +392,7 @@ const route_target *route_find_target(const route_table *t, const char *key, con
  * event after the API call that made it returns). BB_ETIMEDOUT after timeout_ms. */
 bb_err route_wait(node *n, uint64_t index, int timeout_ms);
 
-/* ---- bus log (evlog.c) -------------------------------------------------------------------- */
+/* ---- bus log (evlog.c; bytes in node/seglog) ---------------------------------------------- */
 /* One event to append: the delivered envelope plus the targets it matched (one delivery task each). */
 typedef struct ev_entry {
 	const char *bus_key;            /* "<acct>/<bus>", borrowed */
@@ -400,7 +403,8 @@ typedef struct ev_entry {
 	size_t n_targets;
 	uint64_t seq;                   /* out: its sequence number */
 } ev_entry;
-/* A stored event, read back (pointers into the read transaction's pages). */
+/* A stored event, read back. Pointers into owned (free with evlog_record_free) or, for an event of
+ * the older format, into the read transaction's pages. */
 typedef struct ev_record {
 	uint8_t hops;
 	int64_t ingest_ms;
@@ -408,43 +412,68 @@ typedef struct ev_record {
 	size_t bus_key_len;
 	const char *envelope;
 	size_t len;
+	void *owned;
 } ev_record;
-/* Task values: attempts so far and the ingest time (the event's age counts from it). */
+/* Task values: attempts so far, the ingest time (the event's age counts from it) and where the event
+ * is in the log (rec_size 0: an older-format task, whose event is in the store's log table). */
 typedef struct ev_task {
 	uint32_t attempts;
 	int64_t ingest_ms;
+	uint64_t lsn;
+	uint32_t rec_size;
 } ev_task;
 #define TASK_KEY_MAX 512
 
+/* Opens the bus log (<data-dir>/store/log), indexes records acknowledged but not yet indexed before
+ * a crash, and starts retention. After db_open, before deliver_start. */
 bb_err evlog_start(node *n);
 void evlog_stop(node *n);
-/* Appends entries and their delivery tasks (writer thread, inside a db apply). */
-bb_err evlog_append_txn(node *n, MDB_txn *txn, ev_entry *e, size_t n_entries, int64_t now_ms);
-/* Appends entries durably (blocking until fsync'd), then tells the delivery engine about the new
- * tasks. BB_EBUSY when the store queue is full, BB_ENOSPC, BB_EIO. Not on the writer thread. */
-bb_err evlog_append(node *n, ev_entry *e, size_t n_entries);
-/* The same without blocking: fill e, n_entries, done and arg, and submit. On BB_OK, done(arg, err)
- * runs later on the store writer (after the delivery engine was told); a (and e) are borrowed until
- * then. Otherwise (BB_EBUSY, BB_ESHUTDOWN) done is not called. */
+
+/* An append: fill e, n_entries, rt (the routing table the targets belong to; borrowed for the call,
+ * a reference is kept as long as needed), done and arg, then evlog_append_submit. done(arg, err) runs
+ * on the log's writer once the events are durable (e[i].seq set) or failed; a and e are borrowed
+ * until then. Their delivery tasks are then written to the store, off the answer's path, and the
+ * delivery engine is told when they are there. extra_apply, if set, runs in that same store write
+ * (after the tasks) and extra_done(extra_arg, err) after it: a bus-to-bus forward deletes its own
+ * task there. Returns BB_OK, or BB_EBUSY (queues full: throttle), BB_ENOSPC, BB_ENOMEM, BB_ESHUTDOWN —
+ * then nothing is called. */
 typedef struct ev_append {
 	ev_entry *e;
 	size_t n_entries;
+	route_table *rt;
 	void (*done)(void *arg, bb_err err);
 	void *arg;
+	bb_err (*extra_apply)(db *d, MDB_txn *txn, void *arg);
+	void (*extra_done)(void *arg, bb_err err);
+	void *extra_arg;
 	/* private */
 	node *n;
 	int64_t now_ms;
-	db_write w;
+	struct seglog_rec *recs;
+	struct ix_job *ix;
+	struct seglog_append app;
 } ev_append;
 bb_err evlog_append_submit(node *n, ev_append *a);
-/* Reads event seq. BB_ENOTFOUND if it is gone (retention). */
-bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, ev_record *out);
+/* The same, blocking until durable. Not on a writer thread. */
+bb_err evlog_append(node *n, route_table *rt, ev_entry *e, size_t n_entries);
+/* Reads event seq, whose task value is t (NULL: an older-format event). BB_ENOTFOUND if it is gone
+ * (retention), BB_ECORRUPT, BB_EIO. txn is a read transaction (older-format events only). */
+bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, const ev_task *t, ev_record *out);
+void evlog_record_free(ev_record *r);
 /* Task keys: target_key '\0' due_ms(8, big endian) seq(8). Returns the key length (0 if too long). */
 size_t task_key(uint8_t *out, const char *target_key, int64_t due_ms, uint64_t seq);
 void task_key_parse(const uint8_t *k, size_t len, size_t *prefix_len, int64_t *due_ms, uint64_t *seq);
 bb_err task_put(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, const ev_task *t);
 /* Decodes a task value (a malformed one reads as zero attempts, ingested at 0: it expires at once). */
 void task_decode(const void *val, size_t len, ev_task *t);
+/* A PutEvents is being read (+1) / has been submitted or answered (-1): lets the log's group commit
+ * wait a moment (300 µs at most) for requests already in the node (seglog_expect). Any thread. */
+void evlog_expect(node *n, int delta);
+/* For /metrics. */
+typedef struct evlog_stats {
+	uint64_t bytes, files, appends, batches, sync_ns;
+} evlog_stats;
+void evlog_get_stats(node *n, evlog_stats *out);
 
 /* ---- delivery engine (deliver*.c) ---------------------------------------------------------- */
 bb_err deliver_start(node *n);

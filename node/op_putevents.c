@@ -112,7 +112,7 @@ typedef struct pe_entry {
 	bool has_time;
 	double time_s;
 	const char *err_code, *err_msg;
-	char bus[300];
+	const char *bus;      /* the bus name (into bus_in, or "default") */
 	char event_id[37];
 	char *envelope;
 	size_t env_len;
@@ -310,17 +310,46 @@ static void check_entry(pe_entry *p)
 	}
 }
 
+/* YYYY-MM-DDThh:mm:ssZ for years 0000..9999 without strftime (it is per event); false for others. */
+static bool format_time(time_t ts, char out[32])
+{
+	int64_t t = (int64_t)ts, days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), sec = t - days * 86400;
+	int64_t y;
+	int m, d;
+	bb_civil_from_days(days, &y, &m, &d);
+	if (y < 0 || y > 9999)
+		return false;
+	int hh = (int)(sec / 3600), mm = (int)(sec / 60 % 60), ss = (int)(sec % 60);
+	const int v[6] = {(int)y, m, d, hh, mm, ss};
+	static const char sep[6] = {'-', '-', 'T', ':', ':', 'Z'};
+	char *o = out;
+	for (int i = 0; i < 6; i++) {
+		int x = v[i];
+		if (i == 0) {
+			*o++ = (char)('0' + x / 1000);
+			*o++ = (char)('0' + x / 100 % 10);
+		}
+		*o++ = (char)('0' + x / 10 % 10);
+		*o++ = (char)('0' + x % 10);
+		*o++ = sep[i];
+	}
+	*o = '\0';
+	return true;
+}
+
 /* Builds the delivered envelope (reference §4, key order as AWS emits). */
 static int build_envelope(api_call *c, pe_entry *p, int64_t now_ms)
 {
 	size_t dlen = p->detail_len;
 	char tbuf[32];
 	time_t ts = p->has_time && isfinite(p->time_s) ? (time_t)floor(p->time_s) : (time_t)(now_ms / 1000);
-	struct tm tm;
-	if (!gmtime_r(&ts, &tm) || strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-		ts = (time_t)(now_ms / 1000);
-		gmtime_r(&ts, &tm);
-		strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!format_time(ts, tbuf)) {
+		struct tm tm;
+		if (!gmtime_r(&ts, &tm) || strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+			ts = (time_t)(now_ms / 1000);
+			gmtime_r(&ts, &tm);
+			strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		}
 	}
 	sbuf b = {0};
 	size_t rlen = 0;
@@ -465,7 +494,7 @@ static int pe_begin(pe_call *p)
 		char region[64], acct[16];
 		const char *bus;
 		bus_arn_split(e->bus_in, region, acct, &bus); /* the member's pattern was checked above */
-		snprintf(e->bus, sizeof e->bus, "%s", bus);
+		e->bus = bus;
 		bool foreign = (acct[0] && strcmp(acct, c->who.account) != 0) ||
 			       (region[0] && strcmp(region, c->n->region) != 0);
 		e->rb = foreign ? NULL : route_find_bus(p->rt, c->who.account, e->bus);
@@ -583,7 +612,7 @@ int op_put_events(api_call *c)
 	p.c = c;
 	int rc = pe_begin(&p);
 	if (rc == 0)
-		rc = pe_end(&p, p.n_ev ? evlog_append(c->n, p.ev, p.n_ev) : BB_OK);
+		rc = pe_end(&p, p.n_ev ? evlog_append(c->n, p.rt, p.ev, p.n_ev) : BB_OK);
 	pe_cleanup(&p);
 	return rc;
 }
@@ -609,7 +638,7 @@ int op_put_events_async(api_call *c, void (*done)(void *arg, int rc), void *arg)
 	p->done_arg = arg;
 	int rc = pe_begin(p);
 	if (rc == 0 && p->n_ev) {
-		p->app = (ev_append){.e = p->ev, .n_entries = p->n_ev, .done = pe_appended, .arg = p};
+		p->app = (ev_append){.e = p->ev, .n_entries = p->n_ev, .rt = p->rt, .done = pe_appended, .arg = p};
 		bb_err e = evlog_append_submit(c->n, &p->app);
 		if (e == BB_OK)
 			return 1; /* pe_appended answers, from the store writer */

@@ -83,6 +83,10 @@ static int rh_invalid(api_call *c, const char *text)
 
 static bb_err recv_apply(db *d, MDB_txn *txn, void *arg) { return sqs_store_receive(d, txn, arg); }
 
+/* A receive that moved messages to the dead-letter queue answers after its commit: whoever reads the
+ * dead-letter queue next must find them there. */
+static bool recv_early_ok(void *arg) { return ((sqs_recv *)arg)->moved == 0; }
+
 static bool wants(json_t *names, const char *name)
 {
 	size_t i;
@@ -359,7 +363,7 @@ int sqs_op_receive_message(sqs_call *sc)
 			r->now_ms = now;
 			/* Answered once the messages are hidden in the batch, not after its fsync: a lost
 			 * hide (crash, failed commit) only makes them visible again — at-least-once, as SQS. */
-			bb_err e = db_run_early(c->n->db, recv_apply, r);
+			bb_err e = db_run_early(c->n->db, recv_apply, r, recv_early_ok);
 			if (e == BB_EBUSY) {
 				rc = sqs_error(c, "RequestThrottled", "Request is throttled.");
 				break;

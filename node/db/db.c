@@ -156,7 +156,7 @@ static bb_err run_batch(db *d, batch *b)
 		b->errs[i] = e;
 		if (e == BB_OK)
 			kept++;
-		if (w->early) {
+		if (w->early && (!w->early_if || w->early_if(w->arg))) {
 			b->done[i] = true;
 			w->next = NULL;
 			if (w->done)
@@ -311,6 +311,14 @@ void db_close(db *d)
 	free(d);
 }
 
+bool db_busy(db *d)
+{
+	pthread_mutex_lock(&d->mu);
+	bool busy = d->outstanding >= d->cfg.max_queued;
+	pthread_mutex_unlock(&d->mu);
+	return busy;
+}
+
 void db_barrier(db *d)
 {
 	pthread_mutex_lock(&d->mu);
@@ -330,7 +338,7 @@ bb_err db_submit(db *d, db_write *w)
 		pthread_mutex_unlock(&d->mu);
 		return BB_ESHUTDOWN;
 	}
-	if (d->outstanding >= d->cfg.max_queued) {
+	if (d->outstanding >= d->cfg.max_queued && !w->must) {
 		pthread_mutex_unlock(&d->mu);
 		return BB_EBUSY;
 	}
@@ -366,6 +374,7 @@ static void run_done(void *arg, bb_err err)
 typedef struct run_call {
 	db_apply_fn apply;
 	void *arg;
+	bool (*early_if)(void *arg);
 	run_wait wait;
 } run_call;
 
@@ -377,12 +386,18 @@ static bb_err run_apply(db *d, MDB_txn *txn, void *arg)
 
 static void run_call_done(void *arg, bb_err err) { run_done(&((run_call *)arg)->wait, err); }
 
-static bb_err run_wait_for(db *d, db_apply_fn apply, void *arg, bool early)
+static bool run_early_if(void *arg)
 {
-	run_call rc = {.apply = apply, .arg = arg};
+	run_call *rc = arg;
+	return !rc->early_if || rc->early_if(rc->arg);
+}
+
+static bb_err run_wait_for(db *d, db_apply_fn apply, void *arg, bool early, bool (*early_if)(void *arg))
+{
+	run_call rc = {.apply = apply, .arg = arg, .early_if = early_if};
 	pthread_mutex_init(&rc.wait.mu, NULL);
 	pthread_cond_init(&rc.wait.cv, NULL);
-	db_write w = {.apply = run_apply, .done = run_call_done, .arg = &rc, .early = early};
+	db_write w = {.apply = run_apply, .done = run_call_done, .arg = &rc, .early = early, .early_if = run_early_if};
 	bb_err e = db_submit(d, &w);
 	if (e == BB_OK) {
 		pthread_mutex_lock(&rc.wait.mu);
@@ -396,9 +411,12 @@ static bb_err run_wait_for(db *d, db_apply_fn apply, void *arg, bool early)
 	return e;
 }
 
-bb_err db_run(db *d, db_apply_fn apply, void *arg) { return run_wait_for(d, apply, arg, false); }
+bb_err db_run(db *d, db_apply_fn apply, void *arg) { return run_wait_for(d, apply, arg, false, NULL); }
 
-bb_err db_run_early(db *d, db_apply_fn apply, void *arg) { return run_wait_for(d, apply, arg, true); }
+bb_err db_run_early(db *d, db_apply_fn apply, void *arg, bool (*early_if)(void *arg))
+{
+	return run_wait_for(d, apply, arg, true, early_if);
+}
 
 bb_err db_read_begin(db *d, MDB_txn **txn)
 {

@@ -79,6 +79,10 @@ struct db_write {
 	bool early;         /* done runs once the apply's changes are in the batch, before its commit: only
 			     * for writes whose loss (a crash, a failed commit) is harmless, e.g. hiding a
 			     * received queue message (it becomes visible again: at-least-once) */
+	bool (*early_if)(void *arg); /* if set, asked after the apply (writer thread): false = wait for
+				      * the commit after all (what the apply did must be visible first) */
+	bool must;          /* counted but never refused for --store-max-queued (the caller throttles
+			     * elsewhere: PutEvents checks db_busy before its log write) */
 	db_write *next;     /* owned by db while submitted */
 };
 
@@ -87,11 +91,15 @@ struct db_write {
  * not called). Thread-safe. */
 bb_err db_submit(db *d, db_write *w);
 
+/* Whether max_queued writes are outstanding (db_submit would answer BB_EBUSY). Any thread. */
+bool db_busy(db *d);
+
 /* Submits apply(arg) and waits for the outcome: BB_OK once durable. Not on the writer thread. */
 bb_err db_run(db *d, db_apply_fn apply, void *arg);
 /* The same, but returns as soon as the changes are applied in the batch (db_write.early): visible to
- * later writes at once and to readers after the commit, not yet durable. */
-bb_err db_run_early(db *d, db_apply_fn apply, void *arg);
+ * later writes at once and to readers after the commit, not yet durable — unless early_if (may be
+ * NULL) answers false after the apply, then only after the commit. */
+bb_err db_run_early(db *d, db_apply_fn apply, void *arg, bool (*early_if)(void *arg));
 
 /* Waits until every write submitted before the call has completed — committed, or failed — so a
  * read transaction begun afterwards sees the effects of early writes (db_write.early) that were

@@ -16,7 +16,7 @@
  *   offset size  field
  *   0      4     magic 0x314c4242 ("BBL1")
  *   4      4     payload length P
- *   8      4     CRC-32 (zlib) of bytes 16 .. 32+P
+ *   8      4     CRC-32C (Castagnoli) of bytes 16 .. 32+P
  *   12     4     reserved (0)
  *   16     8     seq (assigned here, increasing by 1 per record)
  *   24     8     time, ms since the epoch (the caller's)
@@ -50,6 +50,7 @@ typedef struct seglog_config {
 	uint64_t max_bytes;       /* refuse appends (BB_ENOSPC) once the files hold this much; 0 = none */
 	uint64_t min_next_seq;    /* first seq to hand out, at least (continuing an older log) */
 	bool no_sync;             /* benchmarks only: skip fdatasync */
+	unsigned hold_us;         /* longest wait for announced appends before a batch (seglog_expect) */
 } seglog_config;
 
 /* Opens (or creates) the log and starts its writer; cuts a torn tail (logged). *out owns it. BB_EIO
@@ -85,6 +86,12 @@ struct seglog_append {
  * thread. */
 bb_err seglog_submit(seglog *l, seglog_append *a);
 
+/* Announces appends that are about to be submitted (delta +1) or no longer coming (-1): requests
+ * being read and checked on other threads. While some are announced, the writer waits a little
+ * (at most hold_us, config) before starting a batch, so they share its fdatasync instead of each
+ * waiting for one of its own. Any thread. */
+void seglog_expect(seglog *l, int delta);
+
 /* ---- reads -------------------------------------------------------------------------------- */
 
 typedef struct seglog_entry {
@@ -111,6 +118,9 @@ bb_err seglog_scan(seglog *l, uint64_t lsn, bool (*fn)(void *ctx, const seglog_e
 /* Deletes every file all of whose records lie before lsn (never the one being appended to). Readers
  * holding a file keep it open until they are done. Any thread. */
 void seglog_drop_before(seglog *l, uint64_t lsn);
+
+/* CRC-32C of n bytes continuing crc (0 to start); exposed for tests. */
+uint32_t seglog_crc32c(uint32_t crc, const void *data, size_t n);
 
 typedef struct seglog_stats {
 	uint64_t start_lsn, end_lsn;  /* oldest byte kept, end of the durable log */

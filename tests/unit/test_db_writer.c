@@ -181,7 +181,7 @@ static void test_early_done(void **state)
 	assert_true(has_key(d, 43));
 	/* db_run_early returns with the change applied; the write struct lived on its stack */
 	put_arg e2 = {44, 8, false};
-	assert_int_equal(db_run_early(d, put_apply, &e2), BB_OK);
+	assert_int_equal(db_run_early(d, put_apply, &e2, NULL), BB_OK);
 	put_arg after = {45, 8, false};
 	assert_int_equal(db_run(d, put_apply, &after), BB_OK);
 	assert_true(has_key(d, 44));
