@@ -33,7 +33,7 @@ static uint64_t hash_key(const char *s, size_t n)
 	return h;
 }
 
-static tstate *ts_get(deliver *d, const char *key, size_t len, bool create)
+tstate *deliver_ts_get(deliver *d, const char *key, size_t len, bool create)
 {
 	if (d->tab_cap) {
 		size_t b = hash_key(key, len) & (d->tab_cap - 1);
@@ -190,8 +190,9 @@ static void drain_mailbox(deliver *d)
 		job_retire(d, done);
 		done = next;
 	}
+	deliver_fresh_drain(d);
 	for (size_t i = 0; i < n_dirty; i++) {
-		tstate *ts = ts_get(d, dirty[i], strlen(dirty[i]), true);
+		tstate *ts = deliver_ts_get(d, dirty[i], strlen(dirty[i]), true);
 		if (ts)
 			ts->next_due_ms = 0;
 		free(dirty[i]);
@@ -216,7 +217,7 @@ static void deliver_discover(deliver *d)
 			int64_t due;
 			uint64_t seq;
 			task_key_parse(k.mv_data, k.mv_size, &pl, &due, &seq);
-			tstate *ts = ts_get(d, k.mv_data, pl, true);
+			tstate *ts = deliver_ts_get(d, k.mv_data, pl, true);
 			if (ts)
 				ts->next_due_ms = 0;
 			uint8_t next[TASK_KEY_MAX];
@@ -255,7 +256,7 @@ static void resume_targets(deliver *d)
 				memcpy(key, k.mv_data, pl);
 				key[pl] = '\0';
 				key_len = pl;
-				tstate *ts = ts_get(d, key, pl, true);
+				tstate *ts = deliver_ts_get(d, key, pl, true);
 				if (ts)
 					ts->next_due_ms = 0;
 				const route_target *t = route_find_target(rt, key, NULL, NULL);
@@ -478,6 +479,28 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 {
 	node *n = d->n;
 	unsigned tcap = bb_max_u(n->cfg.deliver_target_inflight, 1), gcap = bb_max_u(n->cfg.deliver_max_inflight, 1);
+	/* first attempts posted at log commit, before their tasks' store commit */
+	const fresh_item *f;
+	while ((f = deliver_fresh_head(ts))) {
+		if (ts->inflight >= tcap || d->inflight >= gcap || ts->pending >= PENDING_PER_TARGET ||
+		    d->pending >= PENDING_MAX) {
+			ts->next_due_ms = 0;
+			return; /* a slot first */
+		}
+		if (!ts->seqs.slot && !(ts->seqs.slot = calloc(SEQSET_CAP, sizeof(uint64_t))))
+			return;
+		uint8_t key[TASK_KEY_MAX], val[24];
+		size_t kl = task_key(key, ts->key, f->ingest_ms, f->seq);
+		ev_task t = {.attempts = 0, .ingest_ms = f->ingest_ms, .lsn = f->lsn, .rec_size = f->size};
+		task_value(val, &t);
+		MDB_val k = {kl, key}, v = {24, val};
+		int64_t wait = 0;
+		if (kl && !job_in_flight(ts, f->seq) && !dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait)) {
+			ts->next_due_ms = now_ms + (wait > 0 ? wait : 100);
+			return; /* rate limit: the item stays at the head */
+		}
+		deliver_fresh_pop(d, ts);
+	}
 	MDB_cursor *cur;
 	if (mdb_cursor_open(txn, db_dbi(n->db, DB_T_TASK), &cur) != 0)
 		return;
@@ -499,7 +522,7 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 			ts->next_due_ms = due;
 			break;
 		}
-		if (!job_in_flight(ts, seq)) {
+		if (!job_in_flight(ts, seq) && !deliver_fresh_owns(ts, seq, &v)) {
 			if (ts->inflight >= tcap || d->inflight >= gcap || ts->pending >= PENDING_PER_TARGET ||
 			    d->pending >= PENDING_MAX) {
 				ts->next_due_ms = 0; /* more is due: look again when a slot opens */
@@ -547,6 +570,9 @@ static void *deliver_main(void *arg)
 							break;
 						rt = route_acquire(n);
 						s = meta_snap_acquire(n->meta);
+						/* a task this transaction sees was committed after its post: take the
+						 * posts now, so the scan knows which first attempts are fresh ones */
+						deliver_fresh_drain(d);
 					}
 					fill(d, ts, txn, rt, s, now);
 				}
@@ -666,11 +692,13 @@ void deliver_free(node *n)
 			next = t->hnext;
 			free(t->key);
 			free(t->seqs.slot);
+			free(t->fresh);
 			http_prep_release(t->prep);
 			free(t->qref);
 			free(t);
 		}
 	free(d->tab);
+	deliver_fresh_free(d);
 	http_state_free(d);
 	pat_scratch_free(d->scratch);
 	curl_multi_cleanup(d->multi);

@@ -91,6 +91,10 @@ struct tstate {
 	seqset seqs;               /* their seqs: the scheduler skips these tasks */
 	int64_t next_due_ms;       /* 0 = look now; INT64_MAX = nothing pending known */
 	http_prep *prep;           /* API destinations: the prepared request (deliver_http.c) */
+	/* first attempts posted at log commit (deliver_fresh.c): a ring, and the seq range it owns */
+	fresh_item *fresh;
+	size_t fresh_head, fresh_n, fresh_cap;
+	uint64_t fresh_epoch, fresh_closed, fresh_lo, fresh_hi;
 	sqs_ref *qref;             /* queue targets: the resolved queue, for metadata index qref_index */
 	uint64_t qref_index;
 	bool qref_missing;         /* the queue did not exist at qref_index */
@@ -107,6 +111,10 @@ struct deliver {
 	char **dirty;              /* target keys with new tasks */
 	size_t n_dirty, cap_dirty;
 	bool rescan;               /* too many notifications: rescan every target */
+	struct fresh_post *fresh_head, *fresh_tail; /* posted first attempts (deliver_fresh.c) */
+	size_t fresh_total;        /* items posted and not yet popped (mailbox and rings) */
+	bool fresh_suspended;      /* over the bound: no posting until everything is drained */
+	uint64_t fresh_epoch;
 	/* delivery thread only */
 	tstate **tab;              /* hash table of targets */
 	size_t tab_cap, n_ts;
@@ -122,6 +130,17 @@ struct deliver {
 	job *outq[OUTQ_MAX];       /* outcomes decided in this loop, written together by write_flush */
 	size_t n_outq;
 };
+
+/* deliver.c: the state of target key (created if asked). */
+tstate *deliver_ts_get(deliver *d, const char *key, size_t len, bool create);
+
+/* deliver_fresh.c (delivery thread): move posted first attempts onto their targets; the head of a
+ * target's list, dropping it; whether a task the store scan found belongs to the fresh list. */
+void deliver_fresh_drain(deliver *d);
+const fresh_item *deliver_fresh_head(const tstate *ts);
+void deliver_fresh_pop(deliver *d, tstate *ts);
+bool deliver_fresh_owns(const tstate *ts, uint64_t seq, const MDB_val *v);
+void deliver_fresh_free(deliver *d);
 
 /* deliver_http.c */
 /* Prepares the HTTP request of an API-destination job (URL, method, headers, auth, body) and adds it

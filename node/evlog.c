@@ -94,14 +94,19 @@ void task_key_parse(const uint8_t *k, size_t len, size_t *prefix_len, int64_t *d
 	*seq = len >= 17 ? db_get_u64(k + len - 8) : 0;
 }
 
-bb_err task_put(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, const ev_task *t)
+size_t task_value(uint8_t v[24], const ev_task *t)
 {
-	uint8_t v[24];
 	put_u32(v, t->attempts);
 	put_u32(v + 4, t->rec_size);
 	db_put_u64(v + 8, (uint64_t)t->ingest_ms);
 	db_put_u64(v + 16, t->lsn);
-	MDB_val mk = {klen, (void *)key}, mv = {t->rec_size ? 24 : 16, v};
+	return t->rec_size ? 24 : 16;
+}
+
+bb_err task_put(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, const ev_task *t)
+{
+	uint8_t v[24];
+	MDB_val mk = {klen, (void *)key}, mv = {task_value(v, t), v};
 	return db_err(mdb_put(txn, db_dbi(n->db, DB_T_TASK), &mk, &mv, 0));
 }
 
@@ -295,6 +300,38 @@ static void ix_done(void *arg, bb_err err)
 
 /* ---- append ---------------------------------------------------------------------------------- */
 
+/* The delivery engine may start these first attempts now (deliver_fresh.c): before the index write
+ * is submitted, grouped by target, in seq order. */
+static void post_fresh(node *n, const ev_append *a, const ix_job *j)
+{
+	if (!j->n_all)
+		return;
+	const route_target **t = malloc(j->n_all * sizeof *t);
+	fresh_item *it = malloc(j->n_all * sizeof *it);
+	if (t && it) {
+		size_t k = 0;
+		for (size_t x = 0; x < j->n_all; x++) {
+			const route_target *target = j->targets[x];
+			bool seen = false;
+			for (size_t y = 0; y < x && !seen; y++)
+				seen = j->targets[y] == target;
+			if (seen)
+				continue; /* this target's items were collected already */
+			size_t flat = 0;
+			for (size_t i = 0; i < a->n_entries; i++)
+				for (size_t q = 0; q < a->e[i].n_targets; q++, flat++)
+					if (j->targets[flat] == target) {
+						t[k] = target;
+						it[k++] = (fresh_item){.seq = a->recs[i].seq, .lsn = a->recs[i].lsn,
+								       .ingest_ms = a->now_ms, .size = a->recs[i].size};
+					}
+		}
+		deliver_fresh_post(n, t, it, k);
+	}
+	free(t);
+	free(it);
+}
+
 /* The log commit of an append is done (log writer thread): index it, then answer. */
 static void logged(void *arg, bb_err err)
 {
@@ -322,6 +359,7 @@ static void logged(void *arg, bb_err err)
 			ix_free(j);
 			goto answer;
 		}
+		post_fresh(n, a, j);
 		if (ev->ix_start != UINT64_MAX)
 			j->start = ev->ix_start; /* this write covers the skipped ones before it */
 		ev->ix_start = UINT64_MAX;

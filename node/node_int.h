@@ -464,6 +464,8 @@ void evlog_record_free(ev_record *r);
 size_t task_key(uint8_t *out, const char *target_key, int64_t due_ms, uint64_t seq);
 void task_key_parse(const uint8_t *k, size_t len, size_t *prefix_len, int64_t *due_ms, uint64_t *seq);
 bb_err task_put(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, const ev_task *t);
+/* Encodes a task value into v; returns its length (24, or 16 for an older-format task). */
+size_t task_value(uint8_t v[24], const ev_task *t);
 /* Decodes a task value (a malformed one reads as zero attempts, ingested at 0: it expires at once). */
 void task_decode(const void *val, size_t len, ev_task *t);
 /* A PutEvents is being read (+1) / has been submitted or answered (-1): lets the log's group commit
@@ -479,6 +481,16 @@ void evlog_get_stats(node *n, evlog_stats *out);
 bb_err deliver_start(node *n);
 void deliver_stop(node *n);
 void deliver_free(node *n);
+/* A first attempt to make: the task (target, ingest ms, seq) whose event is at lsn (size bytes). */
+typedef struct fresh_item {
+	uint64_t seq, lsn;
+	int64_t ingest_ms;
+	uint32_t size;
+} fresh_item;
+/* New first attempts, posted when their events' log commit is done and before their tasks' store
+ * write is submitted: the engine starts them without waiting for that commit (deliver_fresh.c).
+ * targets[i] goes with items[i]; runs of one target are grouped. Any thread; borrowed for the call. */
+void deliver_fresh_post(node *n, const route_target *const *targets, const fresh_item *items, size_t count);
 /* New tasks for t were committed: wake the engine. Any thread. */
 void deliver_notify(node *n, const route_target *t);
 /* The same for count targets at once (one lock, one wake-up); t borrowed for the call. */
