@@ -136,6 +136,7 @@ void job_post_done(deliver *d, job *j) { job_post_done_many(d, &j, 1); }
 
 static void job_free(job *j)
 {
+	evlog_fresh_release(j->fresh_ix);
 	http_cleanup_job(j);
 	free(j->payload);
 	free(j->fwd_targets);
@@ -164,7 +165,7 @@ static void job_retire(deliver *d, job *j)
 			bb_errname(j->write_err));
 		ts->next_due_ms = bb_wall_ms(d->n->clock) + 1000;
 	} else {
-		if (!j->rescheduled)
+		if (!j->rescheduled && !j->cancelled)
 			atomic_fetch_sub(&j->tm->backlog, 1);
 		ts->next_due_ms = 0; /* a slot opened: look again (fill finds the next due time) */
 	}
@@ -377,7 +378,7 @@ static void attempt_done(deliver *d, job *j)
 /* Starts one attempt of the task at key k (value v). Returns false when the target's rate limit
  * has no token now (the job was not started; *wait_ms says when to look again). */
 static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_snap *s, const MDB_val *k,
-		     const MDB_val *v, int64_t now_ms, int64_t *wait_ms)
+		     const MDB_val *v, int64_t now_ms, int64_t *wait_ms, const fresh_item *fresh)
 {
 	node *n = d->n;
 	job *j = calloc(1, sizeof *j);
@@ -459,6 +460,10 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 	}
 	if (re == BB_OK)
 		evlog_record_free(&rec);
+	if (fresh) { /* the item's reference is the job's now */
+		j->fresh_ix = fresh->ix;
+		j->fresh_cell = fresh->cell;
+	}
 	seq_add(ts, j->seq);
 	if (!started)
 		transfer_link(d, j);
@@ -495,7 +500,12 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 		task_value(val, &t);
 		MDB_val k = {kl, key}, v = {24, val};
 		int64_t wait = 0;
-		if (kl && !job_in_flight(ts, f->seq) && !dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait)) {
+		if (!kl || job_in_flight(ts, f->seq)) {
+			evlog_fresh_release(f->ix);
+			deliver_fresh_pop(d, ts);
+			continue;
+		}
+		if (!dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait, f)) {
 			ts->next_due_ms = now_ms + (wait > 0 ? wait : 100);
 			return; /* rate limit: the item stays at the head */
 		}
@@ -531,7 +541,7 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 			if (!ts->seqs.slot && !(ts->seqs.slot = calloc(SEQSET_CAP, sizeof(uint64_t))))
 				break;
 			int64_t wait = 0;
-			if (!dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait)) {
+			if (!dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait, NULL)) {
 				ts->next_due_ms = now_ms + (wait > 0 ? wait : 100);
 				break;
 			}
@@ -594,7 +604,13 @@ static void *deliver_main(void *arg)
 		if (wait > 1000)
 			wait = 1000;
 		int running = 0;
-		curl_multi_poll(d->multi, NULL, 0, (int)wait, NULL);
+		int64_t hc_next = hc_next_deadline_ns(d), mono = bb_mono_ns(n->clock);
+		if (hc_next != INT64_MAX && (hc_next - mono) / 1000000 + 1 < wait)
+			wait = hc_next > mono ? (hc_next - mono) / 1000000 + 1 : 0;
+		struct curl_waitfd *extra;
+		size_t n_extra = hc_waitfds(d, &extra);
+		curl_multi_poll(d->multi, extra, (unsigned)n_extra, (int)wait, NULL);
+		hc_service(d, extra, n_extra, bb_mono_ns(n->clock));
 		curl_multi_perform(d->multi, &running);
 		CURLMsg *msg;
 		int left;
@@ -618,6 +634,13 @@ static void *deliver_main(void *arg)
 	}
 	write_flush(d);
 	return NULL;
+}
+
+void hc_job_ended(deliver *d, job *j)
+{
+	transfer_unlink(d, j);
+	attempt_done(d, j);
+	write_outcome(d, j);
 }
 
 bb_err deliver_start(node *n)
@@ -692,13 +715,14 @@ void deliver_free(node *n)
 			next = t->hnext;
 			free(t->key);
 			free(t->seqs.slot);
-			free(t->fresh);
+			deliver_fresh_ring_free(t);
 			http_prep_release(t->prep);
 			free(t->qref);
 			free(t);
 		}
 	free(d->tab);
 	deliver_fresh_free(d);
+	hc_free(d);
 	http_state_free(d);
 	pat_scratch_free(d->scratch);
 	curl_multi_cleanup(d->multi);

@@ -16,6 +16,12 @@
  * drained by then. Bounded: at most FRESH_MAX items wait in posts and lists together; beyond it the
  * posters stop (suspended) and tasks go through the store scan only, until every list is empty and a
  * new epoch starts — a range never spans a gap of unposted tasks.
+ *
+ * Most first attempts end before the store writer gets to their index write (its batches take a few
+ * ms under load). An item carries a cell of that write: an attempt that ended for good (delivered, or
+ * its target gone) claims it first (evlog_fresh_cancel), and then the task is never put and never
+ * deleted — two B-tree changes and a store write fewer per delivery. If the index write got there
+ * first, the outcome is written as usual.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -34,17 +40,13 @@ typedef struct fresh_post {
 	fresh_item items[];
 } fresh_post;
 
-void deliver_fresh_post(node *n, const route_target *const *targets, const fresh_item *items, size_t count)
+bool deliver_fresh_post(node *n, const route_target *const *targets, const fresh_item *items, size_t count)
 {
 	deliver *d = n->deliver;
 	if (!d || !count)
-		return;
-	pthread_mutex_lock(&d->mu);
-	if (d->fresh_suspended || d->fresh_total + count > FRESH_MAX) {
-		d->fresh_suspended = true; /* the store scan takes these; posting resumes in a new epoch */
-		pthread_mutex_unlock(&d->mu);
-		return;
-	}
+		return false;
+	/* the posts first (all or none: each item's reference then belongs to the engine) */
+	fresh_post *first = NULL, *last = NULL;
 	for (size_t i = 0; i < count;) {
 		const route_target *t = targets[i];
 		size_t run = 1;
@@ -53,25 +55,47 @@ void deliver_fresh_post(node *n, const route_target *const *targets, const fresh
 		size_t kl = strlen(t->key);
 		fresh_post *p = malloc(sizeof *p + run * sizeof(fresh_item) + kl + 1);
 		if (!p) {
-			d->fresh_suspended = true; /* these go through the store scan */
-			break;
+			while (first) {
+				fresh_post *next = first->next;
+				free(first);
+				first = next;
+			}
+			return false;
 		}
-		p->epoch = d->fresh_epoch;
 		p->n = run;
 		memcpy(p->items, items + i, run * sizeof(fresh_item));
 		p->key = (char *)(p->items + run);
 		memcpy(p->key, t->key, kl + 1);
 		p->next = NULL;
-		if (d->fresh_tail)
-			d->fresh_tail->next = p;
+		if (last)
+			last->next = p;
 		else
-			d->fresh_head = p;
-		d->fresh_tail = p;
-		d->fresh_total += run;
+			first = p;
+		last = p;
 		i += run;
 	}
+	pthread_mutex_lock(&d->mu);
+	if (d->fresh_suspended || d->fresh_total + count > FRESH_MAX) {
+		d->fresh_suspended = true; /* the store scan takes these; posting resumes in a new epoch */
+		pthread_mutex_unlock(&d->mu);
+		while (first) {
+			fresh_post *next = first->next;
+			free(first);
+			first = next;
+		}
+		return false;
+	}
+	for (fresh_post *p = first; p; p = p->next)
+		p->epoch = d->fresh_epoch;
+	if (d->fresh_tail)
+		d->fresh_tail->next = first;
+	else
+		d->fresh_head = first;
+	d->fresh_tail = last;
+	d->fresh_total += count;
 	pthread_mutex_unlock(&d->mu);
 	curl_multi_wakeup(d->multi);
+	return true;
 }
 
 static bool ring_push(tstate *ts, const fresh_item *it)
@@ -108,10 +132,12 @@ void deliver_fresh_drain(deliver *d)
 			const fresh_item *it = &p->items[i];
 			if (ts && ts->fresh_closed == ep) {
 				dropped++; /* this target's range ended in this epoch: the store scan takes it */
+				evlog_fresh_release(it->ix);
 				continue;
 			}
 			if (!ts || !ring_push(ts, it)) {
 				dropped++;
+				evlog_fresh_release(it->ix);
 				if (ts)
 					ts->fresh_closed = ep;
 				continue;
@@ -176,7 +202,18 @@ void deliver_fresh_free(deliver *d)
 {
 	for (fresh_post *p = d->fresh_head, *next; p; p = next) {
 		next = p->next;
+		for (size_t i = 0; i < p->n; i++)
+			evlog_fresh_release(p->items[i].ix);
 		free(p);
 	}
 	d->fresh_head = d->fresh_tail = NULL;
+}
+
+void deliver_fresh_ring_free(tstate *ts)
+{
+	for (size_t i = 0; i < ts->fresh_n; i++)
+		evlog_fresh_release(ts->fresh[(ts->fresh_head + i) % ts->fresh_cap].ix);
+	free(ts->fresh);
+	ts->fresh = NULL;
+	ts->fresh_n = ts->fresh_cap = ts->fresh_head = 0;
 }

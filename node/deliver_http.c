@@ -43,18 +43,6 @@ typedef struct oauth_tok {
 	uint64_t gen;      /* changes whenever token changes (prepared requests embed it) */
 } oauth_tok;
 
-struct http_prep {
-	unsigned refs;
-	uint64_t index;        /* metadata index of the records it was built from */
-	uint64_t token_gen;    /* generation of the OAuth token in its headers (0: not OAuth) */
-	oauth_tok *tok;        /* OAuth: the connection's token slot */
-	job_outcome fail;      /* OUT_OK: usable; else every job of this target gets this outcome */
-	char fail_code[32], fail_msg[256];
-	char *dest_arn, *conn_arn, *url;
-	struct curl_slist *hdrs;
-	char method[16];
-	double rate;           /* InvocationRateLimitPerSecond; 0 = none */
-};
 
 #define EASY_POOL_MAX 256
 
@@ -90,6 +78,7 @@ void http_prep_release(http_prep *p)
 	free(p->dest_arn);
 	free(p->conn_arn);
 	free(p->url);
+	free(p->hc_head);
 	curl_slist_free_all(p->hdrs);
 	free(p);
 }
@@ -282,6 +271,35 @@ static http_prep *prep_fail(http_prep *p, job_outcome o, const char *code, const
 	return p;
 }
 
+/* Plain http:// to a literal address: the request head for deliver_hc.c (request line, Host,
+ * Accept, then the same headers libcurl sends; Content-Length and the body follow per delivery). */
+static void prep_fast(http_prep *p)
+{
+	char host[300];
+	const char *path;
+	if (!hc_parse_url(p->url, &p->hc_addr, &p->hc_alen, host, sizeof host, &path))
+		return;
+	static const char *const body_methods[] = {"POST", "PUT", "PATCH"};
+	for (size_t i = 0; i < BB_ARRAY_LEN(body_methods); i++)
+		p->hc_body |= strcmp(p->method, body_methods[i]) == 0;
+	size_t cap = strlen(p->method) + strlen(path) + strlen(host) + 64;
+	for (struct curl_slist *l = p->hdrs; l; l = l->next)
+		cap += strlen(l->data) + 2;
+	char *h = malloc(cap);
+	if (!h)
+		return;
+	size_t len = (size_t)snprintf(h, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nAccept: */*\r\n", p->method,
+				      *path ? path : "/", host);
+	for (struct curl_slist *l = p->hdrs; l; l = l->next) {
+		const char *colon = strchr(l->data, ':');
+		if (!colon || colon[1] == '\0')
+			continue; /* "Name:" removes a header in libcurl (Expect:); nothing to send */
+		len += (size_t)snprintf(h + len, cap - len, "%s\r\n", l->data);
+	}
+	p->hc_head = h;
+	p->hc_head_len = len;
+}
+
 /* Builds target t's request from the destination and connection records of snapshot s (everything
  * but the body). Returns NULL only when out of memory; a destination that cannot be used gives a prep
  * with fail set. An OAuth connection whose token is missing or about to expire gets one first; a
@@ -391,6 +409,8 @@ static http_prep *prep_build(deliver *d, const route_target *t, meta_snap *s, in
 	if (!ok) {
 		prep_fail(p, OUT_RETRY, "INTERNAL", "Out of memory.");
 		*transient = true;
+	} else {
+		prep_fast(p);
 	}
 out:
 	for (size_t i = 0; i < n_hdrs; i++)
@@ -471,6 +491,11 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 		p->refs++;
 	j->prep = p; /* the job's reference */
 	snprintf(j->conn_arn, sizeof j->conn_arn, "%s", p->conn_arn);
+	if (p->hc_head) {
+		if (hc_start(d, j, bb_mono_ns(n->clock)) != 0)
+			return fail(j, OUT_RETRY, "SDK_CLIENT_ERROR", "Unable to invoke ApiDestination endpoint: no socket.");
+		return 0;
+	}
 	j->easy = easy_get(d);
 	if (!j->easy)
 		return fail(j, OUT_RETRY, "INTERNAL", "Out of memory.");
@@ -502,15 +527,23 @@ void http_finish_job(deliver *d, job *j, CURLcode rc)
 {
 	long status = 0;
 	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (rc == CURLE_OK && status >= 200 && status < 300) {
+	if (rc != CURLE_OK)
+		http_outcome(d, j, 0, rc == CURLE_OPERATION_TIMEDOUT ? HC_ERR_TIMEOUT : HC_ERR_CONNECT, curl_easy_strerror(rc));
+	else
+		http_outcome(d, j, (int)status, 0, NULL);
+}
+
+void http_outcome(deliver *d, job *j, int status_code, int err, const char *why)
+{
+	long status = status_code;
+	if (!err && status >= 200 && status < 300) {
 		j->outcome = OUT_OK;
 		j->delivered_ms = bb_wall_ms(d->n->clock);
 		return;
 	}
-	if (rc != CURLE_OK) {
-		bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
-		fail(j, OUT_RETRY, timeout ? "TIMEOUT" : "SDK_CLIENT_ERROR", "");
-		snprintf(j->err_msg, sizeof j->err_msg, "Unable to invoke ApiDestination endpoint: %s.", curl_easy_strerror(rc));
+	if (err) {
+		fail(j, OUT_RETRY, err == HC_ERR_TIMEOUT ? "TIMEOUT" : "SDK_CLIENT_ERROR", "");
+		snprintf(j->err_msg, sizeof j->err_msg, "Unable to invoke ApiDestination endpoint: %s.", why ? why : "error");
 		return;
 	}
 	bool retry = status == 401 || status == 407 || status == 409 || status == 429 || status >= 500;
@@ -529,6 +562,8 @@ void http_finish_job(deliver *d, job *j, CURLcode rc)
 
 void http_cleanup_job(job *j)
 {
+	if (j->hc)
+		hc_abandon(j->d, j);
 	if (j->easy)
 		http_easy_put(j->d, j->easy);
 	j->easy = NULL;

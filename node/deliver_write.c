@@ -372,6 +372,17 @@ void write_outcome(deliver *d, job *j)
 	}
 	j->act = act;
 	j->rescheduled = act == ACT_RESCHEDULE;
+	/* a fresh first attempt that ended for good before its task was put: the task never will be */
+	if (j->fresh_cell && (act == ACT_DELETE || act == ACT_QUEUE) && evlog_fresh_cancel(j->fresh_cell)) {
+		j->cancelled = true;
+		if (act == ACT_DELETE) { /* nothing to write at all */
+			const uint8_t *qid = NULL;
+			outcome_record(j, BB_OK, &qid);
+			job_post_done(d, j);
+			return;
+		}
+		/* a queue delivery still writes its message (the task delete finds nothing) */
+	}
 	if (act == ACT_FORWARD) {
 		/* the event goes to the target bus's log first; the store write that indexes it also deletes
 		 * this task (a crash between the two forwards it again: a duplicate, never a loss) */

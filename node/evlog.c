@@ -204,8 +204,10 @@ typedef struct ix_item {
 
 /* Puts the tasks and the time index of items (start..end: the LSN range they cover), and moves
  * log_lsn to end if it was at start (a range after a gap leaves it: the catch-up redoes the gap). */
-static bb_err index_txn(node *n, MDB_txn *txn, const ix_item *it, size_t count, uint64_t start, uint64_t end)
+static bb_err index_txn(node *n, MDB_txn *txn, const ix_item *it, size_t count, uint64_t start, uint64_t end,
+			_Atomic uint8_t *cells)
 {
+	size_t flat = 0;
 	for (size_t i = 0; i < count; i++) {
 		ev_task t = {.attempts = 0, .ingest_ms = it[i].ms, .lsn = it[i].lsn, .rec_size = it[i].size};
 		const uint8_t *q = it[i].targets;
@@ -213,7 +215,10 @@ static bb_err index_txn(node *n, MDB_txn *txn, const ix_item *it, size_t count, 
 			size_t tl = get_u16(q);
 			char key[TASK_KEY_MAX];
 			uint8_t tk[TASK_KEY_MAX];
-			if (tl + 18 <= TASK_KEY_MAX) {
+			uint8_t pending = 0;
+			bool live = !cells || atomic_compare_exchange_strong(&cells[flat], &pending, 1);
+			flat++;
+			if (live && tl + 18 <= TASK_KEY_MAX) { /* a fresh first attempt that is done already: no task */
 				memcpy(key, q + 2, tl);
 				key[tl] = '\0';
 				size_t tkl = task_key(tk, key, it[i].ms, it[i].seq);
@@ -259,6 +264,9 @@ typedef struct ix_job {
 	size_t count;
 	uint64_t start, end;
 	uint8_t *payload;                   /* the encoded records (items point into it) */
+	_Atomic uint8_t *cells;             /* per target of every record: 0 pending, 1 its task was
+					     * put, 2 its fresh first attempt ended before that (no task) */
+	_Atomic int refs;                   /* the index write, and each posted fresh attempt */
 	bb_err (*extra_apply)(db *d, MDB_txn *txn, void *arg);
 	void (*extra_done)(void *arg, bb_err err);
 	void *extra_arg;
@@ -268,7 +276,7 @@ typedef struct ix_job {
 static bb_err ix_apply(db *d, MDB_txn *txn, void *arg)
 {
 	ix_job *j = arg;
-	bb_err e = index_txn(j->n, txn, j->items, j->count, j->start, j->end);
+	bb_err e = index_txn(j->n, txn, j->items, j->count, j->start, j->end, j->cells);
 	if (e == BB_OK && j->extra_apply)
 		e = j->extra_apply(d, txn, j->extra_arg);
 	return e;
@@ -276,20 +284,41 @@ static bb_err ix_apply(db *d, MDB_txn *txn, void *arg)
 
 static void ix_free(ix_job *j)
 {
+	if (atomic_fetch_sub(&j->refs, 1) != 1)
+		return; /* fresh attempts still hold cells */
 	if (j->rt)
 		route_release(j->rt);
 	free(j->targets);
 	free(j->items);
 	free(j->payload);
+	free((void *)j->cells);
 	free(j);
+}
+
+void evlog_fresh_release(void *ix)
+{
+	if (ix)
+		ix_free(ix);
+}
+
+bool evlog_fresh_cancel(_Atomic uint8_t *cell)
+{
+	uint8_t pending = 0;
+	return atomic_compare_exchange_strong(cell, &pending, 2);
 }
 
 static void ix_done(void *arg, bb_err err)
 {
 	ix_job *j = arg;
 	node *n = j->n;
-	if (err == BB_OK)
-		deliver_notify_many(n, j->targets, j->n_all);
+	if (err == BB_OK) {
+		/* the tasks that were put (not those whose fresh attempt had ended) */
+		size_t k = 0;
+		for (size_t x = 0; x < j->n_all; x++)
+			if (atomic_load(&j->cells[x]) == 1)
+				j->targets[k++] = j->targets[x];
+		deliver_notify_many(n, j->targets, k);
+	}
 	else if (err != BB_ESHUTDOWN)
 		atomic_store(&n->evlog->index_gap, true); /* the housekeeping thread catches up */
 	if (j->extra_done)
@@ -302,7 +331,7 @@ static void ix_done(void *arg, bb_err err)
 
 /* The delivery engine may start these first attempts now (deliver_fresh.c): before the index write
  * is submitted, grouped by target, in seq order. */
-static void post_fresh(node *n, const ev_append *a, const ix_job *j)
+static void post_fresh(node *n, const ev_append *a, ix_job *j)
 {
 	if (!j->n_all)
 		return;
@@ -323,10 +352,13 @@ static void post_fresh(node *n, const ev_append *a, const ix_job *j)
 					if (j->targets[flat] == target) {
 						t[k] = target;
 						it[k++] = (fresh_item){.seq = a->recs[i].seq, .lsn = a->recs[i].lsn,
-								       .ingest_ms = a->now_ms, .size = a->recs[i].size};
+								       .ingest_ms = a->now_ms, .size = a->recs[i].size,
+								       .ix = j, .cell = &j->cells[flat]};
 					}
 		}
-		deliver_fresh_post(n, t, it, k);
+		atomic_fetch_add(&j->refs, (int)k);
+		if (!deliver_fresh_post(n, t, it, k))
+			atomic_fetch_sub(&j->refs, (int)k); /* not posted: the store scan takes them */
 	}
 	free(t);
 	free(it);
@@ -399,10 +431,13 @@ bb_err evlog_append_submit(node *n, ev_append *a)
 		n_all += a->e[i].n_targets;
 	}
 	ix_job *j = calloc(1, sizeof *j);
+	if (j)
+		atomic_init(&j->refs, 1);
 	a->recs = calloc(a->n_entries ? a->n_entries : 1, sizeof *a->recs);
 	if (!j || !a->recs || !(j->payload = malloc(total ? total : 1)) ||
 	    !(j->items = calloc(a->n_entries ? a->n_entries : 1, sizeof *j->items)) ||
-	    !(j->targets = malloc((n_all ? n_all : 1) * sizeof *j->targets))) {
+	    !(j->targets = malloc((n_all ? n_all : 1) * sizeof *j->targets)) ||
+	    !(j->cells = calloc(n_all ? n_all : 1, sizeof *j->cells))) {
 		if (j)
 			ix_free(j);
 		free(a->recs);
@@ -545,7 +580,7 @@ static bb_err catchup_apply(db *d, MDB_txn *txn, void *arg)
 {
 	(void)d;
 	catchup *c = arg;
-	return index_txn(c->n, txn, c->items, c->count, c->start, c->end);
+	return index_txn(c->n, txn, c->items, c->count, c->start, c->end, NULL);
 }
 
 static void catchup_flush(catchup *c)

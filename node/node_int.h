@@ -486,11 +486,18 @@ typedef struct fresh_item {
 	uint64_t seq, lsn;
 	int64_t ingest_ms;
 	uint32_t size;
+	void *ix;                 /* a reference on the index write holding cell (evlog_fresh_release) */
+	_Atomic uint8_t *cell;    /* evlog_fresh_cancel: the task need not be put any more */
 } fresh_item;
+/* A fresh first attempt ended for good (delivered, or dropped) before its task was put: returns true
+ * if the task will not be put at all (then there is nothing to delete either). Any thread. */
+bool evlog_fresh_cancel(_Atomic uint8_t *cell);
+void evlog_fresh_release(void *ix);
 /* New first attempts, posted when their events' log commit is done and before their tasks' store
  * write is submitted: the engine starts them without waiting for that commit (deliver_fresh.c).
- * targets[i] goes with items[i]; runs of one target are grouped. Any thread; borrowed for the call. */
-void deliver_fresh_post(node *n, const route_target *const *targets, const fresh_item *items, size_t count);
+ * targets[i] goes with items[i]; runs of one target are grouped. Any thread; borrowed for the call.
+ * Returns false when none was posted (over the bound): the items' references stay the caller's. */
+bool deliver_fresh_post(node *n, const route_target *const *targets, const fresh_item *items, size_t count);
 /* New tasks for t were committed: wake the engine. Any thread. */
 void deliver_notify(node *n, const route_target *t);
 /* The same for count targets at once (one lock, one wake-up); t borrowed for the call. */
