@@ -751,6 +751,13 @@ static void *housekeeping_main(void *arg)
 
 /* ---- start / stop ---------------------------------------------------------------------------- */
 
+static void log_synced(void *ctx, int64_t ns)
+{
+	node *n = ctx;
+	if (n->metrics)
+		metrics_observe_log_sync(n->metrics, (double)ns / 1e6);
+}
+
 bb_err evlog_start(node *n)
 {
 	evlog *ev = calloc(1, sizeof *ev);
@@ -784,7 +791,9 @@ bb_err evlog_start(node *n)
 			    .max_bytes = n->cfg.store_max_bytes,
 			    .min_next_seq = next_seq,
 			    .no_sync = n->cfg.store_no_sync,
-			    .hold_us = 300};
+			    .hold_us = 300,
+			    .on_sync = log_synced,
+			    .on_sync_ctx = n};
 	if ((e = seglog_open(&lc, &ev->log)) != BB_OK) {
 		BB_LOGE("evlog", "msg=\"cannot open the bus log\" dir=\"%s\" err=%s", dir, bb_errname(e));
 		free(ev);

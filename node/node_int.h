@@ -324,6 +324,8 @@ target_metrics *metrics_target(metrics *m, const char *account, const char *bus,
 bus_metrics *metrics_bus(metrics *m, const char *account, const char *bus);
 void hist_observe(histogram *h, double ms);
 void metrics_count_unknown_bus(metrics *m, uint64_t n);
+void metrics_observe_log_sync(metrics *m, double ms);
+void metrics_observe_store_commit(metrics *m, double ms);
 void metrics_count_dropped(metrics *m);
 /* The Prometheus text exposition; malloc'd, NULL if out of memory. */
 char *metrics_render(node *n, size_t *len);

@@ -170,7 +170,10 @@ static bb_err run_batch(db *d, batch *b)
 		return BB_OK;
 	}
 	rc = mdb_txn_commit(txn);
-	atomic_fetch_add(&d->commit_ns, (uint64_t)(mono_ns() - t1));
+	int64_t took = mono_ns() - t1;
+	atomic_fetch_add(&d->commit_ns, (uint64_t)took);
+	if (d->cfg.on_commit)
+		d->cfg.on_commit(d->cfg.on_commit_ctx, took);
 	if (rc)
 		return db_err(rc);
 	atomic_fetch_add(&d->commits, 1);

@@ -37,6 +37,8 @@ typedef struct db_config {
 	size_t max_queued;      /* bound on submitted, not yet completed writes; 0 = 65536 */
 	size_t max_batch;       /* writes per transaction at most; 0 = 4096 */
 	bool no_sync;           /* tests/benchmarks only: skip fsync (never for real deployments) */
+	void (*on_commit)(void *ctx, int64_t ns); /* called on the writer with each commit's duration */
+	void *on_commit_ctx;
 } db_config;
 
 /* Named tables (LMDB sub-databases), opened by db_open. Their key/value formats are documented by the

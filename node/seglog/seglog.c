@@ -55,6 +55,8 @@ struct seglog {
 	size_t outstanding;
 	bool stopping;
 	int expected;        /* appends announced by seglog_expect, not submitted yet */
+	bool idle;           /* the writer waits for work (a submit wakes it) */
+	bool holding;        /* the writer waits for announced appends (the last of them wakes it) */
 	pthread_t thread;
 	/* writer thread only */
 	uint64_t next_seq;
@@ -469,7 +471,8 @@ bb_err seglog_submit(seglog *l, seglog_append *a)
 	else
 		l->head = a;
 	l->tail = a;
-	pthread_cond_signal(&l->qcv);
+	if (l->idle)
+		pthread_cond_signal(&l->qcv); /* while holding, only the last announced append wakes it */
 	pthread_mutex_unlock(&l->qmu);
 	return BB_OK;
 }
@@ -480,7 +483,7 @@ void seglog_expect(seglog *l, int delta)
 	l->expected += delta;
 	if (l->expected < 0)
 		l->expected = 0;
-	if (delta < 0 && l->expected == 0)
+	if (delta < 0 && l->expected == 0 && l->holding)
 		pthread_cond_signal(&l->qcv);
 	pthread_mutex_unlock(&l->qmu);
 }
@@ -579,7 +582,10 @@ static bb_err write_batch(seglog *l, seglog_append *list, size_t n_recs, uint64_
 	int64_t t0 = mono_ns();
 	if (!err && !l->cfg.no_sync && fdatasync(s->fd) != 0)
 		err = errno;
-	atomic_fetch_add(&l->sync_ns, (uint64_t)(mono_ns() - t0));
+	int64_t took = mono_ns() - t0;
+	atomic_fetch_add(&l->sync_ns, (uint64_t)took);
+	if (l->cfg.on_sync)
+		l->cfg.on_sync(l->cfg.on_sync_ctx, took);
 	if (err) {
 		/* nothing of the batch counts: cut the file back; the seqs are handed out again */
 		if (ftruncate(s->fd, (off_t)s->size) != 0)
@@ -602,8 +608,10 @@ static void *writer_main(void *arg)
 	pthread_setname_np(pthread_self(), "bb-log-writer");
 	pthread_mutex_lock(&l->qmu);
 	for (;;) {
+		l->idle = true;
 		while (!l->head && !l->stopping)
 			pthread_cond_wait(&l->qcv, &l->qmu);
+		l->idle = false;
 		if (!l->head)
 			break;
 		/* appends announced on other threads: let them join this batch (bounded wait) */
@@ -615,9 +623,11 @@ static void *writer_main(void *arg)
 				until.tv_sec++;
 				until.tv_nsec -= 1000000000;
 			}
+			l->holding = true;
 			while (l->expected > 0 && !l->stopping &&
 			       pthread_cond_timedwait(&l->qcv, &l->qmu, &until) != ETIMEDOUT)
 				;
+			l->holding = false;
 		}
 		/* detach a batch: whole appends, within the limits (always at least one) */
 		seglog_append *list = l->head, *last = NULL;
