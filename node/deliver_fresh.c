@@ -5,8 +5,8 @@
  * commit (2-8 ms with queue churn in the store) was most of the publish-to-delivery time. So the log's
  * writer also posts each new (target, seq, LSN) here, before it submits the index write, and the
  * delivery thread attempts it at once from that "fresh" list. Its outcome write goes to the store
- * after the index write (one writer, first in first out), so it finds the task there to delete or
- * reschedule. A crash before the index commit loses nothing: the tasks are made again from the log at
+ * after the index write (one writer, first in first out; evlog_fresh_wait covers the instant between
+ * the post and the index write's submission), so it finds the task there to delete or reschedule. A crash before the index commit loses nothing: the tasks are made again from the log at
  * start (a delivery made meanwhile is then made again: a duplicate, which at-least-once allows).
  *
  * Never twice at once, never missed: a first attempt (attempts 0) the store scan meets is skipped if
@@ -18,10 +18,12 @@
  * new epoch starts — a range never spans a gap of unposted tasks.
  *
  * Most first attempts end before the store writer gets to their index write (its batches take a few
- * ms under load). An item carries a cell of that write: an attempt that ended for good (delivered, or
- * its target gone) claims it first (evlog_fresh_cancel), and then the task is never put and never
- * deleted — two B-tree changes and a store write fewer per delivery. If the index write got there
- * first, the outcome is written as usual.
+ * ms under load). An item carries a cell of that write: an attempt that ended for good with nothing
+ * to write (delivered, or its target gone) claims it first (evlog_fresh_cancel), and then the task is
+ * never put and never deleted — two B-tree changes and a store write fewer per delivery. If the index
+ * write got there first, the outcome is written as usual. A delivery to a built-in queue never
+ * cancels: its message write could otherwise commit after an index write that no longer holds the
+ * task, and a crash between the two would lose the event.
  */
 #include <pthread.h>
 #include <stdlib.h>

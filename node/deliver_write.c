@@ -372,17 +372,20 @@ void write_outcome(deliver *d, job *j)
 	}
 	j->act = act;
 	j->rescheduled = act == ACT_RESCHEDULE;
-	/* a fresh first attempt that ended for good before its task was put: the task never will be */
-	if (j->fresh_cell && (act == ACT_DELETE || act == ACT_QUEUE) && evlog_fresh_cancel(j->fresh_cell)) {
+	/* a fresh first attempt that was delivered or dropped before its task was put: the task never
+	 * will be, and there is nothing to write. Only then: a queue message must be written in the same
+	 * store commit as the task or after it (a crash between the two must not lose the event). */
+	if (j->fresh_cell && act == ACT_DELETE && evlog_fresh_cancel(j->fresh_cell)) {
 		j->cancelled = true;
-		if (act == ACT_DELETE) { /* nothing to write at all */
-			const uint8_t *qid = NULL;
-			outcome_record(j, BB_OK, &qid);
-			job_post_done(d, j);
-			return;
-		}
-		/* a queue delivery still writes its message (the task delete finds nothing) */
+		const uint8_t *qid = NULL;
+		outcome_record(j, BB_OK, &qid);
+		job_post_done(d, j);
+		return;
 	}
+	/* every other outcome of a fresh attempt updates or deletes its task: that write must follow the
+	 * index write that puts the task */
+	if (j->fresh_ix)
+		evlog_fresh_wait(j->fresh_ix);
 	if (act == ACT_FORWARD) {
 		/* the event goes to the target bus's log first; the store write that indexes it also deletes
 		 * this task (a crash between the two forwards it again: a duplicate, never a loss) */

@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,6 +268,7 @@ typedef struct ix_job {
 	_Atomic uint8_t *cells;             /* per target of every record: 0 pending, 1 its task was
 					     * put, 2 its fresh first attempt ended before that (no task) */
 	_Atomic int refs;                   /* the index write, and each posted fresh attempt */
+	atomic_bool submitted;              /* the index write is in the store queue (or never will be) */
 	bb_err (*extra_apply)(db *d, MDB_txn *txn, void *arg);
 	void (*extra_done)(void *arg, bb_err err);
 	void *extra_arg;
@@ -299,6 +301,15 @@ void evlog_fresh_release(void *ix)
 {
 	if (ix)
 		ix_free(ix);
+}
+
+void evlog_fresh_wait(void *ix)
+{
+	/* logged() posts the fresh attempts just before it submits the index write, with nothing in
+	 * between that blocks: this wait is a few instructions long at most */
+	ix_job *j = ix;
+	while (j && !atomic_load_explicit(&j->submitted, memory_order_acquire))
+		sched_yield();
 }
 
 bool evlog_fresh_cancel(_Atomic uint8_t *cell)
@@ -399,7 +410,10 @@ static void logged(void *arg, bb_err err)
 		ev->ix_skipped = 0;
 		atomic_fetch_add(&n->evlog->index_pending, 1);
 		j->w = (db_write){.apply = ix_apply, .done = ix_done, .arg = j, .must = true};
+		atomic_fetch_add(&j->refs, 1); /* held across the flag store below */
 		bb_err e = db_submit(n->db, &j->w);
+		atomic_store_explicit(&j->submitted, true, memory_order_release);
+		ix_free(j);
 		if (e != BB_OK) {
 			/* the store is closing: the next start indexes these records from the log */
 			if (j->extra_done)

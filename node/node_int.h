@@ -494,6 +494,9 @@ typedef struct fresh_item {
 /* A fresh first attempt ended for good (delivered, or dropped) before its task was put: returns true
  * if the task will not be put at all (then there is nothing to delete either). Any thread. */
 bool evlog_fresh_cancel(_Atomic uint8_t *cell);
+/* Returns once the index write holding ix is submitted to the store (or failed to be): a write
+ * submitted after this follows it in the store's FIFO order. */
+void evlog_fresh_wait(void *ix);
 void evlog_fresh_release(void *ix);
 /* New first attempts, posted when their events' log commit is done and before their tasks' store
  * write is submitted: the engine starts them without waiting for that commit (deliver_fresh.c).
