@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static int64_t sys_wall_ms(void *ctx)
@@ -24,10 +25,29 @@ static int64_t sys_mono_ns(void *ctx)
 
 const bb_clock bb_clock_system = {sys_wall_ms, sys_mono_ns, NULL};
 
+/* Small requests (UUIDs: 16 bytes, several per request) are served from a per-thread buffer filled
+ * 256 bytes at a time, one getrandom instead of one per UUID; served bytes are wiped. The process
+ * never forks, so no two processes share a buffer. */
+static _Thread_local struct {
+	uint8_t buf[256];
+	size_t left;
+} tl_rand;
+
 static void sys_fill(void *ctx, void *buf, size_t len)
 {
 	(void)ctx;
-	randombytes_buf(buf, len);
+	if (len > 64) {
+		randombytes_buf(buf, len);
+		return;
+	}
+	if (tl_rand.left < len) {
+		randombytes_buf(tl_rand.buf, sizeof tl_rand.buf);
+		tl_rand.left = sizeof tl_rand.buf;
+	}
+	uint8_t *p = tl_rand.buf + sizeof tl_rand.buf - tl_rand.left;
+	memcpy(buf, p, len);
+	sodium_memzero(p, len);
+	tl_rand.left -= len;
 }
 
 const bb_rng bb_rng_system = {sys_fill, NULL};
@@ -36,10 +56,17 @@ void bb_uuid4(const bb_rng *r, char out[37])
 {
 	uint8_t b[16];
 	bb_random(r, b, sizeof b);
+	static const char hex[] = "0123456789abcdef";
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	char *o = out;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 15];
+	}
+	*o = '\0';
 }
 
 /* Howard Hinnant's days-from-civil algorithms (eras of 400 years, March-based years). */

@@ -6,6 +6,8 @@
  * only place operation names appear.
  */
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,38 +16,39 @@
 static const struct {
 	const char *name;
 	api_op_fn fn;
+	bool raw_body; /* the operation reads c->body itself (PutEvents: pe_parse.c) */
 } api_ops[] = {
-	{"CreateEventBus", op_create_event_bus},
-	{"DescribeEventBus", op_describe_event_bus},
-	{"ListEventBuses", op_list_event_buses},
-	{"UpdateEventBus", op_update_event_bus},
-	{"DeleteEventBus", op_delete_event_bus},
-	{"PutRule", op_put_rule},
-	{"DescribeRule", op_describe_rule},
-	{"ListRules", op_list_rules},
-	{"DeleteRule", op_delete_rule},
-	{"EnableRule", op_enable_rule},
-	{"DisableRule", op_disable_rule},
-	{"PutTargets", op_put_targets},
-	{"RemoveTargets", op_remove_targets},
-	{"ListTargetsByRule", op_list_targets_by_rule},
-	{"ListRuleNamesByTarget", op_list_rule_names_by_target},
-	{"TagResource", op_tag_resource},
-	{"UntagResource", op_untag_resource},
-	{"ListTagsForResource", op_list_tags_for_resource},
-	{"TestEventPattern", op_test_event_pattern},
-	{"PutEvents", op_put_events},
-	{"CreateConnection", op_create_connection},
-	{"DescribeConnection", op_describe_connection},
-	{"UpdateConnection", op_update_connection},
-	{"DeleteConnection", op_delete_connection},
-	{"ListConnections", op_list_connections},
-	{"DeauthorizeConnection", op_deauthorize_connection},
-	{"CreateApiDestination", op_create_api_destination},
-	{"DescribeApiDestination", op_describe_api_destination},
-	{"UpdateApiDestination", op_update_api_destination},
-	{"DeleteApiDestination", op_delete_api_destination},
-	{"ListApiDestinations", op_list_api_destinations},
+	{"CreateEventBus", op_create_event_bus, false},
+	{"DescribeEventBus", op_describe_event_bus, false},
+	{"ListEventBuses", op_list_event_buses, false},
+	{"UpdateEventBus", op_update_event_bus, false},
+	{"DeleteEventBus", op_delete_event_bus, false},
+	{"PutRule", op_put_rule, false},
+	{"DescribeRule", op_describe_rule, false},
+	{"ListRules", op_list_rules, false},
+	{"DeleteRule", op_delete_rule, false},
+	{"EnableRule", op_enable_rule, false},
+	{"DisableRule", op_disable_rule, false},
+	{"PutTargets", op_put_targets, false},
+	{"RemoveTargets", op_remove_targets, false},
+	{"ListTargetsByRule", op_list_targets_by_rule, false},
+	{"ListRuleNamesByTarget", op_list_rule_names_by_target, false},
+	{"TagResource", op_tag_resource, false},
+	{"UntagResource", op_untag_resource, false},
+	{"ListTagsForResource", op_list_tags_for_resource, false},
+	{"TestEventPattern", op_test_event_pattern, false},
+	{"PutEvents", op_put_events, true},
+	{"CreateConnection", op_create_connection, false},
+	{"DescribeConnection", op_describe_connection, false},
+	{"UpdateConnection", op_update_connection, false},
+	{"DeleteConnection", op_delete_connection, false},
+	{"ListConnections", op_list_connections, false},
+	{"DeauthorizeConnection", op_deauthorize_connection, false},
+	{"CreateApiDestination", op_create_api_destination, false},
+	{"DescribeApiDestination", op_describe_api_destination, false},
+	{"UpdateApiDestination", op_update_api_destination, false},
+	{"DeleteApiDestination", op_delete_api_destination, false},
+	{"ListApiDestinations", op_list_api_destinations, false},
 };
 
 int api_error(api_call *c, int status, const char *type, const char *fmt, ...)
@@ -124,14 +127,33 @@ int api_write(api_call *c, api_plan_fn plan, void *arg)
 
 /* ---- authentication ---------------------------------------------------------------------- */
 
+/* The last key this thread looked up, valid for one metadata index (a key record is parsed once per
+ * change instead of once per request; the secret is in this process's metadata anyway). */
+static _Thread_local struct {
+	bool valid;
+	node *n;
+	uint64_t index;
+	char akid[129];
+	char secret[256];
+	char account[13];
+} key_cache;
+
 static bb_err key_lookup(void *ctx, const char *akid, char *secret, size_t cap, char account[13])
 {
 	node *n = ctx;
 	char key[KEY_MAX];
 	if (strlen(akid) > 128)
 		return BB_ENOTFOUND;
-	key_access(key, akid);
 	meta_snap *s = meta_snap_acquire(n->meta);
+	uint64_t index = meta_snap_index(s);
+	if (key_cache.valid && key_cache.n == n && key_cache.index == index && strcmp(key_cache.akid, akid) == 0 &&
+	    strlen(key_cache.secret) < cap) {
+		meta_snap_release(s);
+		strcpy(secret, key_cache.secret);
+		memcpy(account, key_cache.account, 13);
+		return BB_OK;
+	}
+	key_access(key, akid);
 	json_t *rec = store_get(s, key, NULL);
 	meta_snap_release(s);
 	if (!rec)
@@ -144,6 +166,14 @@ static bb_err key_lookup(void *ctx, const char *akid, char *secret, size_t cap, 
 	else {
 		strcpy(secret, sec);
 		memcpy(account, acct, 13);
+		if (strlen(sec) < sizeof key_cache.secret) {
+			key_cache.valid = true;
+			key_cache.n = n;
+			key_cache.index = index;
+			snprintf(key_cache.akid, sizeof key_cache.akid, "%s", akid);
+			strcpy(key_cache.secret, sec);
+			memcpy(key_cache.account, acct, 13);
+		}
 	}
 	json_decref(rec);
 	return e;
@@ -202,9 +232,11 @@ char *api_error_body(const char *type, const char *msg)
 static int run_events_op(api_call *c, const api_request *rq, const char *op_name)
 {
 	api_op_fn fn = NULL;
+	bool raw = false;
 	for (size_t i = 0; i < BB_ARRAY_LEN(api_ops); i++) {
 		if (strcmp(api_ops[i].name, op_name) == 0) {
 			fn = api_ops[i].fn;
+			raw = api_ops[i].raw_body;
 			c->op = api_ops[i].name;
 			break;
 		}
@@ -213,16 +245,73 @@ static int run_events_op(api_call *c, const api_request *rq, const char *op_name
 		return -1;
 	if (!fn)
 		return api_error(c, 400, "UnknownOperationException", "%s", "");
-	if (rq->body_len == 0) {
-		c->in = json_object();
-	} else {
-		json_error_t jerr;
-		c->in = json_loadb((const char *)rq->body, rq->body_len, JSON_ALLOW_NUL, &jerr);
-		if (!c->in || !json_is_object(c->in))
-			return api_error(c, 400, "SerializationException", "%s",
-					 c->in ? "Start of structure or map found where not expected." : jerr.text);
-	}
+	c->body = (const char *)rq->body;
+	c->body_len = rq->body_len;
+	if (!raw && api_parse_body(c) != 0)
+		return -1;
 	return fn(c);
+}
+
+int api_parse_body(api_call *c)
+{
+	if (c->body_len == 0) {
+		c->in = json_object();
+		return c->in ? 0 : api_error(c, 500, "InternalException", "Out of memory.");
+	}
+	json_error_t jerr;
+	c->in = json_loadb(c->body, c->body_len, JSON_ALLOW_NUL, &jerr);
+	if (!c->in || !json_is_object(c->in))
+		return api_error(c, 400, "SerializationException", "%s",
+				 c->in ? "Start of structure or map found where not expected." : jerr.text);
+	return 0;
+}
+
+static void call_init(api_call *c, node *n)
+{
+	memset(c, 0, offsetof(api_call, err_msg)); /* the 32 KiB message buffer needs only its first byte */
+	c->err_msg[0] = '\0';
+	c->n = n;
+	c->op = "?";
+	bb_uuid4(&bb_rng_system, c->request_id);
+}
+
+/* The HTTP answer of a finished call (rc from the handler); releases what the call holds. */
+static int call_finish(api_call *c, int rc, char **resp_body, char err_type[64])
+{
+	int status = 200;
+	err_type[0] = '\0';
+	if (rc != 0 || c->err_type[0]) {
+		status = c->status ? c->status : 400;
+		*resp_body = api_error_body(c->err_type, c->err_msg);
+		snprintf(err_type, 64, "%s", c->err_type);
+		if (status >= 500)
+			BB_LOGW("api", "msg=\"request failed\" op=%s type=%s request_id=%s", c->op, c->err_type,
+				c->request_id);
+		else
+			BB_LOGD("api", "msg=\"request rejected\" op=%s type=%s request_id=%s", c->op, c->err_type,
+				c->request_id);
+	} else {
+		if (c->out_raw) {
+			*resp_body = c->out_raw;
+			c->out_raw = NULL;
+		} else {
+			*resp_body = c->out ? json_dumps(c->out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(13))
+					    : strdup("{}");
+		}
+		if (!*resp_body) {
+			*resp_body = strdup("{\"__type\":\"InternalException\",\"message\":\"out of memory\"}");
+			status = 500;
+		}
+	}
+	if (c->snap)
+		meta_snap_release(c->snap);
+	c->snap = NULL;
+	json_decref(c->in);
+	json_decref(c->out);
+	free(c->out_raw);
+	c->in = c->out = NULL;
+	c->out_raw = NULL;
+	return status;
 }
 
 int api_handle(node *n, const api_request *rq, char **resp_body, const char **content_type, char request_id[37],
@@ -234,10 +323,7 @@ int api_handle(node *n, const api_request *rq, char **resp_body, const char **co
 		return sqs_handle(n, rq, sqs_proto, resp_body, content_type, request_id, err_type, query_error);
 
 	api_call c;
-	memset(&c, 0, sizeof c);
-	c.n = n;
-	c.op = "?";
-	bb_uuid4(&bb_rng_system, c.request_id);
+	call_init(&c, n);
 	memcpy(request_id, c.request_id, 37);
 	*content_type = "application/x-amz-json-1.1";
 	*err_type = NULL;
@@ -252,30 +338,75 @@ int api_handle(node *n, const api_request *rq, char **resp_body, const char **co
 	} else {
 		rc = api_error(&c, 400, "UnknownOperationException", "%s", "");
 	}
-
-	int status = 200;
-	if (rc != 0 || c.err_type[0]) {
-		status = c.status ? c.status : 400;
-		*resp_body = api_error_body(c.err_type, c.err_msg);
-		static __thread char type_buf[64];
-		snprintf(type_buf, sizeof type_buf, "%s", c.err_type);
+	static __thread char type_buf[64];
+	int status = call_finish(&c, rc, resp_body, type_buf);
+	if (type_buf[0])
 		*err_type = type_buf;
-		if (status >= 500)
-			BB_LOGW("api", "msg=\"request failed\" op=%s type=%s request_id=%s", c.op, c.err_type,
-				c.request_id);
-		else
-			BB_LOGD("api", "msg=\"request rejected\" op=%s type=%s request_id=%s", c.op, c.err_type,
-				c.request_id);
-	} else {
-		*resp_body = c.out ? json_dumps(c.out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(13)) : strdup("{}");
-		if (!*resp_body) {
-			*resp_body = strdup("{\"__type\":\"InternalException\",\"message\":\"out of memory\"}");
-			status = 500;
-		}
-	}
-	if (c.snap)
-		meta_snap_release(c.snap);
-	json_decref(c.in);
-	json_decref(c.out);
 	return status;
+}
+
+/* ---- PutEvents without blocking the HTTP thread ------------------------------------------------ */
+
+typedef struct async_call {
+	api_resp resp;
+	void (*done)(void *arg, api_resp *resp);
+	void *arg;
+	api_call c; /* last (its message buffer is large) */
+} async_call;
+
+static void async_finish(async_call *a, int rc)
+{
+	a->resp.status = call_finish(&a->c, rc, &a->resp.body, a->resp.err_type);
+}
+
+static void async_done(void *arg, int rc)
+{
+	async_call *a = arg;
+	async_finish(a, rc);
+	void (*done)(void *, api_resp *) = a->done;
+	void *darg = a->arg;
+	api_resp resp = a->resp;
+	free(a);
+	done(darg, &resp);
+}
+
+bool api_is_async(const api_request *rq)
+{
+	return rq->target && strcmp(rq->target, "AWSEvents.PutEvents") == 0 && strcmp(rq->method, "POST") == 0 &&
+	       strcmp(rq->path, "/") == 0;
+}
+
+bool api_handle_async(node *n, const api_request *rq, api_resp *resp, void (*done)(void *arg, api_resp *resp),
+		      void *arg)
+{
+	async_call *a = malloc(sizeof *a);
+	if (!a) {
+		resp->status = 500;
+		resp->body = api_error_body("InternalException", "Out of memory.");
+		resp->ctype = "application/x-amz-json-1.1";
+		bb_uuid4(&bb_rng_system, resp->request_id);
+		snprintf(resp->err_type, sizeof resp->err_type, "InternalException");
+		resp->query_error[0] = '\0';
+		return false;
+	}
+	call_init(&a->c, n);
+	memset(&a->resp, 0, sizeof a->resp);
+	a->resp.ctype = "application/x-amz-json-1.1";
+	memcpy(a->resp.request_id, a->c.request_id, 37);
+	a->done = done;
+	a->arg = arg;
+	api_call *c = &a->c;
+	c->op = "PutEvents";
+	int rc = api_authenticate(c, rq, "events");
+	if (rc == 0) {
+		c->body = (const char *)rq->body;
+		c->body_len = rq->body_len;
+		rc = op_put_events_async(c, async_done, a);
+		if (rc == 1)
+			return true; /* async_done answers */
+	}
+	async_finish(a, rc);
+	*resp = a->resp;
+	free(a);
+	return false;
 }

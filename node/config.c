@@ -34,6 +34,7 @@ static const struct cfg_row {
 	ROW("max-inflight", CFG_UINT, max_inflight, "concurrent API requests before ThrottlingException"),
 	ROW("max-body-bytes", CFG_SIZE, max_body_bytes, "largest request body accepted (413 above)"),
 	ROW("conn-timeout-s", CFG_UINT, conn_timeout_s, "idle HTTP connection timeout, seconds"),
+	ROW("http-threads", CFG_UINT, http_threads, "HTTP threads, each serving many connections (blocking requests run on workers)"),
 	ROW("write-timeout-ms", CFG_UINT, write_timeout_ms, "how long a metadata write may wait for raft"),
 	ROW("max-skew-s", CFG_INT, max_skew_s, "allowed SigV4 clock skew, seconds"),
 	ROW("raft-election-ms", CFG_UINT, raft_election_ms, "raft election timeout, ms"),

@@ -33,7 +33,7 @@ static uint64_t hash_key(const char *s, size_t n)
 	return h;
 }
 
-static tstate *ts_get(deliver *d, const char *key, size_t len, bool create)
+tstate *deliver_ts_get(deliver *d, const char *key, size_t len, bool create)
 {
 	if (d->tab_cap) {
 		size_t b = hash_key(key, len) & (d->tab_cap - 1);
@@ -79,47 +79,64 @@ static tstate *ts_get(deliver *d, const char *key, size_t len, bool create)
 
 /* ---- mailbox ----------------------------------------------------------------------------------- */
 
-void deliver_notify(node *n, const route_target *t)
+/* Marks key dirty (mailbox lock held). */
+static void mark_dirty(deliver *d, const char *key)
+{
+	for (size_t i = d->n_dirty > 8 ? d->n_dirty - 8 : 0; i < d->n_dirty; i++)
+		if (strcmp(d->dirty[i], key) == 0)
+			return; /* marked recently: once is enough */
+	if (d->n_dirty == DIRTY_MAX) {
+		d->rescan = true;
+		return;
+	}
+	if (d->n_dirty == d->cap_dirty) {
+		size_t nc = d->cap_dirty ? d->cap_dirty * 2 : 64;
+		char **nd = realloc(d->dirty, nc * sizeof *nd);
+		if (nd) {
+			d->dirty = nd;
+			d->cap_dirty = nc;
+		}
+	}
+	char *k = d->n_dirty < d->cap_dirty ? strdup(key) : NULL;
+	if (k)
+		d->dirty[d->n_dirty++] = k;
+	else
+		d->rescan = true;
+}
+
+void deliver_notify_many(node *n, const route_target *const *t, size_t count)
 {
 	deliver *d = n->deliver;
-	M_INC(t->m->backlog);
-	if (!d)
+	for (size_t i = 0; i < count; i++)
+		M_INC(t[i]->m->backlog);
+	if (!d || !count)
 		return;
 	pthread_mutex_lock(&d->mu);
-	if (d->n_dirty && strcmp(d->dirty[d->n_dirty - 1], t->key) == 0) {
-		/* the same target as the previous notification: already marked */
-	} else if (d->n_dirty == DIRTY_MAX) {
-		d->rescan = true;
-	} else {
-		if (d->n_dirty == d->cap_dirty) {
-			size_t nc = d->cap_dirty ? d->cap_dirty * 2 : 64;
-			char **nd = realloc(d->dirty, nc * sizeof *nd);
-			if (nd) {
-				d->dirty = nd;
-				d->cap_dirty = nc;
-			}
-		}
-		char *k = d->n_dirty < d->cap_dirty ? strdup(t->key) : NULL;
-		if (k)
-			d->dirty[d->n_dirty++] = k;
-		else
-			d->rescan = true;
+	for (size_t i = 0; i < count; i++)
+		if (i == 0 || t[i] != t[i - 1])
+			mark_dirty(d, t[i]->key);
+	pthread_mutex_unlock(&d->mu);
+	curl_multi_wakeup(d->multi); /* one wake-up for the whole commit */
+}
+
+void deliver_notify(node *n, const route_target *t) { deliver_notify_many(n, &t, 1); }
+
+void job_post_done_many(deliver *d, job *const *jobs, size_t n)
+{
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->next = d->done_head;
+		d->done_head = jobs[i];
 	}
 	pthread_mutex_unlock(&d->mu);
 	curl_multi_wakeup(d->multi);
 }
 
-void job_post_done(deliver *d, job *j)
-{
-	pthread_mutex_lock(&d->mu);
-	j->next = d->done_head;
-	d->done_head = j;
-	pthread_mutex_unlock(&d->mu);
-	curl_multi_wakeup(d->multi);
-}
+void job_post_done(deliver *d, job *j) { job_post_done_many(d, &j, 1); }
 
 static void job_free(job *j)
 {
+	evlog_fresh_release(j->fresh_ix);
 	http_cleanup_job(j);
 	free(j->payload);
 	free(j->fwd_targets);
@@ -148,7 +165,7 @@ static void job_retire(deliver *d, job *j)
 			bb_errname(j->write_err));
 		ts->next_due_ms = bb_wall_ms(d->n->clock) + 1000;
 	} else {
-		if (!j->rescheduled)
+		if (!j->rescheduled && !j->cancelled)
 			atomic_fetch_sub(&j->tm->backlog, 1);
 		ts->next_due_ms = 0; /* a slot opened: look again (fill finds the next due time) */
 	}
@@ -174,8 +191,9 @@ static void drain_mailbox(deliver *d)
 		job_retire(d, done);
 		done = next;
 	}
+	deliver_fresh_drain(d);
 	for (size_t i = 0; i < n_dirty; i++) {
-		tstate *ts = ts_get(d, dirty[i], strlen(dirty[i]), true);
+		tstate *ts = deliver_ts_get(d, dirty[i], strlen(dirty[i]), true);
 		if (ts)
 			ts->next_due_ms = 0;
 		free(dirty[i]);
@@ -200,7 +218,7 @@ static void deliver_discover(deliver *d)
 			int64_t due;
 			uint64_t seq;
 			task_key_parse(k.mv_data, k.mv_size, &pl, &due, &seq);
-			tstate *ts = ts_get(d, k.mv_data, pl, true);
+			tstate *ts = deliver_ts_get(d, k.mv_data, pl, true);
 			if (ts)
 				ts->next_due_ms = 0;
 			uint8_t next[TASK_KEY_MAX];
@@ -239,7 +257,7 @@ static void resume_targets(deliver *d)
 				memcpy(key, k.mv_data, pl);
 				key[pl] = '\0';
 				key_len = pl;
-				tstate *ts = ts_get(d, key, pl, true);
+				tstate *ts = deliver_ts_get(d, key, pl, true);
 				if (ts)
 					ts->next_due_ms = 0;
 				const route_target *t = route_find_target(rt, key, NULL, NULL);
@@ -360,7 +378,7 @@ static void attempt_done(deliver *d, job *j)
 /* Starts one attempt of the task at key k (value v). Returns false when the target's rate limit
  * has no token now (the job was not started; *wait_ms says when to look again). */
 static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_snap *s, const MDB_val *k,
-		     const MDB_val *v, int64_t now_ms, int64_t *wait_ms)
+		     const MDB_val *v, int64_t now_ms, int64_t *wait_ms, const fresh_item *fresh)
 {
 	node *n = d->n;
 	job *j = calloc(1, sizeof *j);
@@ -382,7 +400,7 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 	j->tm = t ? t->m : &orphan_tm;
 	j->rm = rr ? rr->m : &orphan_rm;
 	ev_record rec;
-	bb_err re = evlog_read(n, txn, j->seq, &rec);
+	bb_err re = evlog_read(n, txn, j->seq, &j->task, &rec);
 	bool started = true;
 	if (!t) {
 		j->outcome = OUT_DROP;
@@ -432,12 +450,19 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 			if (*wait_ms > 0) {
 				atomic_fetch_sub(&j->rm->attempts, 1);
 				M_INC(j->rm->throttled);
+				evlog_record_free(&rec);
 				job_free(j);
 				return false;
 			}
 			if (rc == 0 && t->kind == TGT_APIDEST)
 				started = false; /* the transfer is running; its end writes the outcome */
 		}
+	}
+	if (re == BB_OK)
+		evlog_record_free(&rec);
+	if (fresh) { /* the item's reference is the job's now */
+		j->fresh_ix = fresh->ix;
+		j->fresh_cell = fresh->cell;
 	}
 	seq_add(ts, j->seq);
 	if (!started)
@@ -459,6 +484,33 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 {
 	node *n = d->n;
 	unsigned tcap = bb_max_u(n->cfg.deliver_target_inflight, 1), gcap = bb_max_u(n->cfg.deliver_max_inflight, 1);
+	/* first attempts posted at log commit, before their tasks' store commit */
+	const fresh_item *f;
+	while ((f = deliver_fresh_head(ts))) {
+		if (ts->inflight >= tcap || d->inflight >= gcap || ts->pending >= PENDING_PER_TARGET ||
+		    d->pending >= PENDING_MAX) {
+			ts->next_due_ms = 0;
+			return; /* a slot first */
+		}
+		if (!ts->seqs.slot && !(ts->seqs.slot = calloc(SEQSET_CAP, sizeof(uint64_t))))
+			return;
+		uint8_t key[TASK_KEY_MAX], val[24];
+		size_t kl = task_key(key, ts->key, f->ingest_ms, f->seq);
+		ev_task t = {.attempts = 0, .ingest_ms = f->ingest_ms, .lsn = f->lsn, .rec_size = f->size};
+		task_value(val, &t);
+		MDB_val k = {kl, key}, v = {24, val};
+		int64_t wait = 0;
+		if (!kl || job_in_flight(ts, f->seq)) {
+			evlog_fresh_release(f->ix);
+			deliver_fresh_pop(d, ts);
+			continue;
+		}
+		if (!dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait, f)) {
+			ts->next_due_ms = now_ms + (wait > 0 ? wait : 100);
+			return; /* rate limit: the item stays at the head */
+		}
+		deliver_fresh_pop(d, ts);
+	}
 	MDB_cursor *cur;
 	if (mdb_cursor_open(txn, db_dbi(n->db, DB_T_TASK), &cur) != 0)
 		return;
@@ -480,7 +532,7 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 			ts->next_due_ms = due;
 			break;
 		}
-		if (!job_in_flight(ts, seq)) {
+		if (!job_in_flight(ts, seq) && !deliver_fresh_owns(ts, seq, &v)) {
 			if (ts->inflight >= tcap || d->inflight >= gcap || ts->pending >= PENDING_PER_TARGET ||
 			    d->pending >= PENDING_MAX) {
 				ts->next_due_ms = 0; /* more is due: look again when a slot opens */
@@ -489,7 +541,7 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 			if (!ts->seqs.slot && !(ts->seqs.slot = calloc(SEQSET_CAP, sizeof(uint64_t))))
 				break;
 			int64_t wait = 0;
-			if (!dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait)) {
+			if (!dispatch(d, ts, txn, rt, s, &k, &v, now_ms, &wait, NULL)) {
 				ts->next_due_ms = now_ms + (wait > 0 ? wait : 100);
 				break;
 			}
@@ -501,6 +553,7 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 
 static void *deliver_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bb-deliver");
 	deliver *d = arg;
 	node *n = d->n;
 	resume_targets(d);
@@ -527,6 +580,9 @@ static void *deliver_main(void *arg)
 							break;
 						rt = route_acquire(n);
 						s = meta_snap_acquire(n->meta);
+						/* a task this transaction sees was committed after its post: take the
+						 * posts now, so the scan knows which first attempts are fresh ones */
+						deliver_fresh_drain(d);
 					}
 					fill(d, ts, txn, rt, s, now);
 				}
@@ -541,13 +597,20 @@ static void *deliver_main(void *arg)
 			route_release(rt);
 			meta_snap_release(s);
 		}
+		write_flush(d); /* queue and bus deliveries of this round: one store write */
 		int64_t wait = next - bb_wall_ms(n->clock);
 		if (wait < 0)
 			wait = 0;
 		if (wait > 1000)
 			wait = 1000;
 		int running = 0;
-		curl_multi_poll(d->multi, NULL, 0, (int)wait, NULL);
+		int64_t hc_next = hc_next_deadline_ns(d), mono = bb_mono_ns(n->clock);
+		if (hc_next != INT64_MAX && (hc_next - mono) / 1000000 + 1 < wait)
+			wait = hc_next > mono ? (hc_next - mono) / 1000000 + 1 : 0;
+		struct curl_waitfd *extra;
+		size_t n_extra = hc_waitfds(d, &extra);
+		curl_multi_poll(d->multi, extra, (unsigned)n_extra, (int)wait, NULL);
+		hc_service(d, extra, n_extra, bb_mono_ns(n->clock));
 		curl_multi_perform(d->multi, &running);
 		CURLMsg *msg;
 		int left;
@@ -561,12 +624,23 @@ static void *deliver_main(void *arg)
 			if (j) {
 				transfer_unlink(d, j);
 				http_finish_job(d, j, rc);
+				http_easy_put(d, j->easy); /* back to the pool now, not when the outcome is written */
+				j->easy = NULL;
 				attempt_done(d, j);
 				write_outcome(d, j);
 			}
 		}
+		write_flush(d); /* the outcomes of the transfers that ended */
 	}
+	write_flush(d);
 	return NULL;
+}
+
+void hc_job_ended(deliver *d, job *j)
+{
+	transfer_unlink(d, j);
+	attempt_done(d, j);
+	write_outcome(d, j);
 }
 
 bb_err deliver_start(node *n)
@@ -641,9 +715,14 @@ void deliver_free(node *n)
 			next = t->hnext;
 			free(t->key);
 			free(t->seqs.slot);
+			deliver_fresh_ring_free(t);
+			http_prep_release(t->prep);
+			free(t->qref);
 			free(t);
 		}
 	free(d->tab);
+	deliver_fresh_free(d);
+	hc_free(d);
 	http_state_free(d);
 	pat_scratch_free(d->scratch);
 	curl_multi_cleanup(d->multi);

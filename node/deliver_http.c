@@ -15,6 +15,12 @@
  * InvocationRateLimitPerSecond is a token bucket per destination, owned by the delivery thread.
  * OAuth tokens are cached per connection until expiry (fetched on the delivery thread, bounded by
  * the fetch timeouts).
+ *
+ * Per delivery only the body changes, so everything else — URL, headers (connection auth, target
+ * HttpParameters), method — is prepared once per target and metadata index (and OAuth token) into a
+ * refcounted http_prep shared by that target's jobs; a destination that cannot be used is remembered
+ * the same way. Easy handles are reused from a small pool (curl_easy_reset); connections live in the
+ * multi handle's cache either way.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +40,11 @@ typedef struct oauth_tok {
 	char *conn_arn;
 	char *token;
 	int64_t expires_ms;
+	uint64_t gen;      /* changes whenever token changes (prepared requests embed it) */
 } oauth_tok;
+
+
+#define EASY_POOL_MAX 256
 
 void dest_cache_free(deliver *d);
 
@@ -54,6 +64,23 @@ void http_state_free(deliver *d)
 	d->limits = NULL;
 	d->tokens = NULL;
 	dest_cache_free(d);
+	for (size_t i = 0; i < d->n_easy; i++)
+		curl_easy_cleanup(d->easy_pool[i]);
+	free(d->easy_pool);
+	d->easy_pool = NULL;
+	d->n_easy = 0;
+}
+
+void http_prep_release(http_prep *p)
+{
+	if (!p || --p->refs)
+		return;
+	free(p->dest_arn);
+	free(p->conn_arn);
+	free(p->url);
+	free(p->hc_head);
+	curl_slist_free_all(p->hdrs);
+	free(p);
 }
 
 /* Takes one token; returns 0 or the ms until one is available. */
@@ -236,36 +263,85 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	return size * nmemb;
 }
 
-int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int64_t now_ms, int64_t *wait_ms)
+static http_prep *prep_fail(http_prep *p, job_outcome o, const char *code, const char *msg)
 {
-	node *n = d->n;
-	*wait_ms = 0;
+	p->fail = o;
+	snprintf(p->fail_code, sizeof p->fail_code, "%s", code);
+	snprintf(p->fail_msg, sizeof p->fail_msg, "%s", msg);
+	return p;
+}
+
+/* Plain http:// to a literal address: the request head for deliver_hc.c (request line, Host,
+ * Accept, then the same headers libcurl sends; Content-Length and the body follow per delivery). */
+static void prep_fast(http_prep *p)
+{
+	char host[300];
+	const char *path;
+	if (!hc_parse_url(p->url, &p->hc_addr, &p->hc_alen, host, sizeof host, &path))
+		return;
+	static const char *const body_methods[] = {"POST", "PUT", "PATCH"};
+	for (size_t i = 0; i < BB_ARRAY_LEN(body_methods); i++)
+		p->hc_body |= strcmp(p->method, body_methods[i]) == 0;
+	size_t cap = strlen(p->method) + strlen(path) + strlen(host) + 64;
+	for (struct curl_slist *l = p->hdrs; l; l = l->next)
+		cap += strlen(l->data) + 2;
+	char *h = malloc(cap);
+	if (!h)
+		return;
+	size_t len = (size_t)snprintf(h, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nAccept: */*\r\n", p->method,
+				      *path ? path : "/", host);
+	for (struct curl_slist *l = p->hdrs; l; l = l->next) {
+		const char *colon = strchr(l->data, ':');
+		if (!colon || colon[1] == '\0')
+			continue; /* "Name:" removes a header in libcurl (Expect:); nothing to send */
+		len += (size_t)snprintf(h + len, cap - len, "%s\r\n", l->data);
+	}
+	p->hc_head = h;
+	p->hc_head_len = len;
+}
+
+/* Builds target t's request from the destination and connection records of snapshot s (everything
+ * but the body). Returns NULL only when out of memory; a destination that cannot be used gives a prep
+ * with fail set. An OAuth connection whose token is missing or about to expire gets one first; a
+ * failed fetch is not remembered (*transient: the next job tries again). */
+static http_prep *prep_build(deliver *d, const route_target *t, meta_snap *s, int64_t now_ms, bool *transient)
+{
+	*transient = false;
+	http_prep *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->refs = 1;
+	p->index = meta_snap_index(s);
 	json_t *dest, *conn;
 	dest_lookup(d, s, t->arn, &dest, &conn);
-	if (!dest) {
-		json_decref(conn);
-		return fail(j, OUT_FATAL, "NO_RESOURCE", "The API destination does not exist.");
-	}
 	const char *endpoint = json_string_value(json_object_get(dest, "InvocationEndpoint"));
 	const char *method = json_string_value(json_object_get(dest, "HttpMethod"));
 	const char *conn_arn = json_string_value(json_object_get(dest, "ConnectionArn"));
 	json_t *rate = json_object_get(dest, "InvocationRateLimitPerSecond");
-	int rc = -1;
-	if (!endpoint || !method || !conn) {
-		fail(j, OUT_FATAL, "NO_RESOURCE", "The API destination's connection does not exist.");
+	char **hdrs = NULL, *query = NULL;
+	size_t n_hdrs = 0;
+	if (!dest) {
+		prep_fail(p, OUT_FATAL, "NO_RESOURCE", "The API destination does not exist.");
+		goto out;
+	}
+	if (!endpoint || !method || !conn || strlen(method) >= sizeof p->method) {
+		prep_fail(p, OUT_FATAL, "NO_RESOURCE", "The API destination's connection does not exist.");
 		goto out;
 	}
 	const char *cstate = json_string_value(json_object_get(conn, "ConnectionState"));
 	if (cstate && strcmp(cstate, "DEAUTHORIZED") == 0) {
-		fail(j, OUT_FATAL, "NO_PERMISSIONS", "The connection is deauthorized.");
+		prep_fail(p, OUT_FATAL, "NO_PERMISSIONS", "The connection is deauthorized.");
 		goto out;
 	}
-	if (json_is_integer(rate) && json_integer_value(rate) > 0) {
-		int64_t w = take_token(d, t->arn, (double)json_integer_value(rate), now_ms);
-		if (w > 0) {
-			*wait_ms = w;
-			goto out;
-		}
+	if (json_is_integer(rate) && json_integer_value(rate) > 0)
+		p->rate = (double)json_integer_value(rate);
+	snprintf(p->method, sizeof p->method, "%s", method);
+	p->dest_arn = strdup(t->arn);
+	p->conn_arn = strdup(conn_arn);
+	if (!p->dest_arn || !p->conn_arn) {
+		http_prep_release(p);
+		p = NULL;
+		goto out;
 	}
 	/* OAuth: a cached token, or fetch one now. */
 	const char *token = NULL;
@@ -278,37 +354,38 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 			int64_t exp = 0;
 			free(ot->token);
 			ot->token = NULL;
+			ot->gen++;
 			if (conn_oauth_fetch(conn, now_ms, &tok, &exp, err, sizeof err) != BB_OK) {
 				char msg[200];
 				snprintf(msg, sizeof msg, "OAuth token request failed: %s", err);
-				fail(j, OUT_RETRY, "SDK_CLIENT_ERROR", msg);
+				prep_fail(p, OUT_RETRY, "SDK_CLIENT_ERROR", msg);
 				BB_LOGW("deliver", "msg=\"oauth token fetch failed\" connection=%s reason=\"%s\"", conn_arn, err);
+				*transient = true;
 				goto out;
 			}
 			ot->token = tok;
 			ot->expires_ms = exp;
+			ot->gen++;
 		}
+		p->tok = ot;
+		p->token_gen = ot ? ot->gen : 0;
 		token = ot ? ot->token : NULL;
 	}
-	snprintf(j->conn_arn, sizeof j->conn_arn, "%s", conn_arn);
-	char **hdrs = NULL, *query = NULL;
-	size_t n_hdrs = 0;
 	if (conn_auth_decorate(conn, token, &hdrs, &n_hdrs, &query) != BB_OK) {
-		fail(j, OUT_FATAL, "NO_PERMISSIONS", "The connection's authorization could not be applied.");
+		prep_fail(p, OUT_FATAL, "NO_PERMISSIONS", "The connection's authorization could not be applied.");
 		goto out;
 	}
-	j->easy = curl_easy_init();
+	CURL *esc = curl_easy_init(); /* build_url escapes with it */
 	json_t *hp = json_object_get(t->spec, "HttpParameters");
-	j->url = j->easy ? build_url(j->easy, endpoint, hp, query) : NULL;
+	p->url = esc ? build_url(esc, endpoint, hp, query) : NULL;
+	if (esc)
+		curl_easy_cleanup(esc);
+	bool ok = p->url != NULL;
 	for (size_t i = 0; i < n_hdrs; i++) {
-		j->hdrs = curl_slist_append(j->hdrs, hdrs[i]);
-		free(hdrs[i]);
-	}
-	free(hdrs);
-	free(query);
-	if (!j->easy || !j->url) {
-		fail(j, OUT_RETRY, "INTERNAL", "Out of memory.");
-		goto out;
+		struct curl_slist *l = ok ? curl_slist_append(p->hdrs, hdrs[i]) : NULL;
+		ok = l != NULL;
+		if (l)
+			p->hdrs = l;
 	}
 	const char *hk;
 	json_t *hv;
@@ -316,20 +393,122 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 	{
 		char line[4096];
 		snprintf(line, sizeof line, "%s: %s", hk, json_is_string(hv) ? json_string_value(hv) : "");
-		j->hdrs = curl_slist_append(j->hdrs, line);
+		struct curl_slist *l = ok ? curl_slist_append(p->hdrs, line) : NULL;
+		ok = l != NULL;
+		if (l)
+			p->hdrs = l;
 	}
-	j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json; charset=utf-8");
-	j->hdrs = curl_slist_append(j->hdrs, "User-Agent: Amazon/EventBridge/ApiDestinations");
-	j->hdrs = curl_slist_append(j->hdrs, "Expect:");
+	static const char *const fixed[] = {"Content-Type: application/json; charset=utf-8",
+					    "User-Agent: Amazon/EventBridge/ApiDestinations", "Expect:"};
+	for (size_t i = 0; ok && i < BB_ARRAY_LEN(fixed); i++) {
+		struct curl_slist *l = curl_slist_append(p->hdrs, fixed[i]);
+		ok = l != NULL;
+		if (l)
+			p->hdrs = l;
+	}
+	if (!ok) {
+		prep_fail(p, OUT_RETRY, "INTERNAL", "Out of memory.");
+		*transient = true;
+	} else {
+		prep_fast(p);
+	}
+out:
+	for (size_t i = 0; i < n_hdrs; i++)
+		free(hdrs[i]);
+	free(hdrs);
+	free(query);
+	json_decref(conn);
+	json_decref(dest);
+	return p;
+}
+
+/* The target's prepared request for snapshot s: the cached one while the metadata index and the
+ * OAuth token are unchanged (and the token is not about to expire), else a new one. */
+static http_prep *prep_get(deliver *d, tstate *ts, const route_target *t, meta_snap *s, int64_t now_ms)
+{
+	http_prep *p = ts->prep;
+	if (p && p->index == meta_snap_index(s) &&
+	    (!p->tok || (p->tok->gen == p->token_gen && p->tok->token && p->tok->expires_ms > now_ms + 5000)))
+		return p;
+	bool transient;
+	http_prep *np = prep_build(d, t, s, now_ms, &transient);
+	if (!np)
+		return NULL;
+	if (transient)
+		return np; /* used by this job only (the caller releases it) */
+	http_prep_release(ts->prep);
+	ts->prep = np;
+	return np;
+}
+
+static CURL *easy_get(deliver *d)
+{
+	if (d->n_easy)
+		return d->easy_pool[--d->n_easy];
+	return curl_easy_init();
+}
+
+void http_easy_put(deliver *d, CURL *e)
+{
+	if (!e)
+		return;
+	if (d->n_easy < EASY_POOL_MAX) {
+		if (!d->easy_pool)
+			d->easy_pool = calloc(EASY_POOL_MAX, sizeof *d->easy_pool);
+		if (d->easy_pool) {
+			curl_easy_reset(e);
+			d->easy_pool[d->n_easy++] = e;
+			return;
+		}
+	}
+	curl_easy_cleanup(e);
+}
+
+int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int64_t now_ms, int64_t *wait_ms)
+{
+	node *n = d->n;
+	*wait_ms = 0;
+	http_prep *p = prep_get(d, j->ts, t, s, now_ms);
+	if (!p)
+		return fail(j, OUT_RETRY, "INTERNAL", "Out of memory.");
+	bool shared = p == j->ts->prep;
+	if (p->fail != OUT_OK) {
+		fail(j, p->fail, p->fail_code, p->fail_msg);
+		if (!shared)
+			http_prep_release(p);
+		return -1;
+	}
+	if (p->rate > 0) {
+		int64_t w = take_token(d, p->dest_arn, p->rate, now_ms);
+		if (w > 0) {
+			*wait_ms = w;
+			if (!shared)
+				http_prep_release(p);
+			return -1;
+		}
+	}
+	if (shared)
+		p->refs++;
+	j->prep = p; /* the job's reference */
+	snprintf(j->conn_arn, sizeof j->conn_arn, "%s", p->conn_arn);
+	if (p->hc_head) {
+		if (hc_start(d, j, bb_mono_ns(n->clock)) != 0)
+			return fail(j, OUT_RETRY, "SDK_CLIENT_ERROR", "Unable to invoke ApiDestination endpoint: no socket.");
+		return 0;
+	}
+	j->easy = easy_get(d);
+	if (!j->easy)
+		return fail(j, OUT_RETRY, "INTERNAL", "Out of memory.");
 	CURL *e = j->easy;
-	curl_easy_setopt(e, CURLOPT_URL, j->url);
+	curl_easy_setopt(e, CURLOPT_URL, p->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->hdrs);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)n->cfg.http_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)n->cfg.http_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	const char *method = p->method;
 	bool body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 	if (body) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->payload);
@@ -339,30 +518,32 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
-		fail(j, OUT_RETRY, "INTERNAL", "Could not start the HTTP request.");
-		goto out;
-	}
-	rc = 0;
-out:
-	json_decref(conn);
-	json_decref(dest);
-	return rc;
+	if (curl_multi_add_handle(d->multi, e) != CURLM_OK)
+		return fail(j, OUT_RETRY, "INTERNAL", "Could not start the HTTP request.");
+	return 0;
 }
 
 void http_finish_job(deliver *d, job *j, CURLcode rc)
 {
 	long status = 0;
 	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (rc == CURLE_OK && status >= 200 && status < 300) {
+	if (rc != CURLE_OK)
+		http_outcome(d, j, 0, rc == CURLE_OPERATION_TIMEDOUT ? HC_ERR_TIMEOUT : HC_ERR_CONNECT, curl_easy_strerror(rc));
+	else
+		http_outcome(d, j, (int)status, 0, NULL);
+}
+
+void http_outcome(deliver *d, job *j, int status_code, int err, const char *why)
+{
+	long status = status_code;
+	if (!err && status >= 200 && status < 300) {
 		j->outcome = OUT_OK;
 		j->delivered_ms = bb_wall_ms(d->n->clock);
 		return;
 	}
-	if (rc != CURLE_OK) {
-		bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
-		fail(j, OUT_RETRY, timeout ? "TIMEOUT" : "SDK_CLIENT_ERROR", "");
-		snprintf(j->err_msg, sizeof j->err_msg, "Unable to invoke ApiDestination endpoint: %s.", curl_easy_strerror(rc));
+	if (err) {
+		fail(j, OUT_RETRY, err == HC_ERR_TIMEOUT ? "TIMEOUT" : "SDK_CLIENT_ERROR", "");
+		snprintf(j->err_msg, sizeof j->err_msg, "Unable to invoke ApiDestination endpoint: %s.", why ? why : "error");
 		return;
 	}
 	bool retry = status == 401 || status == 407 || status == 409 || status == 429 || status >= 500;
@@ -371,6 +552,7 @@ void http_finish_job(deliver *d, job *j, CURLcode rc)
 		if (ot) {
 			free(ot->token);
 			ot->token = NULL;
+			ot->gen++;
 		}
 	}
 	fail(j, retry ? OUT_RETRY : OUT_FATAL, status == 429 ? "THROTTLING" : "SDK_CLIENT_ERROR", "");
@@ -380,11 +562,11 @@ void http_finish_job(deliver *d, job *j, CURLcode rc)
 
 void http_cleanup_job(job *j)
 {
+	if (j->hc)
+		hc_abandon(j->d, j);
 	if (j->easy)
-		curl_easy_cleanup(j->easy);
+		http_easy_put(j->d, j->easy);
 	j->easy = NULL;
-	curl_slist_free_all(j->hdrs);
-	j->hdrs = NULL;
-	free(j->url);
-	j->url = NULL;
+	http_prep_release(j->prep);
+	j->prep = NULL;
 }

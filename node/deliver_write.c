@@ -40,19 +40,31 @@ bb_err deliver_payload(const route_target *t, const route_rule *rr, const ev_rec
 
 int queue_prepare(deliver *d, job *j, const route_target *t, meta_snap *s)
 {
-	sqs_ref *q = calloc(1, sizeof *q);
+	/* The queue is resolved once per target and metadata index (a JSON parse of its record). */
+	tstate *ts = j->ts;
+	uint64_t idx = meta_snap_index(s);
+	if (!ts->qref || ts->qref_index != idx) {
+		if (!ts->qref)
+			ts->qref = calloc(1, sizeof *ts->qref);
+		if (ts->qref) {
+			ts->qref_missing = sqs_resolve_arn(d->n, s, t->arn, ts->qref) != BB_OK;
+			ts->qref_index = idx;
+		}
+	}
+	sqs_ref *q = ts->qref ? malloc(sizeof *q) : NULL;
 	if (!q) {
 		j->outcome = OUT_RETRY;
 		snprintf(j->err_code, sizeof j->err_code, "INTERNAL");
 		return -1;
 	}
-	if (sqs_resolve_arn(d->n, s, t->arn, q) != BB_OK) {
+	if (ts->qref_missing) {
 		free(q);
 		j->outcome = OUT_FATAL;
 		snprintf(j->err_code, sizeof j->err_code, "NO_RESOURCE");
 		snprintf(j->err_msg, sizeof j->err_msg, "The queue does not exist.");
 		return -1;
 	}
+	*q = *ts->qref;
 	j->queue_ref = q;
 	j->outcome = OUT_OK;
 	return 0;
@@ -158,7 +170,8 @@ static bb_err outcome_apply(db *dbh, MDB_txn *txn, void *arg)
 	case ACT_RESCHEDULE: {
 		uint8_t nk[TASK_KEY_MAX];
 		size_t nkl = task_key(nk, j->ts->key, j->next_due_ms, j->seq);
-		ev_task t = {j->task.attempts + 1, j->task.ingest_ms};
+		ev_task t = j->task; /* where the event is stays */
+		t.attempts++;
 		return nkl ? task_put(n, txn, nk, nkl, &t) : BB_EINVAL;
 	}
 	case ACT_QUEUE: {
@@ -166,7 +179,7 @@ static bb_err outcome_apply(db *dbh, MDB_txn *txn, void *arg)
 		return sqs_put_txn(n, txn, j->queue_ref, j->payload, j->payload_len, NULL, 0, bb_wall_ms(n->clock), id);
 	}
 	case ACT_FORWARD:
-		return evlog_append_txn(n, txn, &j->fwd, 1, bb_wall_ms(n->clock));
+		return BB_OK; /* the forwarded event is in the log already; this write indexes it (write_outcome) */
 	case ACT_DLQ: {
 		char attempts[16];
 		snprintf(attempts, sizeof attempts, "%u", j->task.attempts); /* retries made */
@@ -186,9 +199,9 @@ static bb_err outcome_apply(db *dbh, MDB_txn *txn, void *arg)
 	return BB_EINVAL;
 }
 
-static void outcome_done(void *arg, bb_err err)
+/* Metrics and wake-ups of one recorded outcome (writer thread); the caller posts j back. */
+static void outcome_record(job *j, bb_err err, const uint8_t **notified_qid)
 {
-	job *j = arg;
 	deliver *d = j->d;
 	node *n = d->n;
 	action act = (action)j->act;
@@ -213,16 +226,18 @@ static void outcome_done(void *arg, bb_err err)
 		case ACT_RESCHEDULE:
 			M_INC(j->tm->retries);
 			break;
-		case ACT_QUEUE:
+		case ACT_QUEUE: {
 			M_INC(j->rm->invocations);
 			hist_observe(&j->tm->delivery_latency, age_ms);
-			sqs_notify(n, j->queue_ref);
+			const sqs_ref *q = j->queue_ref;
+			if (!*notified_qid || memcmp(*notified_qid, q->qid, 16) != 0)
+				sqs_notify(n, q); /* once per queue and group */
+			*notified_qid = q->qid;
 			break;
-		case ACT_FORWARD:
+		}
+		case ACT_FORWARD: /* the index write that carried this outcome told the engine of the new tasks */
 			M_INC(j->rm->invocations);
 			hist_observe(&j->tm->delivery_latency, age_ms);
-			for (size_t i = 0; i < j->fwd.n_targets; i++)
-				deliver_notify(n, j->fwd.targets[i]);
 			break;
 		case ACT_DLQ:
 			M_INC(j->rm->invocations);
@@ -239,7 +254,98 @@ static void outcome_done(void *arg, bb_err err)
 	} else if (act == ACT_DLQ && err == BB_ENOSPC) {
 		M_INC(j->rm->failed_to_dlq);
 	}
-	job_post_done(d, j);
+}
+
+static void outcome_done(void *arg, bb_err err)
+{
+	job *j = arg;
+	const uint8_t *qid = NULL;
+	outcome_record(j, err, &qid);
+	job_post_done(j->d, j);
+}
+
+/* ---- outcome groups --------------------------------------------------------------------------
+ * The outcomes that end in one loop of the delivery thread are written as one store write: one
+ * nested transaction instead of one per job, one wake-up of the delivery thread instead of one per
+ * job. If one of them fails on its own (a message the queue refuses, say), the group's changes are
+ * discarded and each job is written alone, so one job's failure never costs another's outcome. Forwards
+ * to another bus always go alone (their apply assigns sequence numbers). */
+typedef struct outgroup {
+	deliver *d;
+	db_write w;
+	size_t n;
+	bool job_failed;   /* an apply failed for a reason of its own */
+	job *jobs[];
+} outgroup;
+
+static bb_err group_apply(db *dbh, MDB_txn *txn, void *arg)
+{
+	outgroup *g = arg;
+	for (size_t i = 0; i < g->n; i++) {
+		bb_err e = outcome_apply(dbh, txn, g->jobs[i]);
+		if (e != BB_OK) {
+			g->job_failed = e != BB_ENOSPC && e != BB_EIO;
+			return e;
+		}
+	}
+	return BB_OK;
+}
+
+static void submit_one(deliver *d, job *j)
+{
+	j->w = (db_write){.apply = outcome_apply, .done = outcome_done, .arg = j};
+	bb_err e = db_submit(d->n->db, &j->w);
+	if (e != BB_OK) {
+		j->write_err = e;
+		job_post_done(d, j);
+	}
+}
+
+static void group_done(void *arg, bb_err err)
+{
+	outgroup *g = arg;
+	deliver *d = g->d;
+	if (err != BB_OK && g->job_failed) {
+		for (size_t i = 0; i < g->n; i++)
+			submit_one(d, g->jobs[i]); /* from the writer's completion: db_submit does not block */
+		free(g);
+		return;
+	}
+	const uint8_t *qid = NULL;
+	for (size_t i = 0; i < g->n; i++)
+		outcome_record(g->jobs[i], err, &qid);
+	job_post_done_many(d, g->jobs, g->n);
+	free(g);
+}
+
+void write_flush(deliver *d)
+{
+	size_t n = d->n_outq;
+	if (!n)
+		return;
+	d->n_outq = 0;
+	if (n == 1) {
+		submit_one(d, d->outq[0]);
+		return;
+	}
+	outgroup *g = malloc(sizeof *g + n * sizeof(job *));
+	if (!g) {
+		for (size_t i = 0; i < n; i++)
+			submit_one(d, d->outq[i]);
+		return;
+	}
+	g->d = d;
+	g->n = n;
+	g->job_failed = false;
+	memcpy(g->jobs, d->outq, n * sizeof(job *));
+	g->w = (db_write){.apply = group_apply, .done = group_done, .arg = g};
+	bb_err e = db_submit(d->n->db, &g->w);
+	if (e != BB_OK) {
+		for (size_t i = 0; i < n; i++)
+			g->jobs[i]->write_err = e;
+		job_post_done_many(d, g->jobs, n);
+		free(g);
+	}
 }
 
 void write_outcome(deliver *d, job *j)
@@ -266,10 +372,33 @@ void write_outcome(deliver *d, job *j)
 	}
 	j->act = act;
 	j->rescheduled = act == ACT_RESCHEDULE;
-	j->w = (db_write){.apply = outcome_apply, .done = outcome_done, .arg = j};
-	bb_err e = db_submit(n->db, &j->w);
-	if (e != BB_OK) {
-		j->write_err = e;
+	/* a fresh first attempt that was delivered or dropped before its task was put: the task never
+	 * will be, and there is nothing to write. Only then: a queue message must be written in the same
+	 * store commit as the task or after it (a crash between the two must not lose the event). */
+	if (j->fresh_cell && act == ACT_DELETE && evlog_fresh_cancel(j->fresh_cell)) {
+		j->cancelled = true;
+		const uint8_t *qid = NULL;
+		outcome_record(j, BB_OK, &qid);
 		job_post_done(d, j);
+		return;
 	}
+	/* every other outcome of a fresh attempt updates or deletes its task: that write must follow the
+	 * index write that puts the task */
+	if (j->fresh_ix)
+		evlog_fresh_wait(j->fresh_ix);
+	if (act == ACT_FORWARD) {
+		/* the event goes to the target bus's log first; the store write that indexes it also deletes
+		 * this task (a crash between the two forwards it again: a duplicate, never a loss) */
+		j->fwd_app = (ev_append){.e = &j->fwd, .n_entries = 1, .rt = j->fwd_rt, .extra_apply = outcome_apply,
+					 .extra_done = outcome_done, .extra_arg = j};
+		bb_err e = evlog_append_submit(n, &j->fwd_app);
+		if (e != BB_OK) {
+			j->write_err = e;
+			job_post_done(d, j);
+		}
+		return;
+	}
+	if (d->n_outq == OUTQ_MAX)
+		write_flush(d);
+	d->outq[d->n_outq++] = j;
 }

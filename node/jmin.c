@@ -6,6 +6,7 @@
  * hostile detail cannot exhaust the stack (the parser is iterative anyway). The input is assumed to be
  * UTF-8 (it comes out of a jansson-decoded string).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "node_int.h"
@@ -26,10 +27,29 @@ static void ws(jm *j)
 static bool hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 static bool digit(char c) { return c >= '0' && c <= '9'; }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Whether none of the 8 bytes at p is '"', '\\' or below 0x20 (SWAR zero-byte tests; bytes >= 0x80 are
+ * fine here: the input is valid UTF-8 already). */
+static bool plain8(const char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\'), lo = w & ~HIGHS;
+	/* below 0x20: a byte whose low 7 bits are < 0x20 and whose high bit is clear */
+	uint64_t ctl = ((lo - ONES * 0x20) & ~lo & HIGHS) & ~w;
+	return (ctl | ((q - ONES) & ~q & HIGHS) | ((b - ONES) & ~b & HIGHS)) == 0;
+}
+
 static bool string(jm *j)
 {
 	const char *s = j->p++;
 	while (j->p < j->end) {
+		while (j->end - j->p >= 8 && plain8(j->p))
+			j->p += 8;
+		if (j->p >= j->end)
+			break;
 		unsigned char c = (unsigned char)*j->p;
 		if (c == '"') {
 			j->p++;

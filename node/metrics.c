@@ -40,7 +40,12 @@ struct metrics {
 	mentry **tab;          /* hash of series by kind + labels; grows at load 1 */
 	size_t tab_cap, n;
 	_Atomic uint64_t put_entries_unknown_bus, deliveries_dropped_no_target;
+	histogram log_sync, store_commit; /* node-wide: bus log fdatasync, store commit durations */
 };
+
+void metrics_observe_log_sync(metrics *m, double ms) { hist_observe(&m->log_sync, ms); }
+void metrics_observe_store_commit(metrics *m, double ms) { hist_observe(&m->store_commit, ms); }
+
 
 metrics *metrics_new(void)
 {
@@ -295,6 +300,20 @@ static void hist_family(outbuf *o, metrics *m, const char *name, const char *hel
 	}
 }
 
+static void hist_one(outbuf *o, const char *name, const char *help, histogram *h)
+{
+	out(o, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	unsigned long long cum = 0;
+	for (size_t i = 0; i <= HIST_BUCKETS; i++) {
+		cum += LOAD(h->buckets[i]);
+		if (i < HIST_BUCKETS)
+			out(o, "%s_bucket{le=\"%g\"} %llu\n", name, hist_le_ms[i] / 1000.0, cum);
+		else
+			out(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+	}
+	out(o, "%s_sum %.6f\n%s_count %llu\n", name, (double)LOAD(h->sum_us) / 1e6, name, cum);
+}
+
 /* Built-in queue depths: one gauge family with a state label (visible / in_flight / delayed). */
 static void queue_depth(void *ctx, const char *account, const char *name, uint64_t visible, uint64_t inflight,
 			uint64_t delayed)
@@ -353,6 +372,30 @@ char *metrics_render(node *n, size_t *len)
 	for (size_t i = 0; i < BB_ARRAY_LEN(node_series); i++)
 		out(&o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", node_series[i].name, node_series[i].help,
 		    node_series[i].name, node_series[i].type, node_series[i].name, (unsigned long long)node_series[i].v);
+	evlog_stats ls;
+	evlog_get_stats(n, &ls);
+	out(&o, "# HELP busbar_log_bytes bytes in the bus log's files\n# TYPE busbar_log_bytes gauge\nbusbar_log_bytes %llu\n",
+	    (unsigned long long)ls.bytes);
+	out(&o, "# HELP busbar_log_files files of the bus log\n# TYPE busbar_log_files gauge\nbusbar_log_files %llu\n",
+	    (unsigned long long)ls.files);
+	out(&o, "# HELP busbar_log_appends_total appends to the bus log (one per PutEvents or forward)\n"
+		"# TYPE busbar_log_appends_total counter\nbusbar_log_appends_total %llu\n",
+	    (unsigned long long)ls.appends);
+	out(&o, "# HELP busbar_log_commits_total group commits of the bus log (one fdatasync each)\n"
+		"# TYPE busbar_log_commits_total counter\nbusbar_log_commits_total %llu\n",
+	    (unsigned long long)ls.batches);
+	out(&o, "# HELP busbar_log_sync_seconds_total time the bus log spent in fdatasync\n"
+		"# TYPE busbar_log_sync_seconds_total counter\nbusbar_log_sync_seconds_total %.6f\n",
+	    (double)ls.sync_ns / 1e9);
+	out(&o, "# HELP busbar_store_apply_seconds_total store writer time spent applying writes\n"
+		"# TYPE busbar_store_apply_seconds_total counter\nbusbar_store_apply_seconds_total %.6f\n",
+	    (double)ds.apply_ns / 1e9);
+	out(&o, "# HELP busbar_store_commit_seconds_total store writer time spent committing (page writes and fsync)\n"
+		"# TYPE busbar_store_commit_seconds_total counter\nbusbar_store_commit_seconds_total %.6f\n",
+	    (double)ds.commit_ns / 1e9);
+	hist_one(&o, "busbar_log_sync_duration_seconds", "bus log group commits: time in fdatasync", &m->log_sync);
+	hist_one(&o, "busbar_store_commit_duration_seconds", "store (LMDB) commits: page writes and fsyncs",
+		 &m->store_commit);
 	out(&o, "# HELP busbar_queue_messages messages in a built-in queue by state\n# TYPE busbar_queue_messages gauge\n");
 	sqs_foreach_depth(n, queue_depth, &o);
 	if (o.oom) {

@@ -31,6 +31,7 @@ void node_config_defaults(node_config *c)
 	c->max_inflight = 256;
 	c->max_body_bytes = 1 << 20;
 	c->conn_timeout_s = 60;
+	c->http_threads = 2;
 	c->write_timeout_ms = 10000;
 	c->max_skew_s = 900;
 	c->raft_election_ms = 1000;
@@ -191,6 +192,13 @@ static void data_plane_stop(node *n)
 	n->metrics = NULL;
 }
 
+static void store_committed(void *ctx, int64_t ns)
+{
+	node *n = ctx;
+	if (n->metrics)
+		metrics_observe_store_commit(n->metrics, (double)ns / 1e6);
+}
+
 bb_err node_start(const node_config *cfg, node **out)
 {
 	bb_err e;
@@ -261,7 +269,9 @@ bb_err node_start(const node_config *cfg, node **out)
 	db_config dc = {.dir = store_dir,
 			.map_bytes = cfg->store_max_bytes,
 			.max_queued = cfg->store_max_queued,
-			.no_sync = cfg->store_no_sync};
+			.no_sync = cfg->store_no_sync,
+			.on_commit = store_committed,
+			.on_commit_ctx = n};
 	if ((e = db_open(&dc, &n->db)) != BB_OK) {
 		BB_LOGE("node", "msg=\"cannot open the node store\" dir=\"%s\"", store_dir);
 		goto err_meta;

@@ -31,6 +31,7 @@ typedef struct node_config {
 	unsigned max_inflight;         /* concurrent API requests before ThrottlingException */
 	size_t max_body_bytes;         /* largest accepted request body */
 	unsigned conn_timeout_s;       /* idle connection timeout */
+	unsigned http_threads;         /* HTTP threads (each an epoll loop; requests never block them) */
 	unsigned write_timeout_ms;     /* how long a control-plane write may wait for raft */
 	int max_skew_s;                /* SigV4 allowed clock skew */
 	unsigned raft_election_ms;

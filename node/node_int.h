@@ -1,8 +1,8 @@
 /* node/node_int.h — private declarations shared by the files of node/ (not a public header).
  *
- * Request path: http.c (libmicrohttpd, one thread per connection) collects a bounded body and calls
- * api_handle(); api.c authenticates (policy/), finds the operation in its table and runs the
- * handler; handlers read an immutable metadata snapshot (raft/) and, for writes, build a
+ * Request path: http.c (libmicrohttpd, a few epoll threads) collects a bounded body and calls
+ * api_handle_async() (PutEvents) or, on a worker thread (http_work.c), api_handle(); api.c
+ * authenticates (policy/), finds the operation in its table and runs the handler; handlers read an immutable metadata snapshot (raft/) and, for writes, build a
  * transaction of compare-and-set ops that api_write() submits through raft, retrying on conflict.
  * Records are stored as compact JSON objects under the keys built by store.c.
  */
@@ -17,12 +17,14 @@
 #include "../raft/meta.h"
 #include "node.h"
 #include "db/db.h"
+#include "seglog/seglog.h"
 #include "pattern/pat.h"
 
 struct MHD_Daemon;
 typedef struct metrics metrics;
 typedef struct route route;
 typedef struct evlog evlog;
+typedef struct http_work http_work;
 typedef struct deliver deliver;
 struct sqs_state;
 
@@ -40,6 +42,9 @@ struct node {
 	struct MHD_Daemon *mhd;
 	unsigned port;
 	_Atomic unsigned inflight;
+	_Atomic unsigned http_pending; /* requests suspended while they run elsewhere (http.c) */
+	_Atomic bool http_draining;    /* stopping: new requests are refused */
+	http_work *work;               /* blocking requests (http_work.c) */
 	struct sqs_state *sqs; /* built-in queues: long-poll waiters, sweeper (sqs_wait.c) */
 };
 
@@ -47,15 +52,22 @@ struct node {
 typedef struct api_call {
 	node *n;
 	const char *op;        /* operation name, e.g. "PutRule" */
-	json_t *in;            /* request body (a JSON object), owned */
+	json_t *in;            /* request body (a JSON object), owned; NULL for raw-body operations */
+	const char *body;      /* the raw request body (borrowed for the call) and its length */
+	size_t body_len;
 	json_t *out;           /* response body on success, owned */
+	char *out_raw;         /* or the response body as JSON text (malloc'd, owned), preferred over out */
 	pol_identity who;      /* verified caller */
 	char request_id[37];
 	int status;            /* HTTP status of an error */
 	char err_type[64];     /* AWS error code; empty on success */
-	char err_msg[32768];
 	meta_snap *snap;       /* read snapshot, acquired by api_snap() and released by the dispatcher */
+	char err_msg[32768];   /* last: api_call_init clears only its first byte */
 } api_call;
+
+/* Parses c->body as the operation's JSON object into c->in with AWS's SerializationException for
+ * bad JSON (what the dispatcher does for every operation but the raw-body ones). 0 or -1. */
+int api_parse_body(api_call *c);
 
 /* Sets the call's error (first one wins) and returns -1 so handlers can `return api_error(...)`. */
 int api_error(api_call *c, int status, const char *type, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -99,6 +111,22 @@ typedef struct api_request {
 	const uint8_t *body;
 	size_t body_len;
 } api_request;
+/* An answer, for calls that complete away from the HTTP thread. */
+typedef struct api_resp {
+	int status;
+	char *body;                /* malloc'd; the receiver frees it */
+	const char *ctype;         /* static */
+	char request_id[37];
+	char err_type[64];         /* x-amzn-ErrorType, "" for none */
+	char query_error[128];     /* x-amzn-query-error, "" for none */
+} api_resp;
+/* Whether rq is answered by api_handle_async (PutEvents) rather than the blocking api_handle. */
+bool api_is_async(const api_request *rq);
+/* Handles rq (one api_is_async accepts) without blocking: returns true when done(arg, resp) will
+ * deliver the answer later from another thread (resp borrowed for that call; rq borrowed until then),
+ * or false with *resp filled now. */
+bool api_handle_async(node *n, const api_request *rq, api_resp *resp, void (*done)(void *arg, api_resp *resp),
+		      void *arg);
 /* The AWS JSON error body {"__type": type, "message": msg}; malloc'd (NULL only if out of memory). */
 char *api_error_body(const char *type, const char *msg);
 /* *query_error is the x-amzn-query-error header value to send ("<LegacyCode>;Sender"), or NULL. */
@@ -130,6 +158,11 @@ int op_untag_resource(api_call *c);
 int op_list_tags_for_resource(api_call *c);
 int op_test_event_pattern(api_call *c);
 int op_put_events(api_call *c);
+/* PutEvents without blocking (http.c): returns 1 when the answer comes later — done(arg, rc) runs on
+ * the store writer with c filled as op_put_events would leave it (rc 0, or -1 with the error) — else
+ * the op_put_events result now (done is not called). c is borrowed until done. */
+typedef struct pe_call pe_call;
+int op_put_events_async(api_call *c, void (*done)(void *arg, int rc), void *arg);
 int op_create_connection(api_call *c);
 int op_describe_connection(api_call *c);
 int op_update_connection(api_call *c);
@@ -224,12 +257,19 @@ void arn_rule(api_call *c, const char *bus, const char *rule, char *out, size_t 
 char *token_make(const char *last);               /* malloc'd */
 int token_parse(api_call *c, const char *tok, char *last, size_t cap); /* -1 with ValidationException */
 
-/* ---- HTTP server (http.c) ---------------------------------------------------------------- */
+/* ---- HTTP server (http.c, http_work.c) --------------------------------------------------- */
 struct sockaddr;
 /* Starts serving on addr; sets n->mhd and n->port. BB_EIO if the port cannot be bound. */
 bb_err http_start(node *n, const struct sockaddr *addr);
 /* Stops the server; in-flight requests finish first. */
 void http_stop(node *n);
+/* The workers that run blocking requests (everything but PutEvents) off the HTTP threads: threads
+ * are started on demand, at most max of them (one per request in flight, which max_inflight bounds),
+ * and leave after a while idle. http_work_submit queues fn(arg) (never blocks); BB_ENOMEM when no
+ * thread could be started for it. http_work_stop waits for queued work and joins every thread. */
+bb_err http_work_start(unsigned max, http_work **out);
+bb_err http_work_submit(http_work *w, void (*fn)(void *arg), void *arg);
+void http_work_stop(http_work *w);
 
 /* A meta_scan_fn that visits everything (for counting with meta_snap_scan's return value). */
 bool scan_count_all(void *ctx, const meta_val *v);
@@ -284,6 +324,8 @@ target_metrics *metrics_target(metrics *m, const char *account, const char *bus,
 bus_metrics *metrics_bus(metrics *m, const char *account, const char *bus);
 void hist_observe(histogram *h, double ms);
 void metrics_count_unknown_bus(metrics *m, uint64_t n);
+void metrics_observe_log_sync(metrics *m, double ms);
+void metrics_observe_store_commit(metrics *m, double ms);
 void metrics_count_dropped(metrics *m);
 /* The Prometheus text exposition; malloc'd, NULL if out of memory. */
 char *metrics_render(node *n, size_t *len);
@@ -341,6 +383,8 @@ bb_err route_start(node *n);
 void route_stop(node *n);
 /* The current table with a reference; never NULL after route_start. Any thread. */
 route_table *route_acquire(node *n);
+/* Another reference to t (which the caller holds). */
+route_table *route_hold(route_table *t);
 void route_release(route_table *t);
 const route_bus *route_find_bus(const route_table *t, const char *account, const char *bus);
 /* Finds a target by its task-table key; NULL when the bus, rule or target is gone. */
@@ -350,7 +394,7 @@ const route_target *route_find_target(const route_table *t, const char *key, con
  * event after the API call that made it returns). BB_ETIMEDOUT after timeout_ms. */
 bb_err route_wait(node *n, uint64_t index, int timeout_ms);
 
-/* ---- bus log (evlog.c) -------------------------------------------------------------------- */
+/* ---- bus log (evlog.c; bytes in node/seglog) ---------------------------------------------- */
 /* One event to append: the delivered envelope plus the targets it matched (one delivery task each). */
 typedef struct ev_entry {
 	const char *bus_key;            /* "<acct>/<bus>", borrowed */
@@ -361,7 +405,8 @@ typedef struct ev_entry {
 	size_t n_targets;
 	uint64_t seq;                   /* out: its sequence number */
 } ev_entry;
-/* A stored event, read back (pointers into the read transaction's pages). */
+/* A stored event, read back. Pointers into owned (free with evlog_record_free) or, for an event of
+ * the older format, into the read transaction's pages. */
 typedef struct ev_record {
 	uint8_t hops;
 	int64_t ingest_ms;
@@ -369,36 +414,141 @@ typedef struct ev_record {
 	size_t bus_key_len;
 	const char *envelope;
 	size_t len;
+	void *owned;
 } ev_record;
-/* Task values: attempts so far and the ingest time (the event's age counts from it). */
+/* Task values: attempts so far, the ingest time (the event's age counts from it) and where the event
+ * is in the log (rec_size 0: an older-format task, whose event is in the store's log table). */
 typedef struct ev_task {
 	uint32_t attempts;
 	int64_t ingest_ms;
+	uint64_t lsn;
+	uint32_t rec_size;
 } ev_task;
 #define TASK_KEY_MAX 512
 
+/* Opens the bus log (<data-dir>/store/log), indexes records acknowledged but not yet indexed before
+ * a crash, and starts retention. After db_open, before deliver_start. */
 bb_err evlog_start(node *n);
 void evlog_stop(node *n);
-/* Appends entries and their delivery tasks (writer thread, inside a db apply). */
-bb_err evlog_append_txn(node *n, MDB_txn *txn, ev_entry *e, size_t n_entries, int64_t now_ms);
-/* Appends entries durably (blocking until fsync'd), then tells the delivery engine about the new
- * tasks. BB_EBUSY when the store queue is full, BB_ENOSPC, BB_EIO. Not on the writer thread. */
-bb_err evlog_append(node *n, ev_entry *e, size_t n_entries);
-/* Reads event seq. BB_ENOTFOUND if it is gone (retention). */
-bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, ev_record *out);
+
+/* An append: fill e, n_entries, rt (the routing table the targets belong to; borrowed for the call,
+ * a reference is kept as long as needed), done and arg, then evlog_append_submit. done(arg, err) runs
+ * on the log's writer once the events are durable (e[i].seq set) or failed; a and e are borrowed
+ * until then. Their delivery tasks are then written to the store, off the answer's path, and the
+ * delivery engine is told when they are there. extra_apply, if set, runs in that same store write
+ * (after the tasks) and extra_done(extra_arg, err) after it: a bus-to-bus forward deletes its own
+ * task there. Returns BB_OK, or BB_EBUSY (queues full: throttle), BB_ENOSPC, BB_ENOMEM, BB_ESHUTDOWN —
+ * then nothing is called. */
+typedef struct ev_append {
+	ev_entry *e;
+	size_t n_entries;
+	route_table *rt;
+	void (*done)(void *arg, bb_err err);
+	void *arg;
+	bb_err (*extra_apply)(db *d, MDB_txn *txn, void *arg);
+	void (*extra_done)(void *arg, bb_err err);
+	void *extra_arg;
+	/* private */
+	node *n;
+	int64_t now_ms;
+	struct seglog_rec *recs;
+	struct ix_job *ix;
+	struct seglog_append app;
+} ev_append;
+bb_err evlog_append_submit(node *n, ev_append *a);
+/* The same, blocking until durable. Not on a writer thread. */
+bb_err evlog_append(node *n, route_table *rt, ev_entry *e, size_t n_entries);
+/* Reads event seq, whose task value is t (NULL: an older-format event). BB_ENOTFOUND if it is gone
+ * (retention), BB_ECORRUPT, BB_EIO. txn is a read transaction (older-format events only). */
+bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, const ev_task *t, ev_record *out);
+void evlog_record_free(ev_record *r);
 /* Task keys: target_key '\0' due_ms(8, big endian) seq(8). Returns the key length (0 if too long). */
 size_t task_key(uint8_t *out, const char *target_key, int64_t due_ms, uint64_t seq);
 void task_key_parse(const uint8_t *k, size_t len, size_t *prefix_len, int64_t *due_ms, uint64_t *seq);
 bb_err task_put(node *n, MDB_txn *txn, const uint8_t *key, size_t klen, const ev_task *t);
+/* Encodes a task value into v; returns its length (24, or 16 for an older-format task). */
+size_t task_value(uint8_t v[24], const ev_task *t);
 /* Decodes a task value (a malformed one reads as zero attempts, ingested at 0: it expires at once). */
 void task_decode(const void *val, size_t len, ev_task *t);
+/* A PutEvents is being read (+1) / has been submitted or answered (-1): lets the log's group commit
+ * wait a moment (300 µs at most) for requests already in the node (seglog_expect). Any thread. */
+void evlog_expect(node *n, int delta);
+/* For /metrics. */
+typedef struct evlog_stats {
+	uint64_t bytes, files, appends, batches, sync_ns;
+} evlog_stats;
+void evlog_get_stats(node *n, evlog_stats *out);
 
 /* ---- delivery engine (deliver*.c) ---------------------------------------------------------- */
 bb_err deliver_start(node *n);
 void deliver_stop(node *n);
 void deliver_free(node *n);
+/* A first attempt to make: the task (target, ingest ms, seq) whose event is at lsn (size bytes). */
+typedef struct fresh_item {
+	uint64_t seq, lsn;
+	int64_t ingest_ms;
+	uint32_t size;
+	void *ix;                 /* a reference on the index write holding cell (evlog_fresh_release) */
+	_Atomic uint8_t *cell;    /* evlog_fresh_cancel: the task need not be put any more */
+} fresh_item;
+/* A fresh first attempt ended for good (delivered, or dropped) before its task was put: returns true
+ * if the task will not be put at all (then there is nothing to delete either). Any thread. */
+bool evlog_fresh_cancel(_Atomic uint8_t *cell);
+/* Returns once the index write holding ix is submitted to the store (or failed to be): a write
+ * submitted after this follows it in the store's FIFO order. */
+void evlog_fresh_wait(void *ix);
+void evlog_fresh_release(void *ix);
+/* New first attempts, posted when their events' log commit is done and before their tasks' store
+ * write is submitted: the engine starts them without waiting for that commit (deliver_fresh.c).
+ * targets[i] goes with items[i]; runs of one target are grouped. Any thread; borrowed for the call.
+ * Returns false when none was posted (over the bound): the items' references stay the caller's. */
+bool deliver_fresh_post(node *n, const route_target *const *targets, const fresh_item *items, size_t count);
 /* New tasks for t were committed: wake the engine. Any thread. */
 void deliver_notify(node *n, const route_target *t);
+/* The same for count targets at once (one lock, one wake-up); t borrowed for the call. */
+void deliver_notify_many(node *n, const route_target *const *t, size_t count);
+
+/* ---- direct JSON output (jout.c) ----------------------------------------------------------- */
+/* A growable buffer of JSON text; zero-initialize. Strings are escaped exactly as jansson's compact
+ * json_dumps escapes them. jo_finish returns the malloc'd, NUL-terminated text (NULL if an
+ * allocation failed) and resets o. */
+typedef struct jout {
+	char *p;
+	size_t len, cap;
+	bool oom;
+} jout;
+void jo_raw(jout *o, const char *s, size_t n);
+void jo_lit(jout *o, const char *s);           /* raw text, strlen(s) bytes */
+void jo_str(jout *o, const char *s, size_t n); /* a JSON string literal of n bytes */
+void jo_cstr(jout *o, const char *s);
+char *jo_finish(jout *o);
+
+/* ---- PutEvents request reader (pe_parse.c) ------------------------------------------------- */
+#define PE_MAX_ENTRIES 10
+#define PE_MAX_RESOURCES 256
+/* One entry's members (NULL when absent). Strings are NUL-terminated, borrowed from the pe_parsed
+ * arena or from the jansson tree of the general reader. */
+typedef struct pe_fields {
+	const char *source, *detail_type, *detail, *bus_in, *trace;
+	size_t detail_len;
+	const char **resources;
+	size_t n_resources;
+	bool has_time;
+	double time_s;
+} pe_fields;
+typedef struct pe_parsed {
+	pe_fields f[PE_MAX_ENTRIES];
+	size_t n;
+	const char *res[PE_MAX_RESOURCES];
+	size_t n_res;
+	char *arena;       /* decoded strings (fast reader) or resource pointers (general reader), owned */
+} pe_parsed;
+enum { PE_PARSED = 0, PE_GENERAL = 1 };
+/* Reads a PutEvents body of the ordinary shape (see pe_parse.c) into out: PE_PARSED (1..10
+ * entries; free with pe_parsed_free), or PE_GENERAL when the body must go through jansson (nothing
+ * to free). body is borrowed for the call; the strings live in out. Any thread. */
+int pe_parse_fast(const char *body, size_t len, pe_parsed *out);
+void pe_parsed_free(pe_parsed *p);
 
 /* JSON validation + minification (jmin.c): writes at most len bytes to out. */
 bool json_minify(const char *in, size_t len, char *out, size_t *out_len, bool object_only);

@@ -104,6 +104,12 @@ route_table *route_acquire(node *n)
 	return t;
 }
 
+route_table *route_hold(route_table *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
 static int bus_cmp_key(const void *k, const void *e) { return strcmp(k, (*(route_bus *const *)e)->key); }
 
 const route_bus *route_find_bus(const route_table *t, const char *account, const char *bus)
@@ -522,6 +528,7 @@ static void rebuild(route *r, meta_snap *s)
 
 static void *router_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bb-router");
 	route *r = arg;
 	uint64_t built = r->cur->index;
 	for (;;) {

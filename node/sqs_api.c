@@ -14,6 +14,7 @@
  * Errors come from one table: the JSON code a handler names, the legacy query code, the HTTP status.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -207,7 +208,8 @@ int sqs_handle(node *n, const api_request *rq, int proto, char **resp_body, cons
 	       char request_id[37], const char **err_type, const char **query_error)
 {
 	sqs_call sc;
-	memset(&sc, 0, sizeof sc);
+	memset(&sc, 0, offsetof(sqs_call, c) + offsetof(api_call, err_msg));
+	sc.c.err_msg[0] = '\0';
 	api_call *c = &sc.c;
 	c->n = n;
 	c->op = "?";
@@ -251,7 +253,12 @@ int sqs_handle(node *n, const api_request *rq, int proto, char **resp_body, cons
 			BB_LOGD("sqs", "msg=\"request rejected\" op=%s type=%s request_id=%s", c->op, c->err_type,
 				c->request_id);
 	} else if (proto == SQS_PROTO_JSON) {
-		*resp_body = c->out ? json_dumps(c->out, JSON_COMPACT | JSON_PRESERVE_ORDER) : strdup("{}");
+		if (c->out_raw) {
+			*resp_body = c->out_raw;
+			c->out_raw = NULL;
+		} else {
+			*resp_body = c->out ? json_dumps(c->out, JSON_COMPACT | JSON_PRESERVE_ORDER) : strdup("{}");
+		}
 	} else {
 		*resp_body = sqs_query_result(op, c->out, c->request_id);
 	}
@@ -263,6 +270,7 @@ int sqs_handle(node *n, const api_request *rq, int proto, char **resp_body, cons
 		meta_snap_release(c->snap);
 	json_decref(c->in);
 	json_decref(c->out);
+	free(c->out_raw);
 	return status;
 }
 

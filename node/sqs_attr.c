@@ -258,8 +258,10 @@ int sqs_op_get_queue_attributes(sqs_call *sc)
 	int64_t now = bb_wall_ms(c->n->clock);
 	if (all || json_object_get(want, "ApproximateNumberOfMessages") ||
 	    json_object_get(want, "ApproximateNumberOfMessagesNotVisible") ||
-	    json_object_get(want, "ApproximateNumberOfMessagesDelayed"))
+	    json_object_get(want, "ApproximateNumberOfMessagesDelayed")) {
+		db_barrier(c->n->db); /* receives are answered before their commit: count after it */
 		sqs_store_counts(c->n->db, q.ref.qid, now, &vis, &inflight, &delayed);
+	}
 	json_t *attrs = json_object_get(q.rec, "Attributes");
 	/* alphabetical, as AWS lists them */
 	static const char *const order[] = {

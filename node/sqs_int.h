@@ -35,10 +35,10 @@ enum sqs_proto { SQS_PROTO_NONE = 0, SQS_PROTO_JSON = 1, SQS_PROTO_QUERY = 2 };
 
 /* One SQS call: the shared api_call plus what SQS needs of the HTTP request. */
 typedef struct sqs_call {
-	api_call c;
 	int proto;
 	const char *path; /* request path (query requests may address the queue by it) */
 	char host[256];   /* Host header: queue URLs are http://<host>/<account>/<name> */
+	api_call c;       /* last: its message buffer (32 KiB) needs clearing of its first byte only */
 } sqs_call;
 
 typedef int (*sqs_op_fn)(sqs_call *sc);

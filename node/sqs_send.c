@@ -65,6 +65,17 @@ static bool chars_ok(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	while (p < end) {
+		/* runs of printable ASCII, eight bytes at a time: no byte >= 0x80 and none < 0x20 */
+		while (end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			if ((w & 0x8080808080808080ull) ||
+			    ((w - 0x2020202020202020ull) & ~w & 0x8080808080808080ull))
+				break;
+			p += 8;
+		}
+		if (p >= end)
+			break;
 		uint32_t cp;
 		if (*p < 0x80) {
 			cp = *p++;

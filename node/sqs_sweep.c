@@ -88,6 +88,7 @@ void sqs_foreach_depth(node *n,
 				  uint64_t inflight, uint64_t delayed),
 		       void *ctx)
 {
+	db_barrier(n->db); /* receives are answered before their commit: count after it */
 	depth_ctx dc = {n, fn, ctx, bb_wall_ms(n->clock)};
 	meta_snap *s = meta_snap_acquire(n->meta);
 	sqs_foreach_queue(s, depth_visit, &dc);
@@ -208,6 +209,7 @@ static bool sweep_pass(struct sqs_sweeper *sw)
 
 static void *sweep_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bb-sqs-sweep");
 	struct sqs_sweeper *sw = arg;
 	pthread_mutex_lock(&sw->mu);
 	while (!sw->stop) {

@@ -152,6 +152,12 @@ bb_err pol_canonical_request(pol_sink *s, const pol_request *req, const pol_cano
 	return BB_OK;
 }
 
+bool pol_payload_declared(const pol_request *req)
+{
+	const pol_header *h;
+	return pol_header_find(req, "x-amz-content-sha256", 20, &h) && h->value;
+}
+
 size_t pol_payload_hash(const pol_request *req, char out[65])
 {
 	const pol_header *h;

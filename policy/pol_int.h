@@ -114,6 +114,8 @@ bb_err pol_canonical_request(pol_sink *s, const pol_request *req, const pol_cano
 /* Payload hash: the trimmed x-amz-content-sha256 header value if present (≤ 64 bytes + NUL), else hex
  * SHA-256 of the body. Writes into out[65]; returns its length. */
 size_t pol_payload_hash(const pol_request *req, char out[65]);
+/* Whether req carries an x-amz-content-sha256 header (then the body must be hashed to check it). */
+bool pol_payload_declared(const pol_request *req);
 
 /* Computes the hex signature of req (steps 2-5): canonical request per in, string to sign for
  * amz_date ("YYYYMMDDTHHMMSSZ") and scope ("date8/region/service/aws4_request"), key from secret.

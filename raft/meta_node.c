@@ -22,6 +22,7 @@
  */
 #include "meta_int.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,7 @@ static void on_wake(uv_async_t *h)
 
 static void *loop_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bb-raft");
 	meta_node *n = arg;
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	return NULL;

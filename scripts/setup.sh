@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang
   libraft-dev libuv1-dev libnng-dev libmsgpack-dev libsodium-dev
-  libmicrohttpd-dev libcurl4-openssl-dev liblmdb-dev libjansson-dev
+  libmicrohttpd-dev libcurl4-openssl-dev libssl-dev liblmdb-dev libjansson-dev
   libcmocka-dev zlib1g-dev
   python3 python3-pytest python3-boto3 awscli
   prometheus curl procps iproute2

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -31,10 +32,15 @@ struct db {
 	pthread_cond_t cv;        /* writer waits for work */
 	db_write *head, *tail;    /* queued writes (FIFO) */
 	size_t outstanding;       /* queued + in the running batch */
+	uint64_t submitted;       /* writes ever submitted (ticket of the latest) */
+	uint64_t completed;       /* every write with a ticket <= this has completed */
+	pthread_cond_t done_cv;   /* completed moved (db_barrier waits on it) */
 	bool stopping;
 	pthread_t thread;
 
 	_Atomic uint64_t commits, writes, failed_writes;
+	_Atomic uint64_t apply_ns, commit_ns; /* writer time in applies / in commits (writes + fsync) */
+	_Atomic uint64_t read_since_trim; /* bytes reported by db_note_read since the last trim */
 	void *map_addr; /* the data file's mapping (read-only, shared) */
 	size_t map_len;
 };
@@ -94,29 +100,46 @@ fail_env:
 	return rc;
 }
 
-static void complete(db_write *list, bb_err err_all, bb_err *errs, size_t n)
+/* The writes of one batch, detached from the queue (writer thread only). A write whose done already
+ * ran (early) is never touched again: its owner may have freed it. */
+typedef struct batch {
+	db_write **w;
+	bb_err *errs;
+	bool *done; /* done already ran */
+	size_t n;
+} batch;
+
+static void complete(batch *b, bb_err err_all)
 {
-	size_t i = 0;
-	while (list) {
-		db_write *next = list->next;
-		bb_err e = err_all != BB_OK ? err_all : (errs && i < n ? errs[i] : BB_OK);
-		list->next = NULL;
-		if (list->done)
-			list->done(list->arg, e);
-		list = next;
-		i++;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->done[i])
+			continue;
+		db_write *w = b->w[i];
+		bb_err e = err_all != BB_OK ? err_all : b->errs[i];
+		w->next = NULL;
+		if (w->done)
+			w->done(w->arg, e);
 	}
 }
 
-/* Runs one batch; returns the error of the commit (per-write errors in errs). */
-static bb_err run_batch(db *d, db_write *list, bb_err *errs, size_t n)
+/* Runs one batch; returns the error of the commit (per-write errors in b->errs). */
+static int64_t mono_ns(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bb_err run_batch(db *d, batch *b)
+{
+	int64_t t0 = mono_ns();
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
 	if (rc)
 		return db_err(rc);
-	size_t i = 0, kept = 0;
-	for (db_write *w = list; w && i < n; w = w->next, i++) {
+	size_t kept = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		db_write *w = b->w[i];
 		MDB_txn *sub;
 		rc = mdb_txn_begin(d->env, txn, 0, &sub);
 		if (rc) {
@@ -130,15 +153,27 @@ static bb_err run_batch(db *d, db_write *list, bb_err *errs, size_t n)
 		} else {
 			mdb_txn_abort(sub);
 		}
-		errs[i] = e;
+		b->errs[i] = e;
 		if (e == BB_OK)
 			kept++;
+		if (w->early && (!w->early_if || w->early_if(w->arg))) {
+			b->done[i] = true;
+			w->next = NULL;
+			if (w->done)
+				w->done(w->arg, e); /* before the commit, by request (db_write.early) */
+		}
 	}
+	int64_t t1 = mono_ns();
+	atomic_fetch_add(&d->apply_ns, (uint64_t)(t1 - t0));
 	if (kept == 0) {
 		mdb_txn_abort(txn);
 		return BB_OK;
 	}
 	rc = mdb_txn_commit(txn);
+	int64_t took = mono_ns() - t1;
+	atomic_fetch_add(&d->commit_ns, (uint64_t)took);
+	if (d->cfg.on_commit)
+		d->cfg.on_commit(d->cfg.on_commit_ctx, took);
 	if (rc)
 		return db_err(rc);
 	atomic_fetch_add(&d->commits, 1);
@@ -147,43 +182,64 @@ static bb_err run_batch(db *d, db_write *list, bb_err *errs, size_t n)
 
 static void *writer_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bb-store-writer");
 	db *d = arg;
 	size_t cap = d->cfg.max_batch;
-	bb_err *errs = calloc(cap, sizeof *errs);
+	batch b = {calloc(cap, sizeof *b.w), calloc(cap, sizeof *b.errs), calloc(cap, sizeof *b.done), 0};
+	bool ok = b.w && b.errs && b.done;
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		while (!d->head && !d->stopping)
 			pthread_cond_wait(&d->cv, &d->mu);
 		if (!d->head && d->stopping)
 			break;
-		/* Detach up to cap writes. */
-		db_write *list = d->head, *last = d->head;
-		size_t n = 1;
-		while (last->next && n < cap) {
-			last = last->next;
-			n++;
+		/* Detach up to cap writes (one if the arrays could not be allocated: it fails alone). */
+		b.n = 0;
+		db_write *one = NULL;
+		while (d->head && b.n < (ok ? cap : 1)) {
+			db_write *w = d->head;
+			d->head = w->next;
+			if (ok) {
+				b.w[b.n] = w;
+				b.done[b.n] = false;
+				b.errs[b.n] = BB_OK;
+			} else {
+				one = w;
+			}
+			b.n++;
 		}
-		d->head = last->next;
 		if (!d->head)
 			d->tail = NULL;
-		last->next = NULL;
 		pthread_mutex_unlock(&d->mu);
 
-		bb_err e = errs ? run_batch(d, list, errs, n) : BB_ENOMEM;
-		if (e != BB_OK)
-			BB_LOGW("db", "msg=\"batch failed\" writes=%zu err=%s", n, bb_errname(e));
-		atomic_fetch_add(&d->writes, n);
-		size_t failed = 0;
-		for (size_t i = 0; i < n; i++)
-			failed += (e != BB_OK || errs[i] != BB_OK);
-		atomic_fetch_add(&d->failed_writes, failed);
-		complete(list, e, errs, n);
+		size_t n = b.n;
+		if (!ok) {
+			one->next = NULL;
+			if (one->done)
+				one->done(one->arg, BB_ENOMEM);
+			atomic_fetch_add(&d->writes, 1);
+			atomic_fetch_add(&d->failed_writes, 1);
+		} else {
+			bb_err e = run_batch(d, &b);
+			if (e != BB_OK)
+				BB_LOGW("db", "msg=\"batch failed\" writes=%zu err=%s", n, bb_errname(e));
+			atomic_fetch_add(&d->writes, n);
+			size_t failed = 0;
+			for (size_t i = 0; i < n; i++)
+				failed += (e != BB_OK || b.errs[i] != BB_OK);
+			atomic_fetch_add(&d->failed_writes, failed);
+			complete(&b, e);
+		}
 
 		pthread_mutex_lock(&d->mu);
 		d->outstanding -= n;
+		d->completed += n; /* batches run in submission order */
+		pthread_cond_broadcast(&d->done_cv);
 	}
 	pthread_mutex_unlock(&d->mu);
-	free(errs);
+	free(b.w);
+	free(b.errs);
+	free(b.done);
 	return NULL;
 }
 
@@ -214,11 +270,13 @@ bb_err db_open(const db_config *cfg, db **out)
 	find_map(d);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
+	pthread_cond_init(&d->done_cv, NULL);
 	if (pthread_create(&d->thread, NULL, writer_main, d) != 0)
 		goto fail_thread;
 	*out = d;
 	return BB_OK;
 fail_thread:
+	pthread_cond_destroy(&d->done_cv);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
 	mdb_env_close(d->env);
@@ -238,14 +296,39 @@ void db_close(db *d)
 	db_write *rest = d->head;
 	d->head = d->tail = NULL;
 	pthread_cond_signal(&d->cv);
+	pthread_cond_broadcast(&d->done_cv);
 	pthread_mutex_unlock(&d->mu);
-	complete(rest, BB_ESHUTDOWN, NULL, 0);
+	while (rest) {
+		db_write *next = rest->next;
+		rest->next = NULL;
+		if (rest->done)
+			rest->done(rest->arg, BB_ESHUTDOWN);
+		rest = next;
+	}
 	pthread_join(d->thread, NULL);
 	mdb_env_close(d->env);
+	pthread_cond_destroy(&d->done_cv);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
 	free(d->dir);
 	free(d);
+}
+
+bool db_busy(db *d)
+{
+	pthread_mutex_lock(&d->mu);
+	bool busy = d->outstanding >= d->cfg.max_queued;
+	pthread_mutex_unlock(&d->mu);
+	return busy;
+}
+
+void db_barrier(db *d)
+{
+	pthread_mutex_lock(&d->mu);
+	uint64_t ticket = d->submitted;
+	while (d->completed < ticket && !d->stopping)
+		pthread_cond_wait(&d->done_cv, &d->mu);
+	pthread_mutex_unlock(&d->mu);
 }
 
 MDB_dbi db_dbi(db *d, db_table t) { return d->dbi[t]; }
@@ -258,11 +341,12 @@ bb_err db_submit(db *d, db_write *w)
 		pthread_mutex_unlock(&d->mu);
 		return BB_ESHUTDOWN;
 	}
-	if (d->outstanding >= d->cfg.max_queued) {
+	if (d->outstanding >= d->cfg.max_queued && !w->must) {
 		pthread_mutex_unlock(&d->mu);
 		return BB_EBUSY;
 	}
 	d->outstanding++;
+	d->submitted++;
 	if (d->tail)
 		d->tail->next = w;
 	else
@@ -293,6 +377,7 @@ static void run_done(void *arg, bb_err err)
 typedef struct run_call {
 	db_apply_fn apply;
 	void *arg;
+	bool (*early_if)(void *arg);
 	run_wait wait;
 } run_call;
 
@@ -304,12 +389,18 @@ static bb_err run_apply(db *d, MDB_txn *txn, void *arg)
 
 static void run_call_done(void *arg, bb_err err) { run_done(&((run_call *)arg)->wait, err); }
 
-bb_err db_run(db *d, db_apply_fn apply, void *arg)
+static bool run_early_if(void *arg)
 {
-	run_call rc = {.apply = apply, .arg = arg};
+	run_call *rc = arg;
+	return !rc->early_if || rc->early_if(rc->arg);
+}
+
+static bb_err run_wait_for(db *d, db_apply_fn apply, void *arg, bool early, bool (*early_if)(void *arg))
+{
+	run_call rc = {.apply = apply, .arg = arg, .early_if = early_if};
 	pthread_mutex_init(&rc.wait.mu, NULL);
 	pthread_cond_init(&rc.wait.cv, NULL);
-	db_write w = {.apply = run_apply, .done = run_call_done, .arg = &rc};
+	db_write w = {.apply = run_apply, .done = run_call_done, .arg = &rc, .early = early, .early_if = run_early_if};
 	bb_err e = db_submit(d, &w);
 	if (e == BB_OK) {
 		pthread_mutex_lock(&rc.wait.mu);
@@ -321,6 +412,13 @@ bb_err db_run(db *d, db_apply_fn apply, void *arg)
 	pthread_cond_destroy(&rc.wait.cv);
 	pthread_mutex_destroy(&rc.wait.mu);
 	return e;
+}
+
+bb_err db_run(db *d, db_apply_fn apply, void *arg) { return run_wait_for(d, apply, arg, false, NULL); }
+
+bb_err db_run_early(db *d, db_apply_fn apply, void *arg, bool (*early_if)(void *arg))
+{
+	return run_wait_for(d, apply, arg, true, early_if);
 }
 
 bb_err db_read_begin(db *d, MDB_txn **txn)
@@ -340,6 +438,8 @@ void db_get_stats(db *d, db_stats *out)
 	out->commits = atomic_load(&d->commits);
 	out->writes = atomic_load(&d->writes);
 	out->failed_writes = atomic_load(&d->failed_writes);
+	out->apply_ns = atomic_load(&d->apply_ns);
+	out->commit_ns = atomic_load(&d->commit_ns);
 	pthread_mutex_lock(&d->mu);
 	out->queued = d->outstanding;
 	pthread_mutex_unlock(&d->mu);
@@ -377,6 +477,17 @@ static void find_map(db *d)
 
 void db_trim_resident(db *d)
 {
+	atomic_store(&d->read_since_trim, 0);
 	if (d->map_addr)
+		madvise(d->map_addr, d->map_len, MADV_DONTNEED);
+}
+
+void db_note_read(db *d, size_t bytes)
+{
+	/* A fault on a file mapping maps the neighbouring cached pages too ("fault-around", up to 64 KiB
+	 * on Linux, whatever madvise(MADV_RANDOM) says): one small record read can add 16 pages to RSS. */
+	uint64_t add = bytes + (64u << 10);
+	uint64_t v = atomic_fetch_add(&d->read_since_trim, add) + add;
+	if (v >= DB_TRIM_BYTES && atomic_exchange(&d->read_since_trim, 0) >= DB_TRIM_BYTES && d->map_addr)
 		madvise(d->map_addr, d->map_len, MADV_DONTNEED);
 }

@@ -37,6 +37,8 @@ typedef struct db_config {
 	size_t max_queued;      /* bound on submitted, not yet completed writes; 0 = 65536 */
 	size_t max_batch;       /* writes per transaction at most; 0 = 4096 */
 	bool no_sync;           /* tests/benchmarks only: skip fsync (never for real deployments) */
+	void (*on_commit)(void *ctx, int64_t ns); /* called on the writer with each commit's duration */
+	void *on_commit_ctx;
 } db_config;
 
 /* Named tables (LMDB sub-databases), opened by db_open. Their key/value formats are documented by the
@@ -76,6 +78,13 @@ struct db_write {
 	db_apply_fn apply;
 	db_done_fn done;    /* may be NULL */
 	void *arg;
+	bool early;         /* done runs once the apply's changes are in the batch, before its commit: only
+			     * for writes whose loss (a crash, a failed commit) is harmless, e.g. hiding a
+			     * received queue message (it becomes visible again: at-least-once) */
+	bool (*early_if)(void *arg); /* if set, asked after the apply (writer thread): false = wait for
+				      * the commit after all (what the apply did must be visible first) */
+	bool must;          /* counted but never refused for --store-max-queued (the caller throttles
+			     * elsewhere: PutEvents checks db_busy before its log write) */
 	db_write *next;     /* owned by db while submitted */
 };
 
@@ -84,8 +93,20 @@ struct db_write {
  * not called). Thread-safe. */
 bb_err db_submit(db *d, db_write *w);
 
+/* Whether max_queued writes are outstanding (db_submit would answer BB_EBUSY). Any thread. */
+bool db_busy(db *d);
+
 /* Submits apply(arg) and waits for the outcome: BB_OK once durable. Not on the writer thread. */
 bb_err db_run(db *d, db_apply_fn apply, void *arg);
+/* The same, but returns as soon as the changes are applied in the batch (db_write.early): visible to
+ * later writes at once and to readers after the commit, not yet durable — unless early_if (may be
+ * NULL) answers false after the apply, then only after the commit. */
+bb_err db_run_early(db *d, db_apply_fn apply, void *arg, bool (*early_if)(void *arg));
+
+/* Waits until every write submitted before the call has completed — committed, or failed — so a
+ * read transaction begun afterwards sees the effects of early writes (db_write.early) that were
+ * already answered. Not on the writer thread. */
+void db_barrier(db *d);
 
 /* ---- reads -------------------------------------------------------------------------------- */
 
@@ -121,9 +142,18 @@ static inline uint64_t db_get_u64(const uint8_t *p)
  * start (a large backlog read once would otherwise stay counted in RSS). Any thread. */
 void db_trim_resident(db *d);
 
+/* Reports that the caller read about bytes of records through the map (any thread). Each read is
+ * counted with the 64 KiB the kernel may map around a faulting page. Every DB_TRIM_BYTES counted, the
+ * reporting thread drops the map from the resident set (db_trim_resident): RSS then holds at most
+ * about that much of read store pages however fast records are read, instead of everything read
+ * since the last periodic trim. */
+#define DB_TRIM_BYTES (16u << 20)
+void db_note_read(db *d, size_t bytes);
+
 /* Counters for /metrics (thread-safe reads). */
 typedef struct db_stats {
 	uint64_t commits, writes, failed_writes, queued;
+	uint64_t apply_ns, commit_ns; /* writer time running applies / committing (page writes + fsync) */
 	uint64_t map_bytes, used_bytes;
 } db_stats;
 void db_get_stats(db *d, db_stats *out);

@@ -1,6 +1,7 @@
 /* tests/unit/test_db_writer.c — the LMDB writer (node/db/db.h): group commit from many threads, a
  * failing apply discards only its own changes, a full map fails writes with BB_ENOSPC and changes
- * nothing, and committed data survives close/reopen. */
+ * nothing, committed data survives close/reopen, and an early write is answered before its commit
+ * (its db_write may be gone by then) while later writes see its changes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,12 +143,61 @@ static void test_map_full(void **state)
 	rm_dir();
 }
 
+/* An early write's done runs before the batch commits: a reader there does not see the change yet. */
+typedef struct early_arg {
+	db *d;
+	put_arg put;
+	bool seen_in_done;
+	bool done;
+} early_arg;
+
+static bb_err early_apply(db *d, MDB_txn *txn, void *arg) { return put_apply(d, txn, &((early_arg *)arg)->put); }
+
+static void early_done(void *arg, bb_err err)
+{
+	early_arg *a = arg;
+	assert_int_equal(err, BB_OK);
+	a->seen_in_done = has_key(a->d, a->put.k);
+	a->done = true;
+}
+
+static void test_early_done(void **state)
+{
+	(void)state;
+	fresh_dir();
+	db *d;
+	db_config cfg = {.dir = dir};
+	assert_int_equal(db_open(&cfg, &d), BB_OK);
+	early_arg *a = calloc(1, sizeof *a);
+	db_write *w = calloc(1, sizeof *w);
+	*a = (early_arg){.d = d, .put = {42, 8, false}};
+	*w = (db_write){.apply = early_apply, .done = early_done, .arg = a, .early = true};
+	assert_int_equal(db_submit(d, w), BB_OK);
+	put_arg later = {43, 8, false};
+	assert_int_equal(db_run(d, put_apply, &later), BB_OK); /* completes after the early one's batch */
+	assert_true(a->done);
+	assert_false(a->seen_in_done);
+	assert_true(has_key(d, 42));
+	assert_true(has_key(d, 43));
+	/* db_run_early returns with the change applied; the write struct lived on its stack */
+	put_arg e2 = {44, 8, false};
+	assert_int_equal(db_run_early(d, put_apply, &e2, NULL), BB_OK);
+	put_arg after = {45, 8, false};
+	assert_int_equal(db_run(d, put_apply, &after), BB_OK);
+	assert_true(has_key(d, 44));
+	free(w);
+	free(a);
+	db_close(d);
+	rm_dir();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_failed_apply_isolated),
 		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_early_done),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
