@@ -153,7 +153,15 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, char **token, int64_t *expires_ms, char *err, size_t cap)
+/* libcurl's progress callback: a non-zero answer aborts the transfer. */
+static int cancelled(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+	(void)dlt, (void)dln, (void)ult, (void)uln;
+	return atomic_load((const _Atomic bool *)ud) ? 1 : 0;
+}
+
+bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, const _Atomic bool *cancel, char **token,
+			int64_t *expires_ms, char *err, size_t cap)
 {
 	json_t *o = json_object_get(json_object_get(conn, "AuthParameters"), "OAuthParameters");
 	const char *ep = json_string_value(json_object_get(o, "AuthorizationEndpoint"));
@@ -206,6 +214,11 @@ bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, char **token, int64_
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	if (cancel) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancelled);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cancel);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	CURLcode rc = curl_easy_perform(c);
 	long status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

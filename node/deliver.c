@@ -449,7 +449,8 @@ static bool dispatch(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta
 			}
 			if (*wait_ms > 0) {
 				atomic_fetch_sub(&j->rm->attempts, 1);
-				M_INC(j->rm->throttled);
+				if (!j->waits_token)
+					M_INC(j->rm->throttled);
 				evlog_record_free(&rec);
 				job_free(j);
 				return false;

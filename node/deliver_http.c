@@ -13,8 +13,9 @@
  *   other 1xx/3xx/4xx                     not retried: DLQ or dropped
  *   timeout, connect/DNS/TLS/send errors  retried
  * InvocationRateLimitPerSecond is a token bucket per destination, owned by the delivery thread.
- * OAuth tokens are cached per connection until expiry (fetched on the delivery thread, bounded by
- * the fetch timeouts).
+ * OAuth tokens come from conn_token.c (fetched on its own thread, never this one) and are cached
+ * here per connection until 5 s before expiry; while one is being fetched the target's jobs wait
+ * (TOKEN_POLL_MS), spending no attempt.
  *
  * Per delivery only the body changes, so everything else — URL, headers (connection auth, target
  * HttpParameters), method — is prepared once per target and metadata index (and OAuth token) into a
@@ -41,10 +42,12 @@ typedef struct oauth_tok {
 	char *token;
 	int64_t expires_ms;
 	uint64_t gen;      /* changes whenever token changes (prepared requests embed it) */
+	uint64_t bgen;     /* conn_token.c's generation of this token (for conn_tokens_drop) */
 } oauth_tok;
 
 
 #define EASY_POOL_MAX 256
+#define TOKEN_POLL_MS 20 /* how often a target whose OAuth token is being fetched looks again */
 
 void dest_cache_free(deliver *d);
 
@@ -302,8 +305,9 @@ static void prep_fast(http_prep *p)
 
 /* Builds target t's request from the destination and connection records of snapshot s (everything
  * but the body). Returns NULL only when out of memory; a destination that cannot be used gives a prep
- * with fail set. An OAuth connection whose token is missing or about to expire gets one first; a
- * failed fetch is not remembered (*transient: the next job tries again). */
+ * with fail set. An OAuth connection whose token is missing or about to expire asks conn_token.c for
+ * one: while it is fetched the prep says wait_token, after a failed fetch it fails the attempt (both
+ * *transient: not cached, the next job asks again). */
 static http_prep *prep_build(deliver *d, const route_target *t, meta_snap *s, int64_t now_ms, bool *transient)
 {
 	*transient = false;
@@ -343,7 +347,7 @@ static http_prep *prep_build(deliver *d, const route_target *t, meta_snap *s, in
 		p = NULL;
 		goto out;
 	}
-	/* OAuth: a cached token, or fetch one now. */
+	/* OAuth: the cached token, or conn_token.c's (fetched on its own thread: PENDING waits). */
 	const char *token = NULL;
 	const char *atype = json_string_value(json_object_get(conn, "AuthorizationType"));
 	if (atype && strcmp(atype, "OAUTH_CLIENT_CREDENTIALS") == 0) {
@@ -352,19 +356,27 @@ static http_prep *prep_build(deliver *d, const route_target *t, meta_snap *s, in
 			char err[160] = "";
 			char *tok = NULL;
 			int64_t exp = 0;
+			uint64_t bgen = 0;
 			free(ot->token);
 			ot->token = NULL;
 			ot->gen++;
-			if (conn_oauth_fetch(conn, now_ms, &tok, &exp, err, sizeof err) != BB_OK) {
+			conn_tok_state st =
+			    conn_tokens_get(d->n->tokens, conn_arn, conn, now_ms, &tok, &exp, &bgen, err, sizeof err);
+			if (st == CONN_TOK_PENDING) {
+				p->wait_token = true;
+				*transient = true;
+				goto out;
+			}
+			if (st == CONN_TOK_FAILED) {
 				char msg[200];
 				snprintf(msg, sizeof msg, "OAuth token request failed: %s", err);
 				prep_fail(p, OUT_RETRY, "SDK_CLIENT_ERROR", msg);
-				BB_LOGW("deliver", "msg=\"oauth token fetch failed\" connection=%s reason=\"%s\"", conn_arn, err);
 				*transient = true;
 				goto out;
 			}
 			ot->token = tok;
 			ot->expires_ms = exp;
+			ot->bgen = bgen;
 			ot->gen++;
 		}
 		p->tok = ot;
@@ -472,6 +484,13 @@ int http_start_job(deliver *d, job *j, const route_target *t, meta_snap *s, int6
 	if (!p)
 		return fail(j, OUT_RETRY, "INTERNAL", "Out of memory.");
 	bool shared = p == j->ts->prep;
+	if (p->wait_token) {
+		j->waits_token = true;
+		*wait_ms = TOKEN_POLL_MS;
+		if (!shared)
+			http_prep_release(p);
+		return -1;
+	}
 	if (p->fail != OUT_OK) {
 		fail(j, p->fail, p->fail_code, p->fail_msg);
 		if (!shared)
@@ -550,6 +569,8 @@ void http_outcome(deliver *d, job *j, int status_code, int err, const char *why)
 	if (status == 401 && j->conn_arn[0]) {
 		oauth_tok *ot = token_slot(d, j->conn_arn);
 		if (ot) {
+			if (ot->token)
+				conn_tokens_drop(d->n->tokens, j->conn_arn, ot->bgen);
 			free(ot->token);
 			ot->token = NULL;
 			ot->gen++;

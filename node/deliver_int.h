@@ -41,6 +41,7 @@ struct http_prep {
 	char *hc_head;         /* request line and headers, each line ending in CRLF; NULL = libcurl */
 	size_t hc_head_len;
 	bool hc_body;          /* the method carries a body */
+	bool wait_token;       /* OAuth token being fetched (conn_token.c): jobs wait, spending no attempt */
 	struct sockaddr_storage hc_addr;
 	socklen_t hc_alen;
 };
@@ -84,6 +85,7 @@ typedef struct job {
 	bool cancelled;            /* its task was never put: no outcome write, no backlog count */
 	int64_t delivered_ms;      /* when the target answered 2xx (HTTP); 0 = at the outcome's commit */
 	http_prep *prep;           /* the request's URL and headers (a reference) */
+	bool waits_token;          /* not started: its OAuth token is being fetched (not a throttle) */
 	char conn_arn[1700];
 	/* outcome */
 	job_outcome outcome;

@@ -182,6 +182,7 @@ static void node_free(node *n)
 static void data_plane_stop(node *n)
 {
 	deliver_stop(n);
+	conn_tokens_stop(n); /* after the deliveries that ask it for tokens */
 	evlog_stop(n);
 	db_close(n->db);
 	n->db = NULL;
@@ -284,7 +285,8 @@ bb_err node_start(const node_config *cfg, node **out)
 		e = BB_ENOMEM;
 		goto err_data;
 	}
-	if ((e = route_start(n)) != BB_OK || (e = evlog_start(n)) != BB_OK || (e = deliver_start(n)) != BB_OK) {
+	if ((e = route_start(n)) != BB_OK || (e = evlog_start(n)) != BB_OK ||
+	    (e = conn_tokens_start(n)) != BB_OK || (e = deliver_start(n)) != BB_OK) {
 		BB_LOGE("node", "msg=\"data plane failed to start\" err=%s", bb_errname(e));
 		goto err_data;
 	}

@@ -26,6 +26,7 @@ typedef struct route route;
 typedef struct evlog evlog;
 typedef struct http_work http_work;
 typedef struct deliver deliver;
+typedef struct conn_tokens conn_tokens;
 struct sqs_state;
 
 struct node {
@@ -39,6 +40,7 @@ struct node {
 	evlog *evlog;          /* bus log state: sequence numbers, retention (evlog.c) */
 	deliver *deliver;      /* delivery engine (deliver.c) */
 	deliver *deliver_dead; /* stopped engine, freed after the store closed */
+	conn_tokens *tokens;   /* OAuth tokens, fetched on their own thread (conn_token.c) */
 	struct MHD_Daemon *mhd;
 	unsigned port;
 	_Atomic unsigned inflight;
@@ -564,9 +566,29 @@ json_t *store_get_by_arn(meta_snap *s, const char *arn, const char *account);
  * connection record conn adds to a request; oauth_token for OAUTH_CLIENT_CREDENTIALS. Pure, any
  * thread. BB_EINVAL when the record lacks what its type needs. */
 bb_err conn_auth_decorate(const json_t *conn, const char *oauth_token, char ***headers, size_t *n_headers, char **query);
-/* Fetches a client-credentials token (blocking; 5 s connect / 10 s total): BB_OK with *token
- * malloc'd and its expiry, or an error with a reason (no secrets) in err. */
-bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, char **token, int64_t *expires_ms, char *err, size_t cap);
+/* Fetches a client-credentials token (blocking; 5 s connect / 10 s total, or until *cancel turns
+ * true — cancel may be NULL): BB_OK with *token malloc'd and its expiry, or an error with a reason
+ * (no secrets) in err. */
+bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, const _Atomic bool *cancel, char **token,
+			int64_t *expires_ms, char *err, size_t cap);
+
+/* OAuth tokens (conn_token.c). Any thread; never blocks on the network. */
+typedef enum conn_tok_state {
+	CONN_TOK_READY,   /* *token (malloc'd copy), *expires_ms and *gen are set */
+	CONN_TOK_PENDING, /* a fetch is queued or running: ask again shortly */
+	CONN_TOK_FAILED,  /* the last fetch failed (reason in err, no secrets); retried after a backoff */
+} conn_tok_state;
+/* The token for connection record conn (borrowed) named conn_arn. */
+conn_tok_state conn_tokens_get(conn_tokens *t, const char *conn_arn, const json_t *conn, int64_t now_ms, char **token,
+			       int64_t *expires_ms, uint64_t *gen, char *err, size_t cap);
+/* Forgets the token of generation gen (the endpoint answered 401); a newer one is kept. */
+void conn_tokens_drop(conn_tokens *t, const char *conn_arn, uint64_t gen);
+/* Starts a fetch for the connection now (after Create/UpdateConnection); t may be NULL. */
+void conn_tokens_authorize(conn_tokens *t, const char *conn_arn);
+/* Starts the fetch thread (n->tokens) and kicks every connection still AUTHORIZING; stop joins it
+ * (a running fetch is cancelled). Start after the metadata, stop before it. */
+bb_err conn_tokens_start(node *n);
+void conn_tokens_stop(node *n);
 /* ---- built-in queues (sqs_*.c; docs/queues.md) ---------------------------------------------- */
 /* A resolved queue: identity plus the attributes a writer needs. qid names the queue's current
  * incarnation (a new one on create and on PurgeQueue), so messages of a deleted, recreated or purged

@@ -5,7 +5,7 @@
  * Record `d/<acct>/<name>`: Name, ApiDestinationArn, ConnectionArn, InvocationEndpoint, HttpMethod,
  * InvocationRateLimitPerSecond (default 300, as AWS), Description?, ApiDestinationState, CreationTime,
  * LastModifiedTime. The state is ACTIVE when its connection is AUTHORIZED and INACTIVE otherwise, as AWS
- * answers (the delivery engine still attempts deliveries through an OAuth connection that has not
+ * answers; Describe and List read it from the connection's current state (the delivery engine still attempts deliveries through an OAuth connection that has not
  * fetched its first token yet). InvocationEndpoint must be https:// on AWS; Busbar also accepts
  * http:// (local webhooks) unless the operator sets --apidest-https-only.
  */
@@ -99,6 +99,16 @@ static const char *state_for(json_t *conn)
 	return s && strcmp(s, "AUTHORIZED") == 0 ? "ACTIVE" : "INACTIVE";
 }
 
+/* Sets rec's ApiDestinationState from its connection's state now (a connection turns AUTHORIZED
+ * after CreateApiDestination when its first OAuth token arrives, conn_token.c). */
+static void live_state(api_call *c, json_t *rec)
+{
+	const char *arn = json_string_value(json_object_get(rec, "ConnectionArn"));
+	json_t *conn = arn ? store_get_by_arn(api_snap(c), arn, c->who.account) : NULL;
+	json_object_set_new(rec, "ApiDestinationState", json_string(state_for(conn)));
+	json_decref(conn);
+}
+
 static json_t *short_view(json_t *rec)
 {
 	return json_pack("{s:O, s:O, s:O, s:O}", "ApiDestinationArn", json_object_get(rec, "ApiDestinationArn"),
@@ -170,6 +180,8 @@ int op_describe_api_destination(api_call *c)
 	if (name_only(c, &name))
 		return -1;
 	c->out = load(c, name, NULL);
+	if (c->out)
+		live_state(c, c->out);
 	return c->out ? 0 : -1;
 }
 
@@ -239,12 +251,12 @@ int op_delete_api_destination(api_call *c)
 
 static json_t *list_view(api_call *c, json_t *rec, void *arg)
 {
-	(void)c;
 	const char *conn = arg;
 	if (conn && strcmp(conn, json_string_value(json_object_get(rec, "ConnectionArn"))) != 0)
 		return NULL;
 	json_t *o = json_deep_copy(rec);
 	json_object_del(o, "Description");
+	live_state(c, o);
 	return o;
 }
 

@@ -9,7 +9,7 @@
  * the replicated metadata in clear (the cluster issue adds encryption at rest; docs/api.md).
  *
  * States: API_KEY and BASIC connections are AUTHORIZED at once; OAUTH_CLIENT_CREDENTIALS ones are
- * AUTHORIZING (as AWS answers) until the delivery engine obtains a token. DeauthorizeConnection sets
+ * AUTHORIZING (as AWS answers) until the first token is obtained (conn_token.c, kicked from here). DeauthorizeConnection sets
  * DEAUTHORIZED (deliveries through it fail without retry); UpdateConnection with new authorization
  * parameters authorizes it again. DeleteConnection answers the record with state DELETING, as AWS.
  */
@@ -123,6 +123,16 @@ static const char *initial_state(const char *type)
 	return strcmp(type, "OAUTH_CLIENT_CREDENTIALS") == 0 ? "AUTHORIZING" : "AUTHORIZED";
 }
 
+/* After a successful Create/Update whose answer says AUTHORIZING: ask for the first token now
+ * (conn_token.c writes AUTHORIZED once it has one). */
+static void kick_if_authorizing(api_call *c, int rc)
+{
+	const char *state = json_string_value(json_object_get(c->out, "ConnectionState"));
+	const char *arn = json_string_value(json_object_get(c->out, "ConnectionArn"));
+	if (rc == 0 && state && arn && strcmp(state, "AUTHORIZING") == 0)
+		conn_tokens_authorize(c->n->tokens, arn);
+}
+
 /* ---- Create ----------------------------------------------------------------------------------- */
 
 typedef struct conn_args {
@@ -174,7 +184,9 @@ int op_create_connection(api_call *c)
 		v_add(&v, NULL, "authParameters", "Member must not be null");
 	if (auth_params_check(c, &v, a.type, a.auth, true))
 		return -1;
-	return api_write(c, plan_create, &a);
+	int rc = api_write(c, plan_create, &a);
+	kick_if_authorizing(c, rc);
+	return rc;
 }
 
 /* ---- Describe / List -------------------------------------------------------------------------- */
@@ -301,7 +313,9 @@ int op_update_connection(api_call *c)
 	v_enum(&v, "authorizationType", a.type, auth_types, AUTH_TYPES_SHOWN);
 	if (auth_params_check(c, &v, a.type, a.auth, a.type != NULL))
 		return -1;
-	return api_write(c, plan_update, &a);
+	int rc = api_write(c, plan_update, &a);
+	kick_if_authorizing(c, rc);
+	return rc;
 }
 
 static int plan_state(api_call *c, txn *t, void *arg)

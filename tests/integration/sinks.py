@@ -3,6 +3,8 @@
 `Sink()` starts a ThreadingHTTPServer on 127.0.0.1:<free port>; every request is appended to `sink.requests`
 as a dict (method, path, headers, body, t = time.monotonic()). `sink.plan` decides the status of each answer:
 a list of statuses consumed in order (then `sink.default`), or set `sink.delay_s` to answer slowly.
+`sink.answer`, if set, is called with each request's dict and returns (status, body bytes) instead
+(e.g. an OAuth token endpoint).
 """
 
 import http.server
@@ -21,16 +23,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         sink = self.server.sink
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        req = {"method": self.command, "path": self.path, "headers": dict(self.headers),
+               "body": body.decode("utf-8", "replace"), "t": time.monotonic()}
+        out = b"{}"
         with sink.lock:
             status = sink.plan.pop(0) if sink.plan else sink.default
             delay = sink.delay_s
+            answer = sink.answer
+        if answer:
+            status, out = answer(req)
         if delay:
             time.sleep(delay)
         with sink.lock:
-            sink.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                  "body": body.decode("utf-8", "replace"), "t": time.monotonic(), "status": status})
+            req["status"] = status
+            sink.requests.append(req)
             sink.cv.notify_all()
-        out = b"{}"
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
@@ -51,6 +58,7 @@ class Sink:
         self.plan = []
         self.default = default
         self.delay_s = 0
+        self.answer = None
         self.lock = threading.Lock()
         self.cv = threading.Condition(self.lock)
         self.server = _Server(("127.0.0.1", 0), _Handler)
