@@ -75,6 +75,18 @@ typedef struct bb_rng {
 extern const bb_rng bb_rng_system;
 
 static inline void bb_random(const bb_rng *r, void *buf, size_t len) { r->fill(r->ctx, buf, len); }
+
+/* The value of hex digit c (either case), or -1. */
+static inline int bb_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 /* Writes a lowercase RFC 4122 version-4 UUID (36 chars + NUL) into out[37]. */
 void bb_uuid4(const bb_rng *r, char out[37]);
 

@@ -45,16 +45,6 @@ static bool eat(rd *r, unsigned char c)
 	return true;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool hex4(const unsigned char *p, const unsigned char *end, unsigned *v)
 {
@@ -62,7 +52,7 @@ static bool hex4(const unsigned char *p, const unsigned char *end, unsigned *v)
 		return false;
 	unsigned x = 0;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = bb_hexval(p[i]);
 		if (h < 0)
 			return false;
 		x = (x << 4) | (unsigned)h;

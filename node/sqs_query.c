@@ -161,16 +161,6 @@ typedef struct form {
 	bool overflow;
 } form;
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 /* Decodes [s, s+len) (application/x-www-form-urlencoded: '+' is a space) into a malloc'd buffer. */
 static char *url_decode(const char *s, size_t len, size_t *out_len)
@@ -183,7 +173,7 @@ static char *url_decode(const char *s, size_t len, size_t *out_len)
 		int hi, lo;
 		if (s[i] == '+')
 			o[j++] = ' ';
-		else if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+		else if (s[i] == '%' && i + 2 < len && (hi = bb_hexval(s[i + 1])) >= 0 && (lo = bb_hexval(s[i + 2])) >= 0) {
 			o[j++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else

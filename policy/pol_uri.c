@@ -27,16 +27,6 @@ static bool unreserved(unsigned char c)
 	       c == '_' || c == '.' || c == '~';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Writes the encoding of raw bytes p[n]. */
 static void put_encoded(pol_sink *s, const char *p, size_t n)
@@ -109,7 +99,7 @@ typedef struct enc_iter {
 static unsigned char decode_next(const char *p, size_t n, size_t *i)
 {
 	if (p[*i] == '%' && *i + 2 < n) {
-		int hi = hexval(p[*i + 1]), lo = hexval(p[*i + 2]);
+		int hi = bb_hexval(p[*i + 1]), lo = bb_hexval(p[*i + 2]);
 		if (hi >= 0 && lo >= 0) {
 			*i += 3;
 			return (unsigned char)(hi * 16 + lo);

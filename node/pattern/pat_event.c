@@ -35,16 +35,6 @@ const char *pat_scan_string(const char *s, const char *end, bool *esc)
 	}
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static size_t put_utf8(uint32_t v, char *o)
 {
@@ -74,7 +64,7 @@ static bool hex4(const char *s, uint32_t *v)
 {
 	*v = 0;
 	for (int i = 0; i < 4; i++) {
-		int d = hexv(s[i]);
+		int d = bb_hexval(s[i]);
 		if (d < 0)
 			return false;
 		*v = (*v << 4) | (uint32_t)d;
@@ -160,7 +150,7 @@ static const char *vstring(const char *p, const char *e)
 				return NULL;
 			char x = p[1];
 			if (x == 'u') {
-				if (p + 6 > e || hexv(p[2]) < 0 || hexv(p[3]) < 0 || hexv(p[4]) < 0 || hexv(p[5]) < 0)
+				if (p + 6 > e || bb_hexval(p[2]) < 0 || bb_hexval(p[3]) < 0 || bb_hexval(p[4]) < 0 || bb_hexval(p[5]) < 0)
 					return NULL;
 				p += 6;
 				continue;

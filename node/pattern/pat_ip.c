@@ -34,16 +34,6 @@ static int parse_v4(const char *s, size_t n, uint8_t out[16])
 	return i == n ? 4 : 0;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static int parse_v6(const char *s, size_t n, uint8_t out[16])
 {
@@ -51,7 +41,7 @@ static int parse_v6(const char *s, size_t n, uint8_t out[16])
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == ':')
 			colon = true;
-		else if (hexv(s[i]) < 0)
+		else if (bb_hexval(s[i]) < 0)
 			return 0;
 	}
 	if (!colon || n < 2)
@@ -71,7 +61,7 @@ static int parse_v6(const char *s, size_t n, uint8_t out[16])
 		size_t st = i;
 		unsigned v = 0;
 		while (i < n && s[i] != ':') {
-			v = (v << 4) | (unsigned)hexv(s[i]);
+			v = (v << 4) | (unsigned)bb_hexval(s[i]);
 			i++;
 		}
 		if (i - st == 0 || i - st > 4 || ng >= 8)

@@ -151,16 +151,6 @@ static void emit(scan *sc, size_t from, size_t to)
 	xbuf_add(sc->out, (const char *)sc->s + run, to - run);
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Length of the UTF-8 sequence at s[0..n) (1..4), or 0 when it is not well-formed (RFC 3629:
  * no overlongs, no surrogates, nothing above U+10FFFF). s[0] >= 0x80. */
@@ -216,7 +206,7 @@ static bool scan_string(scan *sc, bool *has_esc)
 				if (i + 5 >= n)
 					return false;
 				for (size_t k = 2; k < 6; k++)
-					if (hexval(s[i + k]) < 0)
+					if (bb_hexval(s[i + k]) < 0)
 						return false;
 				i += 6;
 			} else if (e && strchr("\"\\/bfnrt", e)) {
@@ -486,7 +476,7 @@ static uint32_t hex4(const char *p)
 {
 	uint32_t v = 0;
 	for (int k = 0; k < 4; k++)
-		v = v << 4 | (uint32_t)hexval((unsigned char)p[k]);
+		v = v << 4 | (uint32_t)bb_hexval((unsigned char)p[k]);
 	return v;
 }
 
