@@ -806,6 +806,7 @@ bb_err evlog_start(node *n)
 			    .min_next_seq = next_seq,
 			    .no_sync = n->cfg.store_no_sync,
 			    .hold_us = 300,
+			    .min_interval_us = n->cfg.log_commit_interval_us,
 			    .on_sync = log_synced,
 			    .on_sync_ctx = n};
 	if ((e = seglog_open(&lc, &ev->log)) != BB_OK) {

@@ -46,6 +46,8 @@ void node_config_defaults(node_config *c)
 	c->store_max_bytes = 64ull << 30;
 	c->store_max_queued = 65536;
 	c->log_retention_s = 90000;
+	c->log_commit_interval_us = 1000;
+	c->store_commit_interval_us = 2000;
 	c->deliver_max_inflight = 1024;
 	c->deliver_target_inflight = 64;
 	c->retry_base_ms = 1000;
@@ -271,6 +273,7 @@ bb_err node_start(const node_config *cfg, node **out)
 			.map_bytes = cfg->store_max_bytes,
 			.max_queued = cfg->store_max_queued,
 			.no_sync = cfg->store_no_sync,
+			.min_interval_us = cfg->store_commit_interval_us,
 			.on_commit = store_committed,
 			.on_commit_ctx = n};
 	if ((e = db_open(&dc, &n->db)) != BB_OK) {

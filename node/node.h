@@ -49,6 +49,8 @@ typedef struct node_config {
 	size_t store_max_queued;         /* queued store writes before ThrottlingException */
 	bool store_no_sync;              /* skip fsync (benchmarks only; loses acknowledged data on power loss) */
 	unsigned log_retention_s;        /* events older than this leave the bus log */
+	unsigned log_commit_interval_us; /* least time between two group commits of the bus log */
+	unsigned store_commit_interval_us; /* least time between two commits of the node-local store */
 	/* delivery (node/deliver*.c) */
 	unsigned deliver_max_inflight;   /* deliveries in flight, all targets */
 	unsigned deliver_target_inflight; /* deliveries in flight per target */

@@ -1,6 +1,8 @@
 /* node/db/db.c — LMDB environment and the writer thread (group commit). Contract in db.h.
  *
- * The writer loop: wait for queued writes; detach the whole queue (at most max_batch); begin one
+ * The writer loop: wait for queued writes (and until min_interval_us after the previous batch began:
+ * fewer, larger commits keep the filesystem journal from stalling every fsync on the disk, the bus
+ * log's included — bench/README.md); detach the whole queue (at most max_batch); begin one
  * write transaction; for each write begin a nested transaction, run apply, commit or abort the
  * nested one; commit the batch (LMDB fsyncs the data and then the meta page unless no_sync); call
  * every done with its outcome. A failed batch commit fails every write in it. A page flush that hits
@@ -37,6 +39,7 @@ struct db {
 	pthread_cond_t done_cv;   /* completed moved (db_barrier waits on it) */
 	bool stopping;
 	pthread_t thread;
+	struct timespec batch_at; /* writer only: when the previous batch began (CLOCK_MONOTONIC) */
 
 	_Atomic uint64_t commits, writes, failed_writes;
 	_Atomic uint64_t apply_ns, commit_ns; /* writer time in applies / in commits (writes + fsync) */
@@ -180,6 +183,26 @@ static bb_err run_batch(db *d, batch *b)
 	return BB_OK;
 }
 
+/* Waits (mu held) until min_interval_us after the previous batch began, so writes arriving meanwhile
+ * share the next commit; then notes the new batch's start. */
+static void gather(db *d)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t since = (int64_t)(now.tv_sec - d->batch_at.tv_sec) * 1000000000 + (now.tv_nsec - d->batch_at.tv_nsec);
+	int64_t left = (int64_t)d->cfg.min_interval_us * 1000 - since;
+	if (left > 0 && !d->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until); /* d->cv waits on the realtime clock */
+		int64_t ns = until.tv_nsec + left;
+		until.tv_sec += ns / 1000000000;
+		until.tv_nsec = ns % 1000000000;
+		while (!d->stopping && pthread_cond_timedwait(&d->cv, &d->mu, &until) != ETIMEDOUT)
+			;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &d->batch_at);
+}
+
 static void *writer_main(void *arg)
 {
 	pthread_setname_np(pthread_self(), "bb-store-writer");
@@ -193,6 +216,7 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&d->cv, &d->mu);
 		if (!d->head && d->stopping)
 			break;
+		gather(d);
 		/* Detach up to cap writes (one if the arrays could not be allocated: it fails alone). */
 		b.n = 0;
 		db_write *one = NULL;

@@ -37,6 +37,7 @@ typedef struct db_config {
 	size_t max_queued;      /* bound on submitted, not yet completed writes; 0 = 65536 */
 	size_t max_batch;       /* writes per transaction at most; 0 = 4096 */
 	bool no_sync;           /* tests/benchmarks only: skip fsync (never for real deployments) */
+	unsigned min_interval_us; /* least time from one batch's start to the next (writes gather meanwhile) */
 	void (*on_commit)(void *ctx, int64_t ns); /* called on the writer with each commit's duration */
 	void *on_commit_ctx;
 } db_config;

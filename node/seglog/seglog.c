@@ -1,7 +1,9 @@
 /* node/seglog/seglog.c — segment files and the writer thread (group commit). Contract and on-disk
  * format in seglog.h.
  *
- * The writer loop: wait for queued appends; detach up to MAX_BATCH of them (at most MAX_BATCH_BYTES of
+ * The writer loop: wait for queued appends (and until min_interval_us after the previous batch began:
+ * each fdatasync of an appended file commits its size through the filesystem journal, and fewer,
+ * larger commits are what keeps the journal from stalling — measured in bench/README.md); detach up to MAX_BATCH of them (at most MAX_BATCH_BYTES of
  * records, but always at least one append); start a new file if the batch would not fit in the current
  * one; assign seqs and LSNs; write the records with pwritev at the end of the file; fdatasync; only
  * then publish the new end to readers and run the completions in submission order. A failed write or
@@ -59,6 +61,7 @@ struct seglog {
 	bool holding;        /* the writer waits for announced appends (the last of them wakes it) */
 	pthread_t thread;
 	/* writer thread only */
+	int64_t batch_ns;    /* when the previous batch began (CLOCK_MONOTONIC) */
 	uint64_t next_seq;
 	uint8_t *hdrs;       /* MAX_BATCH... headers, grown on demand */
 	size_t hdrs_cap;
@@ -629,6 +632,20 @@ static void *writer_main(void *arg)
 				;
 			l->holding = false;
 		}
+		/* the previous batch began less than min_interval_us ago: let appends gather until then */
+		if (l->cfg.min_interval_us && !l->stopping) {
+			int64_t due = l->batch_ns + (int64_t)l->cfg.min_interval_us * 1000, now = mono_ns();
+			if (now < due) {
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				int64_t ns = until.tv_nsec + (due - now);
+				until.tv_sec += ns / 1000000000;
+				until.tv_nsec = ns % 1000000000;
+				while (!l->stopping && pthread_cond_timedwait(&l->qcv, &l->qmu, &until) != ETIMEDOUT)
+					;
+			}
+		}
+		l->batch_ns = mono_ns();
 		/* detach a batch: whole appends, within the limits (always at least one) */
 		seglog_append *list = l->head, *last = NULL;
 		size_t n_app = 0, n_recs = 0;

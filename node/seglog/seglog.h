@@ -51,6 +51,7 @@ typedef struct seglog_config {
 	uint64_t min_next_seq;    /* first seq to hand out, at least (continuing an older log) */
 	bool no_sync;             /* benchmarks only: skip fdatasync */
 	unsigned hold_us;         /* longest wait for announced appends before a batch (seglog_expect) */
+	unsigned min_interval_us; /* least time from one batch's start to the next (appends gather meanwhile) */
 	void (*on_sync)(void *ctx, int64_t ns); /* called on the writer with each fdatasync's duration */
 	void *on_sync_ctx;
 } seglog_config;

@@ -1,7 +1,8 @@
 /* tests/unit/test_seglog_log.c — the segment log (node/seglog): appends from many threads get
  * consecutive seqs and readable LSNs; files roll at the size limit and reads cross them; reopening
  * continues the seqs; a torn or garbled end is cut (and only the end); dropping old files keeps the
- * rest readable; the byte cap answers BB_ENOSPC; a scan visits everything in order. */
+ * rest readable; the byte cap answers BB_ENOSPC; a scan visits everything in order; appends during
+ * the commit interval share one batch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -301,6 +302,45 @@ static void test_crc32c(void **state)
 	}
 }
 
+/* With min_interval_us, appends that arrive while the interval since the previous batch runs are
+ * gathered into one batch (one fdatasync), and each completes durable, in order. */
+static void test_commit_interval_gathers(void **state)
+{
+	(void)state;
+	fresh_dir();
+	seglog_config cfg = {.dir = dir, .min_interval_us = 300000};
+	seglog *l;
+	assert_int_equal(seglog_open(&cfg, &l), BB_OK);
+	seglog_rec first = {.data = "first", .len = 5};
+	assert_int_equal(append_wait(l, &first, 1), BB_OK); /* batch 1 starts the interval */
+	enum { N = 20 };
+	static waiter w[N];
+	static seglog_rec r[N];
+	static seglog_append a[N];
+	static char text[N][16];
+	for (int i = 0; i < N; i++) {
+		w[i] = (waiter){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, BB_OK};
+		snprintf(text[i], sizeof text[i], "gathered-%d", i);
+		r[i] = (seglog_rec){.data = text[i], .len = strlen(text[i])};
+		a[i] = (seglog_append){.recs = &r[i], .n = 1, .ms = 1234, .done = wake, .arg = &w[i]};
+		assert_int_equal(seglog_submit(l, &a[i]), BB_OK);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_mutex_lock(&w[i].mu);
+		while (!w[i].done)
+			pthread_cond_wait(&w[i].cv, &w[i].mu);
+		pthread_mutex_unlock(&w[i].mu);
+		assert_int_equal(w[i].err, BB_OK);
+		assert_int_equal(r[i].seq, first.seq + 1 + (uint64_t)i);
+		expect_read(l, &r[i], text[i]);
+	}
+	seglog_stats st;
+	seglog_get_stats(l, &st);
+	assert_int_equal(st.batches, 2); /* all twenty in the second batch */
+	seglog_close(l);
+	rm_dir();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_torn_tail_is_cut),
 		cmocka_unit_test(test_drop_and_cap),
 		cmocka_unit_test(test_crc32c),
+		cmocka_unit_test(test_commit_interval_gathers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
