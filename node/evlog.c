@@ -24,8 +24,9 @@
  *   state key  "log_lsn"                    val  u64 BE: every record before it is indexed
  *   log   (older format, read only now) key seq, val u8 1 | u8 hops | u16 B | u32 E | i64 ms | bus | env
  *
- * Retention: a housekeeping thread drops log files whose events are all older than --log-retention-s
- * (and already indexed), the time index before the cutoff, and old-format records, in bounded chunks.
+ * Retention (evlog_keep.c, with the catch-up): a housekeeping thread drops log files whose events are
+ * all older than --log-retention-s (and already indexed), the time index before the cutoff, and
+ * old-format records, in bounded chunks.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,29 +35,7 @@
 #include <string.h>
 
 #include "node_int.h"
-#include "seglog/seglog.h"
-
-#define REC_HDR 16
-#define PAY_HDR 12
-#define SWEEP_CHUNK 2000
-#define REINDEX_CHUNK 1024
-
-struct evlog {
-	node *n;
-	seglog *log;
-	/* log writer thread only: appends without tasks are not indexed one by one. Their range is
-	 * folded into the next index write (or the next second's), so a bus without rules costs the
-	 * store one write a second, not one per request. */
-	uint64_t ix_start;        /* start of the records not indexed yet; UINT64_MAX = none */
-	uint64_t ix_sec;          /* second of the last index write */
-	unsigned ix_skipped;
-	_Atomic unsigned index_pending; /* index writes submitted, not completed */
-	_Atomic bool index_gap;   /* an index write failed: catch up from log_lsn */
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stopping;
-};
+#include "evlog_int.h"
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -157,17 +136,7 @@ static uint8_t *payload_put(uint8_t *p, const ev_entry *e)
 	return p + e->len;
 }
 
-/* A record's payload, decoded (pointers into it). targets points at the first (u16 length, key). */
-typedef struct payload_view {
-	uint8_t hops;
-	const char *bus_key;
-	size_t bus_key_len, n_targets;
-	const uint8_t *targets;
-	const char *envelope;
-	size_t len;
-} payload_view;
-
-static bool payload_parse(const uint8_t *p, size_t len, payload_view *v)
+bool evlog_payload_parse(const uint8_t *p, size_t len, payload_view *v)
 {
 	if (len < PAY_HDR || p[0] != 2)
 		return false;
@@ -194,18 +163,9 @@ static bool payload_parse(const uint8_t *p, size_t len, payload_view *v)
 
 /* ---- indexing (store writer) -------------------------------------------------------------------- */
 
-/* One record to index. */
-typedef struct ix_item {
-	uint64_t seq, lsn;
-	uint32_t size;
-	int64_t ms;
-	const uint8_t *targets; /* (u16 length, key) × n_targets */
-	size_t n_targets;
-} ix_item;
-
 /* Puts the tasks and the time index of items (start..end: the LSN range they cover), and moves
  * log_lsn to end if it was at start (a range after a gap leaves it: the catch-up redoes the gap). */
-static bb_err index_txn(node *n, MDB_txn *txn, const ix_item *it, size_t count, uint64_t start, uint64_t end,
+bb_err evlog_index_txn(node *n, MDB_txn *txn, const ix_item *it, size_t count, uint64_t start, uint64_t end,
 			_Atomic uint8_t *cells)
 {
 	size_t flat = 0;
@@ -278,7 +238,7 @@ typedef struct ix_job {
 static bb_err ix_apply(db *d, MDB_txn *txn, void *arg)
 {
 	ix_job *j = arg;
-	bb_err e = index_txn(j->n, txn, j->items, j->count, j->start, j->end, j->cells);
+	bb_err e = evlog_index_txn(j->n, txn, j->items, j->count, j->start, j->end, j->cells);
 	if (e == BB_OK && j->extra_apply)
 		e = j->extra_apply(d, txn, j->extra_arg);
 	return e;
@@ -535,7 +495,7 @@ bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, const ev_task *t, ev_reco
 		if (err != BB_OK)
 			return err;
 		payload_view v;
-		if (e.seq != seq || !payload_parse(e.payload, e.len, &v)) {
+		if (e.seq != seq || !evlog_payload_parse(e.payload, e.len, &v)) {
 			free(e.buf);
 			return BB_ECORRUPT;
 		}
@@ -576,191 +536,6 @@ void evlog_record_free(ev_record *r)
 {
 	free(r->owned);
 	r->owned = NULL;
-}
-
-/* ---- catching up the index from the log --------------------------------------------------------- */
-
-typedef struct catchup {
-	node *n;
-	ix_item items[REINDEX_CHUNK];
-	uint8_t *bufs[REINDEX_CHUNK];
-	size_t count;
-	uint64_t start, end;
-	bb_err err;
-	size_t indexed;
-} catchup;
-
-static bb_err catchup_apply(db *d, MDB_txn *txn, void *arg)
-{
-	(void)d;
-	catchup *c = arg;
-	return index_txn(c->n, txn, c->items, c->count, c->start, c->end, NULL);
-}
-
-static void catchup_flush(catchup *c)
-{
-	if (c->count && c->err == BB_OK)
-		c->err = db_run(c->n->db, catchup_apply, c);
-	c->indexed += c->count;
-	for (size_t i = 0; i < c->count; i++)
-		free(c->bufs[i]);
-	c->count = 0;
-}
-
-static bool catchup_visit(void *ctx, const seglog_entry *e, uint64_t lsn)
-{
-	catchup *c = ctx;
-	payload_view v;
-	if (!payload_parse(e->payload, e->len, &v)) {
-		BB_LOGW("evlog", "msg=\"unreadable log record skipped\" seq=%llu", (unsigned long long)e->seq);
-		return true;
-	}
-	uint8_t *copy = malloc(e->len);
-	if (!copy) {
-		c->err = BB_ENOMEM;
-		return false;
-	}
-	memcpy(copy, e->payload, e->len);
-	if (c->count == 0)
-		c->start = lsn;
-	c->bufs[c->count] = copy;
-	c->items[c->count++] = (ix_item){.seq = e->seq, .lsn = lsn, .size = (uint32_t)(e->next_lsn - lsn), .ms = e->ms,
-					 .targets = copy + (v.targets - e->payload), .n_targets = v.n_targets};
-	c->end = e->next_lsn;
-	if (c->count == REINDEX_CHUNK)
-		catchup_flush(c);
-	return c->err == BB_OK;
-}
-
-static uint64_t indexed_lsn(node *n)
-{
-	uint64_t lsn = 0;
-	MDB_txn *txn;
-	if (db_read_begin(n->db, &txn) == BB_OK) {
-		MDB_val k = {7, "log_lsn"}, v;
-		if (mdb_get(txn, db_dbi(n->db, DB_T_STATE), &k, &v) == 0 && v.mv_size == 8)
-			lsn = db_get_u64(v.mv_data);
-		db_read_end(txn);
-	}
-	return lsn;
-}
-
-/* Indexes the records after log_lsn (at start, or after a failed index write). */
-static bb_err catch_up(node *n)
-{
-	catchup *c = calloc(1, sizeof *c);
-	if (!c)
-		return BB_ENOMEM;
-	c->n = n;
-	uint64_t from = indexed_lsn(n);
-	bb_err e = seglog_scan(n->evlog->log, from, catchup_visit, c);
-	catchup_flush(c);
-	if (e == BB_OK)
-		e = c->err;
-	if (c->indexed)
-		BB_LOGI("evlog", "msg=\"indexed log records after a restart or a failed write\" records=%zu err=%s",
-			c->indexed, bb_errname(e));
-	free(c);
-	return e;
-}
-
-/* ---- retention ------------------------------------------------------------------------------- */
-
-typedef struct sweep_arg {
-	int64_t cutoff_ms;
-	size_t deleted;
-	bool more;
-	uint64_t keep_lsn;  /* out: the first LSN at or after the cutoff (UINT64_MAX: none known) */
-} sweep_arg;
-
-static bb_err sweep_apply(db *d, MDB_txn *txn, void *arg)
-{
-	sweep_arg *sa = arg;
-	MDB_cursor *cur;
-	/* older-format records */
-	int rc = mdb_cursor_open(txn, db_dbi(d, DB_T_LOG), &cur);
-	if (rc)
-		return db_err(rc);
-	MDB_val k, v;
-	sa->more = false;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		if (v.mv_size < REC_HDR || (int64_t)db_get_u64((uint8_t *)v.mv_data + 8) >= sa->cutoff_ms)
-			break;
-		if (sa->deleted == SWEEP_CHUNK) {
-			sa->more = true;
-			break;
-		}
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-		sa->deleted++;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-		if (rc == EINVAL || rc == MDB_NOTFOUND)
-			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	}
-	mdb_cursor_close(cur);
-	if (rc && rc != MDB_NOTFOUND)
-		return db_err(rc);
-	/* The time index: drop seconds before the cutoff; the first kept one says where the log files
-	 * still needed begin. */
-	if ((rc = mdb_cursor_open(txn, db_dbi(d, DB_T_TIDX), &cur)) != 0)
-		return db_err(rc);
-	sa->keep_lsn = UINT64_MAX;
-	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8) {
-		if ((int64_t)db_get_u64(k.mv_data) * 1000 >= sa->cutoff_ms - 1000) {
-			if (v.mv_size == 16)
-				sa->keep_lsn = db_get_u64((uint8_t *)v.mv_data + 8);
-			break;
-		}
-		if (mdb_cursor_del(cur, 0) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return BB_OK;
-}
-
-static void *housekeeping_main(void *arg)
-{
-	evlog *ev = arg;
-	pthread_setname_np(pthread_self(), "bb-housekeep");
-	node *n = ev->n;
-	for (;;) {
-		pthread_mutex_lock(&ev->mu);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 5;
-		while (!ev->stopping && pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) == 0)
-			;
-		bool stop = ev->stopping;
-		pthread_mutex_unlock(&ev->mu);
-		if (stop)
-			break;
-		if (atomic_load(&ev->index_gap) && atomic_load(&ev->index_pending) == 0) {
-			atomic_store(&ev->index_gap, false);
-			if (catch_up(n) != BB_OK)
-				atomic_store(&ev->index_gap, true);
-		}
-		sweep_arg sa = {.cutoff_ms = bb_wall_ms(n->clock) - (int64_t)n->cfg.log_retention_s * 1000, .more = true};
-		size_t total = 0;
-		while (sa.more && !ev->stopping) {
-			sa.deleted = 0;
-			if (db_run(n->db, sweep_apply, &sa) != BB_OK)
-				break;
-			total += sa.deleted;
-		}
-		if (total)
-			BB_LOGI("evlog", "msg=\"retention removed events\" count=%zu", total);
-		/* log files wholly before the cutoff, never beyond what is indexed */
-		uint64_t keep = sa.keep_lsn, indexed = indexed_lsn(n);
-		if (keep == UINT64_MAX) {
-			seglog_stats st;
-			seglog_get_stats(ev->log, &st);
-			keep = st.end_lsn; /* no second at or after the cutoff: everything is older */
-		}
-		seglog_drop_before(ev->log, keep < indexed ? keep : indexed);
-		db_trim_resident(n->db);
-	}
-	return NULL;
 }
 
 /* ---- start / stop ---------------------------------------------------------------------------- */
@@ -818,11 +593,11 @@ bb_err evlog_start(node *n)
 	pthread_cond_init(&ev->cv, NULL);
 	n->evlog = ev;
 	/* records acknowledged before a crash but not yet indexed: index them now */
-	if ((e = catch_up(n)) != BB_OK) {
+	if ((e = evlog_catch_up(n)) != BB_OK) {
 		BB_LOGE("evlog", "msg=\"cannot index the bus log\" err=%s", bb_errname(e));
 		goto fail;
 	}
-	if (pthread_create(&ev->thread, NULL, housekeeping_main, ev) != 0) {
+	if (pthread_create(&ev->thread, NULL, evlog_housekeeping, ev) != 0) {
 		e = BB_ENOMEM;
 		goto fail;
 	}
