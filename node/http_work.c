@@ -1,5 +1,5 @@
 /* node/http_work.c — threads for the requests that block: control-plane writes wait for raft, SQS
- * long polls wait up to 20 s, OAuth fetches wait for a token. The HTTP threads (http.c) suspend such
+ * long polls wait up to 20 s. The HTTP threads (http.c) suspend such
  * a request's connection, queue it here and go on serving other connections; a worker runs it and
  * resumes the connection.
  *
