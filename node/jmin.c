@@ -4,7 +4,8 @@
  * an event's detail must reach targets as the publisher wrote it (minus insignificant whitespace),
  * numbers and key order included. The grammar is RFC 8259; nesting is bounded (JMIN_MAX_DEPTH) so a
  * hostile detail cannot exhaust the stack (the parser is iterative anyway). The input is assumed to be
- * UTF-8 (it comes out of a jansson-decoded string).
+ * UTF-8 (it comes out of a jansson-decoded string). A `\u` escape is checked for its form (four hex
+ * digits) only, as Jackson — AWS's reader — does: an escaped lone surrogate passes through as written.
  */
 #include <stdint.h>
 #include <string.h>
