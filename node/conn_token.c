@@ -236,18 +236,8 @@ static void mark_authorized(conn_tokens *t, const char *conn_arn, uint64_t fp)
 	}
 	json_object_set_new(rec, "ConnectionState", json_string("AUTHORIZED"));
 	json_object_set_new(rec, "LastAuthorizedTime", json_real((double)bb_wall_ms(n->clock) / 1000.0));
-	char *text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	bb_err e = node_meta_put(n, key, rec, (int64_t)ver);
 	json_decref(rec);
-	if (!text)
-		return;
-	meta_op op = {META_OP_PUT, key, strlen(key), text, strlen(text), (int64_t)ver};
-	uint8_t rid[16];
-	bb_random(&bb_rng_system, rid, sizeof rid);
-	meta_result res;
-	bb_err e = meta_submit_wait(n->meta, rid, &op, 1, (int)n->cfg.write_timeout_ms, &res);
-	free(text);
-	if (e == BB_OK)
-		e = res.err;
 	if (e == BB_OK)
 		BB_LOGI("conn", "msg=\"connection authorized\" connection=%s", conn_arn);
 	else if (e != BB_ECONFLICT) /* a conflict: the record changed meanwhile; its own kick follows */

@@ -313,6 +313,16 @@ static void broken(deliver *d, hc_conn *c, const char *why)
 }
 
 /* Parses what is in c->in; returns 1 when the answer is complete, 0 for more, -1 if malformed. */
+/* Drops the buffered bytes of the body (or chunk) still expected; true once none is expected. */
+static bool drop_body(hc_conn *c)
+{
+	size_t take = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+	c->body_left -= take;
+	memmove(c->in, c->in + take, c->in_len - take);
+	c->in_len -= take;
+	return c->body_left == 0;
+}
+
 static int parse(hc_conn *c)
 {
 	for (;;) {
@@ -369,11 +379,7 @@ static int parse(hc_conn *c)
 			return 0;
 		}
 		if (!c->chunked) {
-			size_t take = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
-			c->body_left -= take;
-			memmove(c->in, c->in + take, c->in_len - take);
-			c->in_len -= take;
-			if (c->body_left)
+			if (!drop_body(c))
 				return 0;
 			if (c->in_len)
 				c->keep_alive = false; /* bytes after the answer: do not reuse */
@@ -382,11 +388,7 @@ static int parse(hc_conn *c)
 		/* chunked: size line, data, CRLF; a zero size, then trailers up to an empty line */
 		for (;;) {
 			if (c->chunk_state == 1) {
-				size_t take = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
-				c->body_left -= take;
-				memmove(c->in, c->in + take, c->in_len - take);
-				c->in_len -= take;
-				if (c->body_left)
+				if (!drop_body(c))
 					return 0;
 				c->chunk_state = 2;
 			}

@@ -107,14 +107,12 @@ static bb_err mkdir_p(const char *path)
 	return BB_OK;
 }
 
-/* One idempotent write: put key=val unless present (if_absent) or always. Conflicts on if_absent mean
- * the record already exists, which is fine. */
-static bb_err boot_put(node *n, const char *key, json_t *val, bool if_absent)
+bb_err node_meta_put(node *n, const char *key, json_t *val, int64_t expect)
 {
 	char *text = json_dumps(val, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!text)
 		return BB_ENOMEM;
-	meta_op op = {META_OP_PUT, key, strlen(key), text, strlen(text), if_absent ? META_ABSENT : META_ANY};
+	meta_op op = {META_OP_PUT, key, strlen(key), text, strlen(text), expect};
 	uint8_t rid[16];
 	bb_random(&bb_rng_system, rid, sizeof rid);
 	meta_result res;
@@ -122,11 +120,17 @@ static bb_err boot_put(node *n, const char *key, json_t *val, bool if_absent)
 	free(text);
 	if (e == BB_OK)
 		e = res.err;
-	if (e == BB_ECONFLICT && if_absent)
-		e = BB_OK;
 	if (e == BB_OK && res.index)
 		e = meta_wait_applied(n->meta, res.index, (int)n->cfg.write_timeout_ms);
 	return e;
+}
+
+/* One idempotent write: put key=val unless present (if_absent) or always. Conflicts on if_absent mean
+ * the record already exists, which is fine. */
+static bb_err boot_put(node *n, const char *key, json_t *val, bool if_absent)
+{
+	bb_err e = node_meta_put(n, key, val, if_absent ? META_ABSENT : META_ANY);
+	return e == BB_ECONFLICT && if_absent ? BB_OK : e;
 }
 
 static bb_err bootstrap_dev(node *n)

@@ -572,6 +572,12 @@ bb_err conn_auth_decorate(const json_t *conn, const char *oauth_token, char ***h
 bb_err conn_oauth_fetch(const json_t *conn, int64_t now_ms, const _Atomic bool *cancel, char **token,
 			int64_t *expires_ms, char *err, size_t cap);
 
+/* One metadata write outside an API call (node.c): puts key = val (borrowed; written as compact JSON)
+ * if the key's version is expect (META_ANY, META_ABSENT or a version), then waits until this node
+ * applied it. Blocking (raft round trip, --write-timeout-ms); never on the raft loop thread.
+ * BB_ECONFLICT when the precondition failed. */
+bb_err node_meta_put(node *n, const char *key, json_t *val, int64_t expect);
+
 /* OAuth tokens (conn_token.c). Any thread; never blocks on the network. */
 typedef enum conn_tok_state {
 	CONN_TOK_READY,   /* *token (malloc'd copy), *expires_ms and *gen are set */

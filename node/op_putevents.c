@@ -105,12 +105,7 @@ static void sb_jstr(sbuf *b, const char *s)
 /* ---- validation ------------------------------------------------------------------------------ */
 
 typedef struct pe_entry {
-	const char *source, *detail_type, *detail, *bus_in, *trace;
-	size_t detail_len;
-	const char **resources;
-	size_t n_resources;
-	bool has_time;
-	double time_s;
+	pe_fields in;         /* the request's members (pe_parse.c or read_general) */
 	const char *err_code, *err_msg;
 	const char *bus;      /* the bus name (into bus_in, or "default") */
 	char event_id[37];
@@ -260,30 +255,30 @@ static int check_request(api_call *c, pe_entry *pe, size_t n)
 	char path[128];
 	for (size_t i = 0; i < n; i++) {
 		pe_entry *p = &pe[i];
-		if (p->bus_in) {
-			size_t bl = strlen(p->bus_in);
-			if (bl < 1 || bl > 1600 || !bus_name_or_arn_ok(p->bus_in)) {
+		if (p->in.bus_in) {
+			size_t bl = strlen(p->in.bus_in);
+			if (bl < 1 || bl > 1600 || !bus_name_or_arn_ok(p->in.bus_in)) {
 				snprintf(path, sizeof path, "entries.%zu.member.eventBusName", i + 1);
-				v_string(&v, path, p->bus_in, false, 1, 1600, RE_BUS_OR_ARN, bus_name_or_arn_ok);
+				v_string(&v, path, p->in.bus_in, false, 1, 1600, RE_BUS_OR_ARN, bus_name_or_arn_ok);
 			}
 		}
-		if (p->trace) {
-			size_t tl = strlen(p->trace);
+		if (p->in.trace) {
+			size_t tl = strlen(p->in.trace);
 			if (tl < 1 || tl > 500) {
 				snprintf(path, sizeof path, "entries.%zu.member.traceHeader", i + 1);
-				v_string(&v, path, p->trace, false, 1, 500, NULL, NULL);
+				v_string(&v, path, p->in.trace, false, 1, 500, NULL, NULL);
 			}
 		}
-		for (size_t j = 0; j < p->n_resources; j++) {
-			size_t rl = strlen(p->resources[j]);
+		for (size_t j = 0; j < p->in.n_resources; j++) {
+			size_t rl = strlen(p->in.resources[j]);
 			if (rl > 2048) {
 				snprintf(path, sizeof path, "entries.%zu.member.resources.%zu.member", i + 1, j + 1);
-				v_string(&v, path, p->resources[j], false, 0, 2048, NULL, NULL);
+				v_string(&v, path, p->in.resources[j], false, 0, 2048, NULL, NULL);
 			}
 			total += rl;
 		}
-		total += (p->has_time ? 14 : 0) + (p->source ? strlen(p->source) : 0) +
-			 (p->detail_type ? strlen(p->detail_type) : 0) + (p->detail ? p->detail_len : 0);
+		total += (p->in.has_time ? 14 : 0) + (p->in.source ? strlen(p->in.source) : 0) +
+			 (p->in.detail_type ? strlen(p->in.detail_type) : 0) + (p->in.detail ? p->in.detail_len : 0);
 	}
 	if (v_finish(c, &v))
 		return -1;
@@ -295,16 +290,16 @@ static int check_request(api_call *c, pe_entry *pe, size_t n)
 /* Per-entry checks; sets err_code/err_msg on failure. */
 static void check_entry(pe_entry *p)
 {
-	if (!p->source || !*p->source) {
+	if (!p->in.source || !*p->in.source) {
 		p->err_code = "InvalidArgument";
 		p->err_msg = "Parameter Source is not valid. Reason: Source is a required argument.";
-	} else if (!p->detail_type || !*p->detail_type) {
+	} else if (!p->in.detail_type || !*p->in.detail_type) {
 		p->err_code = "InvalidArgument";
 		p->err_msg = "Parameter DetailType is not valid. Reason: DetailType is a required argument.";
-	} else if (!p->detail || !*p->detail) {
+	} else if (!p->in.detail || !*p->in.detail) {
 		p->err_code = "InvalidArgument";
 		p->err_msg = "Parameter Detail is not valid. Reason: Detail is a required argument.";
-	} else if (strncmp(p->source, "aws.", 4) == 0) {
+	} else if (strncmp(p->in.source, "aws.", 4) == 0) {
 		p->err_code = "NotAuthorizedForSourceException";
 		p->err_msg = "Not authorized for the source.";
 	}
@@ -340,9 +335,9 @@ static bool format_time(time_t ts, char out[32])
 /* Builds the delivered envelope (reference §4, key order as AWS emits). */
 static int build_envelope(api_call *c, pe_entry *p, int64_t now_ms)
 {
-	size_t dlen = p->detail_len;
+	size_t dlen = p->in.detail_len;
 	char tbuf[32];
-	time_t ts = p->has_time && isfinite(p->time_s) ? (time_t)floor(p->time_s) : (time_t)(now_ms / 1000);
+	time_t ts = p->in.has_time && isfinite(p->in.time_s) ? (time_t)floor(p->in.time_s) : (time_t)(now_ms / 1000);
 	if (!format_time(ts, tbuf)) {
 		struct tm tm;
 		if (!gmtime_r(&ts, &tm) || strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
@@ -353,18 +348,18 @@ static int build_envelope(api_call *c, pe_entry *p, int64_t now_ms)
 	}
 	sbuf b = {0};
 	size_t rlen = 0;
-	for (size_t j = 0; j < p->n_resources; j++)
-		rlen += strlen(p->resources[j]) + 8;
-	sb_need(&b, dlen + rlen + 2 * (strlen(p->source) + strlen(p->detail_type)) + 512);
+	for (size_t j = 0; j < p->in.n_resources; j++)
+		rlen += strlen(p->in.resources[j]) + 8;
+	sb_need(&b, dlen + rlen + 2 * (strlen(p->in.source) + strlen(p->in.detail_type)) + 512);
 	if (b.oom)
 		return -1;
 	bb_uuid4(&bb_rng_system, p->event_id);
 	sb_str(&b, "{\"version\":\"0\",\"id\":\"");
 	sb_str(&b, p->event_id);
 	sb_str(&b, "\",\"detail-type\":");
-	sb_jstr(&b, p->detail_type);
+	sb_jstr(&b, p->in.detail_type);
 	sb_str(&b, ",\"source\":");
-	sb_jstr(&b, p->source);
+	sb_jstr(&b, p->in.source);
 	sb_str(&b, ",\"account\":\"");
 	sb_str(&b, c->who.account);
 	sb_str(&b, "\",\"time\":\"");
@@ -372,10 +367,10 @@ static int build_envelope(api_call *c, pe_entry *p, int64_t now_ms)
 	sb_str(&b, "\",\"region\":");
 	sb_jstr(&b, c->n->region);
 	sb_str(&b, ",\"resources\":[");
-	for (size_t j = 0; j < p->n_resources; j++) {
+	for (size_t j = 0; j < p->in.n_resources; j++) {
 		if (j)
 			sb_str(&b, ",");
-		sb_jstr(&b, p->resources[j]);
+		sb_jstr(&b, p->in.resources[j]);
 	}
 	sb_str(&b, "],\"detail\":");
 	/* the detail, validated and minified straight into the envelope */
@@ -385,7 +380,7 @@ static int build_envelope(api_call *c, pe_entry *p, int64_t now_ms)
 		free(b.p);
 		return -1;
 	}
-	if (!json_minify(p->detail, dlen, b.p + b.len, &mlen, true)) {
+	if (!json_minify(p->in.detail, dlen, b.p + b.len, &mlen, true)) {
 		free(b.p);
 		p->err_code = "MalformedDetail";
 		p->err_msg = "Detail is malformed.";
@@ -468,17 +463,7 @@ static int pe_begin(pe_call *p)
 	size_t n = p->n = p->in.n;
 	pe_entry *pe = p->pe;
 	for (size_t i = 0; i < n; i++) {
-		const pe_fields *f = &p->in.f[i];
-		pe[i].source = f->source;
-		pe[i].detail_type = f->detail_type;
-		pe[i].detail = f->detail;
-		pe[i].detail_len = f->detail_len;
-		pe[i].bus_in = f->bus_in;
-		pe[i].trace = f->trace;
-		pe[i].resources = f->resources;
-		pe[i].n_resources = f->n_resources;
-		pe[i].has_time = f->has_time;
-		pe[i].time_s = f->time_s;
+		pe[i].in = p->in.f[i];
 	}
 	if (check_request(c, pe, n))
 		return -1;
@@ -493,7 +478,7 @@ static int pe_begin(pe_call *p)
 		 * does for unknown buses; another account's bus is refused until resource policies arrive. */
 		char region[64], acct[16];
 		const char *bus;
-		bus_arn_split(e->bus_in, region, acct, &bus); /* the member's pattern was checked above */
+		bus_arn_split(e->in.bus_in, region, acct, &bus); /* the member's pattern was checked above */
 		e->bus = bus;
 		bool foreign = (acct[0] && strcmp(acct, c->who.account) != 0) ||
 			       (region[0] && strcmp(region, c->n->region) != 0);

@@ -120,81 +120,8 @@ static bool wants_attr(json_t *names, const sqs_mattr *a)
 	return false;
 }
 
-static void add_ms(json_t *o, const char *k, int64_t v)
-{
-	char buf[32];
-	snprintf(buf, sizeof buf, "%lld", (long long)v);
-	json_object_set_new(o, k, json_string(buf));
-}
-
-static json_t *message_view(const sqs_queue *q, const sqs_got *g, json_t *sys_names, json_t *attr_names)
-{
-	sqs_rec rec;
-	if (!sqs_rec_parse(g->rec, g->rec_len, &rec))
-		return NULL;
-	char rh[RH_TEXT], md5[33];
-	rh_make(q, g->seq, g->rcount, rh);
-	sqs_hex(rec.md5_body, 16, md5);
-	json_t *m = json_pack("{s:s, s:s, s:s, s:s%}", "MessageId", g->msg_id, "ReceiptHandle", rh, "MD5OfBody", md5,
-			      "Body", rec.body, rec.body_len);
-	if (!m)
-		return NULL;
-	json_t *sys = json_object();
-	if (wants(sys_names, "SenderId"))
-		json_object_set_new(sys, "SenderId", json_stringn(rec.sender, rec.sender_len));
-	if (wants(sys_names, "ApproximateFirstReceiveTimestamp"))
-		add_ms(sys, "ApproximateFirstReceiveTimestamp", g->first_ms);
-	if (wants(sys_names, "ApproximateReceiveCount"))
-		add_ms(sys, "ApproximateReceiveCount", g->rcount);
-	if (wants(sys_names, "SentTimestamp"))
-		add_ms(sys, "SentTimestamp", g->sent_ms);
-	if (rec.source_arn && wants(sys_names, "DeadLetterQueueSourceArn"))
-		json_object_set_new(sys, "DeadLetterQueueSourceArn", json_stringn(rec.source_arn, rec.source_arn_len));
-	if (json_object_size(sys))
-		json_object_set_new(m, "Attributes", sys);
-	else
-		json_decref(sys);
-
-	sqs_mattr picked[SQS_MAX_MSG_ATTRS];
-	size_t n = 0;
-	const uint8_t *p = rec.attrs;
-	sqs_mattr a;
-	while (n < SQS_MAX_MSG_ATTRS && sqs_rec_attr_next(&p, rec.attrs_end, &a))
-		if (wants_attr(attr_names, &a))
-			picked[n++] = a;
-	if (n) {
-		uint8_t d[16];
-		char hex[33];
-		sqs_md5_attrs(picked, n, d); /* stored sorted, so the subset is sorted */
-		sqs_hex(d, 16, hex);
-		json_object_set_new(m, "MD5OfMessageAttributes", json_string(hex));
-		json_t *attrs = json_object();
-		for (size_t i = 0; i < n; i++) {
-			json_t *v = json_object();
-			if (picked[i].transport == 2) {
-				size_t cap = sodium_base64_ENCODED_LEN(picked[i].val_len, sodium_base64_VARIANT_ORIGINAL);
-				char *b64 = malloc(cap);
-				if (b64) {
-					sodium_bin2base64(b64, cap, picked[i].val, picked[i].val_len,
-							  sodium_base64_VARIANT_ORIGINAL);
-					json_object_set_new(v, "BinaryValue", json_string(b64));
-					free(b64);
-				}
-			} else {
-				json_object_set_new(v, "StringValue", json_stringn((const char *)picked[i].val, picked[i].val_len));
-			}
-			json_object_set_new(v, "DataType", json_stringn(picked[i].type, picked[i].type_len));
-			char name[260];
-			snprintf(name, sizeof name, "%.*s", (int)picked[i].name_len, picked[i].name);
-			json_object_set_new(attrs, name, v);
-		}
-		json_object_set_new(m, "MessageAttributes", attrs);
-	}
-	return m;
-}
-
-/* The same message in JSON text, appended to o (the AWS JSON protocol's answer, written directly:
- * members in message_view's order, strings escaped as json_dumps would). */
+/* A message in JSON text, appended to o (written directly, strings escaped as json_dumps would; the
+ * query protocol reads the same text back into a tree for its XML). */
 static void message_json(jout *o, const sqs_queue *q, const sqs_got *g, json_t *sys_names, json_t *attr_names)
 {
 	sqs_rec rec;
@@ -386,7 +313,8 @@ int sqs_op_receive_message(sqs_call *sc)
 		if (!ready && !sqs_wait_until(w, seq, until))
 			break; /* stopping */
 	}
-	if (rc == 0 && sc->proto == SQS_PROTO_JSON) {
+	if (rc == 0) {
+		/* AttributeNames (older clients) and MessageSystemAttributeNames: the union */
 		json_t *sys = json_array();
 		if (names)
 			json_array_extend(sys, names);
@@ -398,7 +326,7 @@ int sqs_op_receive_message(sqs_call *sc)
 			size_t start = o.len;
 			for (int i = 0; i < r->n_got; i++)
 				message_json(&o, &q, &r->got[i], sys, attr_names);
-			if (o.len == start) { /* none could be read back: as the tree path, no Messages member */
+			if (o.len == start) { /* none could be read back: no Messages member */
 				free(o.p);
 				o = (jout){0};
 				jo_lit(&o, "{}");
@@ -409,27 +337,18 @@ int sqs_op_receive_message(sqs_call *sc)
 			jo_lit(&o, "{}");
 		}
 		json_decref(sys);
-		c->out_raw = jo_finish(&o);
-		if (!c->out_raw)
+		char *text = jo_finish(&o);
+		if (text && sc->proto != SQS_PROTO_JSON) { /* the query protocol renders a tree as XML */
+			c->out = json_loads(text, 0, NULL);
+			free(text);
+			text = NULL;
+			if (!c->out)
+				rc = sqs_error(c, "InternalException", "out of memory");
+		} else if (text) {
+			c->out_raw = text;
+		} else {
 			rc = sqs_error(c, "InternalException", "out of memory");
-	} else if (rc == 0) {
-		/* AttributeNames (older clients) and MessageSystemAttributeNames: the union */
-		json_t *sys = json_array(), *msgs = json_array();
-		if (names)
-			json_array_extend(sys, names);
-		if (sys_names)
-			json_array_extend(sys, sys_names);
-		for (int i = 0; i < r->n_got; i++) {
-			json_t *m = message_view(&q, &r->got[i], sys, attr_names);
-			if (m)
-				json_array_append_new(msgs, m);
 		}
-		json_decref(sys);
-		c->out = json_object();
-		if (json_array_size(msgs))
-			json_object_set_new(c->out, "Messages", msgs);
-		else
-			json_decref(msgs);
 	}
 out:
 	if (w)
