@@ -264,6 +264,22 @@ static void outcome_done(void *arg, bb_err err)
 	job_post_done(j->d, j);
 }
 
+/* A queue put is announced when it is applied, not only after the commit: a woken receive's own
+ * store write comes after it and sees the message before the fsync (at-least-once holds: if the
+ * commit fails, the task stays and the message is put again). */
+static void notify_applied(node *n, job *const *jobs, size_t count)
+{
+	const uint8_t *last = NULL;
+	for (size_t i = 0; i < count; i++) {
+		if ((action)jobs[i]->act != ACT_QUEUE)
+			continue;
+		const sqs_ref *q = jobs[i]->queue_ref;
+		if (!last || memcmp(last, q->qid, 16) != 0)
+			sqs_notify(n, q);
+		last = q->qid;
+	}
+}
+
 /* ---- outcome groups --------------------------------------------------------------------------
  * The outcomes that end in one loop of the delivery thread are written as one store write: one
  * nested transaction instead of one per job, one wake-up of the delivery thread instead of one per
@@ -288,12 +304,22 @@ static bb_err group_apply(db *dbh, MDB_txn *txn, void *arg)
 			return e;
 		}
 	}
+	notify_applied(g->d->n, g->jobs, g->n);
 	return BB_OK;
+}
+
+static bb_err one_apply(db *dbh, MDB_txn *txn, void *arg)
+{
+	job *j = arg;
+	bb_err e = outcome_apply(dbh, txn, j);
+	if (e == BB_OK)
+		notify_applied(j->d->n, &j, 1);
+	return e;
 }
 
 static void submit_one(deliver *d, job *j)
 {
-	j->w = (db_write){.apply = outcome_apply, .done = outcome_done, .arg = j};
+	j->w = (db_write){.apply = one_apply, .done = outcome_done, .arg = j};
 	bb_err e = db_submit(d->n->db, &j->w);
 	if (e != BB_OK) {
 		j->write_err = e;

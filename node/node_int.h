@@ -624,10 +624,14 @@ typedef struct sqs_attr {
  * non-empty UTF-8 of SQS's characters (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF, so no
  * other control characters), names [A-Za-z0-9_.-] (not "AWS."/"Amazon."). Errors: BB_ETOOBIG (larger
  * than the queue's MaximumMessageSize), BB_EINVAL (any rule above), BB_ENOSPC / BB_EIO from LMDB. The
- * message is durable when the batch commits; then call sqs_notify. */
+ * message is durable when the batch commits; then call sqs_notify. It may also be called right after
+ * the put (still on the writer): a woken receive's own store write, applied after this one, sees the
+ * message before its commit — for puts whose loss in a failed commit is recovered elsewhere (a
+ * delivery task that stays). */
 bb_err sqs_put_txn(node *n, MDB_txn *txn, const sqs_ref *q, const char *body, size_t len, const sqs_attr *attrs,
 		   size_t n_attrs, int64_t now_ms, char msg_id[37]);
-/* After the commit that put messages into q: wakes its long-polling receivers. Any thread; O(1).
+/* After the commit (or, see sqs_put_txn, the apply) that put messages into q: wakes its
+ * long-polling receivers; a receiver woken goes straight to its store write. Any thread; O(1).
  * Not after sqs_stop (stop whatever calls it first). */
 void sqs_notify(node *n, const sqs_ref *q);
 /* For /metrics: visits every queue of this node with its approximate visible / in-flight / delayed

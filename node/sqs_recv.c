@@ -5,8 +5,9 @@
  * a store write that takes up to MaxNumberOfMessages visible messages and hides them for the
  * visibility timeout (sqs_store_receive). The answer goes out when that write is applied, without
  * waiting for its fsync (db_run_early): if the hide is lost the messages reappear, which SQS allows. With WaitTimeSeconds > 0 and nothing visible, the call
- * registers as a waiter (sqs_wait.c) and sleeps until a send to the queue commits, the next delayed or
- * invisible message is due, or the wait ends — re-checking at least every second. The metadata
+ * registers as a waiter (sqs_wait.c) and sleeps until a send to the queue commits (a delivery's put:
+ * is applied — then the receive goes straight to its write, which sees the uncommitted message),
+ * the next delayed or invisible message is due, or the wait ends — re-checking at least every second. The metadata
  * snapshot is released before sleeping. A RedrivePolicy moves a message that was already received
  * maxReceiveCount times to its dead-letter queue instead of returning it.
  *
@@ -280,12 +281,15 @@ int sqs_op_receive_message(sqs_call *sc)
 		rc = sqs_error(c, "RequestThrottled", "Too many long-polling receives at once; retry later.");
 		goto out;
 	}
+	bool woken = false; /* by a put: its message may not be committed yet, so the peek (a read
+			     * transaction) cannot see it but the receive's write can */
 	for (;;) {
 		uint64_t seq = w ? sqs_wait_seq(w) : 0;
-		bool ready;
-		int64_t now = bb_wall_ms(c->n->clock), next;
-		if (sqs_store_peek(c->n->db, q.ref.qid, now, &ready, &next) != BB_OK)
+		bool ready = true;
+		int64_t now = bb_wall_ms(c->n->clock), next = INT64_MAX;
+		if (!woken && sqs_store_peek(c->n->db, q.ref.qid, now, &ready, &next) != BB_OK)
 			ready = true; /* let the write report the error */
+		woken = false;
 		if (ready) {
 			r->now_ms = now;
 			/* Answered once the messages are hidden in the batch, not after its fsync: a lost
@@ -301,6 +305,13 @@ int sqs_op_receive_message(sqs_call *sc)
 			}
 			if (r->n_got > 0)
 				break;
+			/* Nothing after all: the peek saw messages that another receive has hidden in the
+			 * store's open batch (or the put that woke us was taken). Sleep until a put or until
+			 * that batch has committed, instead of asking again at once. */
+			ready = false;
+			int64_t settle = now + c->n->cfg.store_commit_interval_us / 1000 + 1;
+			if (next == INT64_MAX || next > settle)
+				next = settle;
 		}
 		int64_t mono = sqs_mono_ns();
 		if (!w || mono >= deadline)
@@ -310,8 +321,11 @@ int sqs_op_receive_message(sqs_call *sc)
 			until = mono + (next - now + 1) * 1000000;
 		if (until > deadline)
 			until = deadline;
-		if (!ready && !sqs_wait_until(w, seq, until))
-			break; /* stopping */
+		if (!ready) {
+			if (!sqs_wait_until(w, seq, until))
+				break; /* stopping */
+			woken = sqs_wait_seq(w) != seq;
+		}
 	}
 	if (rc == 0) {
 		/* AttributeNames (older clients) and MessageSystemAttributeNames: the union */

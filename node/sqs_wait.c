@@ -9,7 +9,7 @@
  *
  * A lost wake-up is impossible: the receiver reads the group's counter before looking for messages
  * and sleeps only while the counter is unchanged; sqs_notify bumps it under the mutex after the send
- * is durable.
+ * is durable (a delivery's put also when it is applied, before the commit).
  *
  * Shutdown: sqs_quiesce wakes every waiter (they return empty at once) and refuses new ones, so the
  * HTTP server can drain; then it stops the sweeper. sqs_stop frees the state after HTTP has stopped.

@@ -1,10 +1,11 @@
 /* node/db/db.c — LMDB environment and the writer thread (group commit). Contract in db.h.
  *
- * The writer loop: wait for queued writes (and until min_interval_us after the previous batch began:
- * fewer, larger commits keep the filesystem journal from stalling every fsync on the disk, the bus
- * log's included — bench/README.md); detach the whole queue (at most max_batch); begin one
- * write transaction; for each write begin a nested transaction, run apply, commit or abort the
- * nested one; commit the batch (LMDB fsyncs the data and then the meta page unless no_sync); call
+ * The writer loop (a "window" per batch): wait for a queued write; begin one write transaction; apply
+ * every write as it arrives, each in a nested transaction (committed or aborted on its own), and
+ * answer the early ones at once; keep the window open until min_interval_us after the previous
+ * commit began (fewer, larger commits keep the filesystem journal from stalling every fsync on the
+ * disk, the bus log's included — bench/README.md) or max_batch writes; commit (LMDB fsyncs the data
+ * and then the meta page unless no_sync); call
  * every done with its outcome. A failed batch commit fails every write in it. A page flush that hits
  * ENOSPC aborts the transaction and leaves the environment usable, so a disk that was cleaned needs
  * no restart; only a failed meta-page write (MDB_PANIC) does, and then every write fails with BB_EIO.
@@ -39,7 +40,7 @@ struct db {
 	pthread_cond_t done_cv;   /* completed moved (db_barrier waits on it) */
 	bool stopping;
 	pthread_t thread;
-	struct timespec batch_at; /* writer only: when the previous batch began (CLOCK_MONOTONIC) */
+	int64_t commit_began_ns;  /* writer only: when the previous commit began (CLOCK_MONOTONIC) */
 
 	_Atomic uint64_t commits, writes, failed_writes;
 	_Atomic uint64_t apply_ns, commit_ns; /* writer time in applies / in commits (writes + fsync) */
@@ -110,6 +111,8 @@ typedef struct batch {
 	bb_err *errs;
 	bool *done; /* done already ran */
 	size_t n;
+	size_t applied; /* w[0..applied) have run their apply */
+	size_t kept;    /* of those, how many kept their changes */
 } batch;
 
 static void complete(batch *b, bb_err err_all)
@@ -125,7 +128,6 @@ static void complete(batch *b, bb_err err_all)
 	}
 }
 
-/* Runs one batch; returns the error of the commit (per-write errors in b->errs). */
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -133,21 +135,21 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static bb_err run_batch(db *d, batch *b)
+/* Runs the applies of the writes detached since the last call, each in its own nested transaction
+ * of txn, and answers the early ones. Returns BB_OK, or the error of a nested begin (then the batch
+ * transaction is lost: the caller aborts it). */
+static bb_err apply_new(db *d, MDB_txn *txn, batch *b)
 {
 	int64_t t0 = mono_ns();
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
-	if (rc)
-		return db_err(rc);
-	size_t kept = 0;
-	for (size_t i = 0; i < b->n; i++) {
+	bb_err err = BB_OK;
+	for (; b->applied < b->n; b->applied++) {
+		size_t i = b->applied;
 		db_write *w = b->w[i];
 		MDB_txn *sub;
-		rc = mdb_txn_begin(d->env, txn, 0, &sub);
+		int rc = mdb_txn_begin(d->env, txn, 0, &sub);
 		if (rc) {
-			mdb_txn_abort(txn);
-			return db_err(rc);
+			err = db_err(rc);
+			break;
 		}
 		bb_err e = w->apply(d, sub, w->arg);
 		if (e == BB_OK) {
@@ -158,7 +160,7 @@ static bb_err run_batch(db *d, batch *b)
 		}
 		b->errs[i] = e;
 		if (e == BB_OK)
-			kept++;
+			b->kept++;
 		if (w->early && (!w->early_if || w->early_if(w->arg))) {
 			b->done[i] = true;
 			w->next = NULL;
@@ -166,13 +168,21 @@ static bb_err run_batch(db *d, batch *b)
 				w->done(w->arg, e); /* before the commit, by request (db_write.early) */
 		}
 	}
-	int64_t t1 = mono_ns();
-	atomic_fetch_add(&d->apply_ns, (uint64_t)(t1 - t0));
-	if (kept == 0) {
+	atomic_fetch_add(&d->apply_ns, (uint64_t)(mono_ns() - t0));
+	return err;
+}
+
+/* Commits the batch transaction (or aborts it when nothing in it kept changes); returns the error of
+ * the commit. */
+static bb_err commit_batch(db *d, MDB_txn *txn, batch *b)
+{
+	if (b->kept == 0) {
 		mdb_txn_abort(txn);
 		return BB_OK;
 	}
-	rc = mdb_txn_commit(txn);
+	int64_t t1 = mono_ns();
+	d->commit_began_ns = t1;
+	int rc = mdb_txn_commit(txn);
 	int64_t took = mono_ns() - t1;
 	atomic_fetch_add(&d->commit_ns, (uint64_t)took);
 	if (d->cfg.on_commit)
@@ -183,24 +193,83 @@ static bb_err run_batch(db *d, batch *b)
 	return BB_OK;
 }
 
-/* Waits (mu held) until min_interval_us after the previous batch began, so writes arriving meanwhile
- * share the next commit; then notes the new batch's start. */
-static void gather(db *d)
+/* Moves queued writes into b, up to cap (mu held). */
+static void detach(db *d, batch *b, size_t cap)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t since = (int64_t)(now.tv_sec - d->batch_at.tv_sec) * 1000000000 + (now.tv_nsec - d->batch_at.tv_nsec);
-	int64_t left = (int64_t)d->cfg.min_interval_us * 1000 - since;
-	if (left > 0 && !d->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until); /* d->cv waits on the realtime clock */
-		int64_t ns = until.tv_nsec + left;
-		until.tv_sec += ns / 1000000000;
-		until.tv_nsec = ns % 1000000000;
-		while (!d->stopping && pthread_cond_timedwait(&d->cv, &d->mu, &until) != ETIMEDOUT)
-			;
+	while (d->head && b->n < cap) {
+		db_write *w = d->head;
+		d->head = w->next;
+		b->w[b->n] = w;
+		b->done[b->n] = false;
+		b->errs[b->n] = BB_OK;
+		b->n++;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &d->batch_at);
+	if (!d->head)
+		d->tail = NULL;
+}
+
+/* Waits on d->cv (mu held) until a write is queued, the node stops, or the monotonic time at_ns. */
+static void wait_until(db *d, int64_t at_ns)
+{
+	int64_t left = at_ns - mono_ns();
+	if (left <= 0)
+		return;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until); /* d->cv waits on the realtime clock */
+	int64_t ns = until.tv_nsec + left;
+	until.tv_sec += ns / 1000000000;
+	until.tv_nsec = ns % 1000000000;
+	pthread_cond_timedwait(&d->cv, &d->mu, &until);
+}
+
+/* One batch (mu held on entry and exit; at least one write queued). The batch transaction opens at
+ * once and every write is applied as it arrives — an early write (a queue receive) is answered
+ * within microseconds, and sees what was applied before it — while the commit waits until
+ * min_interval_us after the previous commit began, so the writes arriving meanwhile share its fsync. */
+static void run_window(db *d, batch *b, size_t cap)
+{
+	int64_t commit_at = d->commit_began_ns + (int64_t)d->cfg.min_interval_us * 1000;
+	b->n = b->applied = b->kept = 0;
+	pthread_mutex_unlock(&d->mu);
+	MDB_txn *txn = NULL;
+	bb_err e = db_err(mdb_txn_begin(d->env, NULL, 0, &txn));
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		detach(d, b, cap);
+		if (e != BB_OK)
+			break; /* the detached writes fail with e */
+		pthread_mutex_unlock(&d->mu);
+		e = apply_new(d, txn, b);
+		pthread_mutex_lock(&d->mu);
+		if (e != BB_OK || b->n >= cap || d->stopping)
+			break;
+		if (!d->head) {
+			if (mono_ns() >= commit_at)
+				break;
+			wait_until(d, commit_at);
+		}
+		if (!d->head && mono_ns() >= commit_at)
+			break;
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (e == BB_OK) {
+		e = commit_batch(d, txn, b);
+	} else if (txn) {
+		mdb_txn_abort(txn);
+	}
+	size_t n = b->n;
+	if (e != BB_OK)
+		BB_LOGW("db", "msg=\"batch failed\" writes=%zu err=%s", n, bb_errname(e));
+	atomic_fetch_add(&d->writes, n);
+	size_t failed = 0;
+	for (size_t i = 0; i < n; i++)
+		failed += (e != BB_OK || b->errs[i] != BB_OK);
+	atomic_fetch_add(&d->failed_writes, failed);
+	complete(b, e);
+	pthread_mutex_lock(&d->mu);
+	d->outstanding -= n;
+	d->completed += n; /* batches run in submission order */
+	pthread_cond_broadcast(&d->done_cv);
 }
 
 static void *writer_main(void *arg)
@@ -208,7 +277,7 @@ static void *writer_main(void *arg)
 	pthread_setname_np(pthread_self(), "bb-store-writer");
 	db *d = arg;
 	size_t cap = d->cfg.max_batch;
-	batch b = {calloc(cap, sizeof *b.w), calloc(cap, sizeof *b.errs), calloc(cap, sizeof *b.done), 0};
+	batch b = {calloc(cap, sizeof *b.w), calloc(cap, sizeof *b.errs), calloc(cap, sizeof *b.done), 0, 0, 0};
 	bool ok = b.w && b.errs && b.done;
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
@@ -216,48 +285,24 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&d->cv, &d->mu);
 		if (!d->head && d->stopping)
 			break;
-		gather(d);
-		/* Detach up to cap writes (one if the arrays could not be allocated: it fails alone). */
-		b.n = 0;
-		db_write *one = NULL;
-		while (d->head && b.n < (ok ? cap : 1)) {
-			db_write *w = d->head;
-			d->head = w->next;
-			if (ok) {
-				b.w[b.n] = w;
-				b.done[b.n] = false;
-				b.errs[b.n] = BB_OK;
-			} else {
-				one = w;
-			}
-			b.n++;
+		if (ok) {
+			run_window(d, &b, cap);
+			continue;
 		}
+		/* the batch arrays could not be allocated: each write fails alone */
+		db_write *one = d->head;
+		d->head = one->next;
 		if (!d->head)
 			d->tail = NULL;
 		pthread_mutex_unlock(&d->mu);
-
-		size_t n = b.n;
-		if (!ok) {
-			one->next = NULL;
-			if (one->done)
-				one->done(one->arg, BB_ENOMEM);
-			atomic_fetch_add(&d->writes, 1);
-			atomic_fetch_add(&d->failed_writes, 1);
-		} else {
-			bb_err e = run_batch(d, &b);
-			if (e != BB_OK)
-				BB_LOGW("db", "msg=\"batch failed\" writes=%zu err=%s", n, bb_errname(e));
-			atomic_fetch_add(&d->writes, n);
-			size_t failed = 0;
-			for (size_t i = 0; i < n; i++)
-				failed += (e != BB_OK || b.errs[i] != BB_OK);
-			atomic_fetch_add(&d->failed_writes, failed);
-			complete(&b, e);
-		}
-
+		one->next = NULL;
+		if (one->done)
+			one->done(one->arg, BB_ENOMEM);
+		atomic_fetch_add(&d->writes, 1);
+		atomic_fetch_add(&d->failed_writes, 1);
 		pthread_mutex_lock(&d->mu);
-		d->outstanding -= n;
-		d->completed += n; /* batches run in submission order */
+		d->outstanding--;
+		d->completed++;
 		pthread_cond_broadcast(&d->done_cv);
 	}
 	pthread_mutex_unlock(&d->mu);

@@ -6,9 +6,10 @@
  * bus's home node).
  *
  * Writes. LMDB allows one write transaction at a time, so one writer thread owns it. Any thread
- * submits a db_write (an apply function plus a completion); the writer takes everything queued (up
- * to a batch limit), runs each apply inside its own nested transaction of one batch transaction,
- * commits the batch with one fsync (group commit), then calls every completion with the outcome.
+ * submits a db_write (an apply function plus a completion); the writer keeps one batch transaction
+ * open for up to min_interval_us (or a batch limit), runs each apply as it arrives inside its own
+ * nested transaction of it, commits the batch with one fsync (group commit), then calls every
+ * completion with the outcome.
  * An apply that fails has its nested transaction aborted: the rest of the batch is unaffected.
  * Nothing is reported durable before the fsync of its batch returned.
  *
@@ -37,7 +38,8 @@ typedef struct db_config {
 	size_t max_queued;      /* bound on submitted, not yet completed writes; 0 = 65536 */
 	size_t max_batch;       /* writes per transaction at most; 0 = 4096 */
 	bool no_sync;           /* tests/benchmarks only: skip fsync (never for real deployments) */
-	unsigned min_interval_us; /* least time from one batch's start to the next (writes gather meanwhile) */
+	unsigned min_interval_us; /* least time from one commit's start to the next (writes are applied
+				   * meanwhile and share the commit) */
 	void (*on_commit)(void *ctx, int64_t ns); /* called on the writer with each commit's duration */
 	void *on_commit_ctx;
 } db_config;
@@ -100,7 +102,7 @@ bool db_busy(db *d);
 /* Submits apply(arg) and waits for the outcome: BB_OK once durable. Not on the writer thread. */
 bb_err db_run(db *d, db_apply_fn apply, void *arg);
 /* The same, but returns as soon as the changes are applied in the batch (db_write.early): visible to
- * later writes at once and to readers after the commit, not yet durable — unless early_if (may be
+ * later writes (including those applied later in the same batch) at once and to readers after the commit, not yet durable — unless early_if (may be
  * NULL) answers false after the apply, then only after the commit. */
 bb_err db_run_early(db *d, db_apply_fn apply, void *arg, bool (*early_if)(void *arg));
 

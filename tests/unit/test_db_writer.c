@@ -1,7 +1,8 @@
 /* tests/unit/test_db_writer.c — the LMDB writer (node/db/db.h): group commit from many threads, a
  * failing apply discards only its own changes, a full map fails writes with BB_ENOSPC and changes
  * nothing, committed data survives close/reopen, and an early write is answered before its commit
- * (its db_write may be gone by then) while later writes see its changes. */
+ * (its db_write may be gone by then) while later writes see its changes, and the open batch applies
+ * writes as they arrive. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +193,83 @@ static void test_early_done(void **state)
 	rm_dir();
 }
 
+/* The batch stays open for min_interval_us and applies writes as they arrive: an early write
+ * submitted after a durable one was applied is answered while that one still waits for the commit (in
+ * the same batch: before, it would have waited for the next one), and its apply
+ * sees the durable one's uncommitted change (a queue receive sees a delivery's put). */
+typedef struct window_arg {
+	bool saw_50;
+	bool durable_done_first; /* the durable write's done had run when the early apply ran */
+	_Atomic bool *durable_done;
+} window_arg;
+
+static bb_err window_apply(db *d, MDB_txn *txn, void *arg)
+{
+	window_arg *a = arg;
+	uint8_t key[8];
+	db_put_u64(key, 50);
+	MDB_val mk = {8, key}, mv;
+	a->saw_50 = mdb_get(txn, db_dbi(d, DB_T_STATE), &mk, &mv) == 0;
+	a->durable_done_first = atomic_load(a->durable_done);
+	return BB_OK;
+}
+
+typedef struct durable_wait {
+	put_arg put; /* first: put_apply reads it */
+	_Atomic bool applied;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	_Atomic bool done;
+	bb_err err;
+} durable_wait;
+
+static bb_err durable_apply(db *d, MDB_txn *txn, void *arg)
+{
+	durable_wait *w = arg;
+	bb_err e = put_apply(d, txn, &w->put);
+	atomic_store(&w->applied, true);
+	return e;
+}
+
+static void durable_done(void *arg, bb_err err)
+{
+	durable_wait *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->err = err;
+	atomic_store(&w->done, true);
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void test_window_applies_at_once(void **state)
+{
+	(void)state;
+	fresh_dir();
+	db *d;
+	db_config cfg = {.dir = dir, .min_interval_us = 1000000};
+	assert_int_equal(db_open(&cfg, &d), BB_OK);
+	put_arg first = {49, 8, false};
+	assert_int_equal(db_run(d, put_apply, &first), BB_OK); /* this commit starts the interval */
+	static durable_wait dw = {{50, 8, false}, false, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, BB_OK};
+	db_write w = {.apply = durable_apply, .done = durable_done, .arg = &dw};
+	assert_int_equal(db_submit(d, &w), BB_OK);
+	while (!atomic_load(&dw.applied))
+		usleep(100); /* applied at once, not after the interval: the batch is open */
+	window_arg wa = {.durable_done = &dw.done};
+	assert_int_equal(db_run_early(d, window_apply, &wa, NULL), BB_OK);
+	assert_true(wa.saw_50);
+	assert_false(wa.durable_done_first);
+	assert_false(has_key(d, 50)); /* readers see only committed data */
+	pthread_mutex_lock(&dw.mu);
+	while (!atomic_load(&dw.done))
+		pthread_cond_wait(&dw.cv, &dw.mu);
+	pthread_mutex_unlock(&dw.mu);
+	assert_int_equal(dw.err, BB_OK);
+	assert_true(has_key(d, 50));
+	db_close(d);
+	rm_dir();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_failed_apply_isolated),
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_early_done),
+		cmocka_unit_test(test_window_applies_at_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
