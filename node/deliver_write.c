@@ -264,14 +264,15 @@ static void outcome_done(void *arg, bb_err err)
 	job_post_done(j->d, j);
 }
 
-/* A queue put is announced when it is applied, not only after the commit: a woken receive's own
- * store write comes after it and sees the message before the fsync (at-least-once holds: if the
- * commit fails, the task stays and the message is put again). */
+/* A put into a queue (target or DLQ) is announced when it is applied, not only after the commit: a
+ * woken receive's own store write comes after it and sees the message before the fsync
+ * (at-least-once holds: if the commit fails, the task stays and the message is put again). */
 static void notify_applied(node *n, job *const *jobs, size_t count)
 {
 	const uint8_t *last = NULL;
 	for (size_t i = 0; i < count; i++) {
-		if ((action)jobs[i]->act != ACT_QUEUE)
+		action act = (action)jobs[i]->act;
+		if (act != ACT_QUEUE && act != ACT_DLQ)
 			continue;
 		const sqs_ref *q = jobs[i]->queue_ref;
 		if (!last || memcmp(last, q->qid, 16) != 0)

@@ -4,11 +4,12 @@
  * Receive: a read-only peek first (is anything visible? when is the next message due?), and only then
  * a store write that takes up to MaxNumberOfMessages visible messages and hides them for the
  * visibility timeout (sqs_store_receive). The answer goes out when that write is applied, without
- * waiting for its fsync (db_run_early): if the hide is lost the messages reappear, which SQS allows. With WaitTimeSeconds > 0 and nothing visible, the call
- * registers as a waiter (sqs_wait.c) and sleeps until a send to the queue commits (a delivery's put:
- * is applied — then the receive goes straight to its write, which sees the uncommitted message),
- * the next delayed or invisible message is due, or the wait ends — re-checking at least every second. The metadata
- * snapshot is released before sleeping. A RedrivePolicy moves a message that was already received
+ * waiting for its fsync (db_run_early): if the hide is lost the messages reappear, which SQS allows.
+ * With WaitTimeSeconds > 0 and nothing visible, the call registers as a waiter (sqs_wait.c) and
+ * sleeps until a send to the queue commits (or a delivery's put is applied: then the receive goes
+ * straight to its write, which sees the uncommitted message), the next delayed or invisible message
+ * is due, or the wait ends — re-checking at least every second. The metadata snapshot is released
+ * before sleeping. A RedrivePolicy moves a message that was already received
  * maxReceiveCount times to its dead-letter queue instead of returning it.
  *
  * Receipt handle (opaque to clients): base64url of

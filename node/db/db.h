@@ -101,9 +101,10 @@ bool db_busy(db *d);
 
 /* Submits apply(arg) and waits for the outcome: BB_OK once durable. Not on the writer thread. */
 bb_err db_run(db *d, db_apply_fn apply, void *arg);
-/* The same, but returns as soon as the changes are applied in the batch (db_write.early): visible to
- * later writes (including those applied later in the same batch) at once and to readers after the commit, not yet durable — unless early_if (may be
- * NULL) answers false after the apply, then only after the commit. */
+/* The same, but returns as soon as the changes are applied in the batch (db_write.early): visible at
+ * once to the writes applied after it (in the same batch too) and to readers after the commit, not
+ * yet durable — unless early_if (may be NULL) answers false after the apply, then only after the
+ * commit. */
 bb_err db_run_early(db *d, db_apply_fn apply, void *arg, bool (*early_if)(void *arg));
 
 /* Waits until every write submitted before the call has completed — committed, or failed — so a
