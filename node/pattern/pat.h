@@ -10,7 +10,8 @@
  *                  immutable, refcounted pat_set that matching threads use while the owner thread
  *                  keeps editing the builder (atomic swap of the published pointer is the caller's).
  *   pat_match()    one pass over the event bytes, no allocation per event (scratch is per thread),
- *                  returns the ids of every rule in the set that matches.
+ *                  returns the ids of every rule in the set that matches; stops reading once
+ *                  nothing later in the event can change that.
  *
  * Threads: pat_compile, pat_rule_*, pat_match_rule are reentrant. A pat_builder belongs to one
  * thread. A published pat_set is immutable and may be shared by any number of matching threads,
@@ -74,13 +75,17 @@ void pat_scratch_free(pat_scratch *sc);
 
 /* Matches event against every rule of s. Writes up to cap matching ids (each once, any order) into
  * ids and the total number of matches into *n (may exceed cap). Returns BB_OK, or BB_EINVAL when the
- * event is not well-formed JSON (then *n = 0). No allocation once the scratch has warmed up. */
+ * event is not one well-formed JSON object (then *n = 0). The event is meant to be well-formed (the
+ * data plane builds it; pat_match_rule checks it first): the walk stops reading once nothing later can
+ * change the result, so a malformed event may also get an answer when its malformed bytes come after
+ * that point. Never reads outside event[0..len). No allocation once the scratch has warmed up. */
 bb_err pat_match(const pat_set *s, pat_scratch *sc, const char *event, size_t len, uint32_t *ids, size_t cap,
 		 size_t *n);
 
 /* Which SIMD code pat_match uses, for tests and benchmarks: 0 = portable SSE2, 1 = AVX2 + PCLMUL (if
- * the CPU has them), -1 = the best the CPU has (the default, chosen at first use). Returns the level
- * now in force. Process-wide; call before matching starts. */
+ * the CPU has them), 2 = that with AVX-512BW for the early-stop scan, -1 = the best the CPU has (the
+ * default, chosen at first use). Returns the level now in force. Process-wide; call before matching
+ * starts. */
 int pat_simd_set(int level);
 
 #endif /* PAT_H */

@@ -176,6 +176,69 @@ static bool build_kids(pat_core *s)
 	return true;
 }
 
+/* Whether segment k is already in list l[0..n). */
+static bool stop_has(const pat_core *s, const pat_stoplab *l, uint32_t n, const pat_kid *k)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (l[i].len == k->len && memcmp(s->blob + l[i].off, s->blob + k->off, k->len) == 0)
+			return true;
+	return false;
+}
+
+/* Early-stop label lists: node i's is its parent's plus its own children's segments (a parent is
+ * always created before its children, so one pass in node order sees each parent's list first). A
+ * node without children shares its parent's list. */
+static bool build_stops(pat_core *s)
+{
+	uint32_t *parent = malloc((s->nnodes ? s->nnodes : 1) * sizeof(uint32_t));
+	size_t cap = 16;
+	s->stop = malloc(cap * sizeof(pat_stoplab));
+	if (!parent || !s->stop) {
+		free(parent);
+		return false;
+	}
+	for (uint32_t i = 0; i < s->nnodes; i++)
+		for (uint32_t j = 0; j < s->nodes[i].nchild; j++)
+			parent[s->kid[s->nodes[i].kid_off + j].node] = i;
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		pat_node *nd = &s->nodes[i];
+		const pat_node *par = i ? &s->nodes[parent[i]] : NULL;
+		if (par && (par->stop_n == PAT_NONE || nd->nchild == 0)) {
+			nd->stop_off = par->stop_off;
+			nd->stop_n = par->stop_n;
+			continue;
+		}
+		if (s->nstop + PAT_STOP_MAX > cap) {
+			cap *= 2;
+			pat_stoplab *n = realloc(s->stop, cap * sizeof(pat_stoplab));
+			if (!n) {
+				free(parent);
+				return false;
+			}
+			s->stop = n;
+		}
+		pat_stoplab *l = s->stop + s->nstop;
+		uint32_t n = 0;
+		if (par) {
+			memcpy(l, s->stop + par->stop_off, par->stop_n * sizeof(pat_stoplab));
+			n = par->stop_n;
+		}
+		for (uint32_t j = 0; j < nd->nchild && n != PAT_NONE; j++) {
+			const pat_kid *k = &s->kid[nd->kid_off + j];
+			if (k->len == 0 || (n == PAT_STOP_MAX && !stop_has(s, l, n, k)))
+				n = PAT_NONE;
+			else if (!stop_has(s, l, n, k))
+				l[n++] = (pat_stoplab){.off = k->off, .len = k->len};
+		}
+		nd->stop_off = s->nstop;
+		nd->stop_n = n;
+		if (n != PAT_NONE)
+			s->nstop += n;
+	}
+	free(parent);
+	return true;
+}
+
 /* ---- per-field indexes --------------------------------------------------------------------------- */
 
 static void affix_add(bctx *b, pat_affix *a, const char *k, size_t n, uint32_t ment)
@@ -454,6 +517,7 @@ static void core_free(pat_core *s)
 	free(s->nodes);
 	free(s->kids.e);
 	free(s->kid);
+	free(s->stop);
 	free(s->ments);
 	free(s->pred_lists);
 	free(s->ment_soff);
@@ -478,7 +542,7 @@ void pat_core_release(pat_core *c)
 static size_t core_bytes(const pat_core *s)
 {
 	size_t t = sizeof(*s) + s->blob_len + s->nnodes * (sizeof(pat_node) + sizeof(pat_kid));
-	t += (s->kids.e ? (s->kids.mask + 1) : 0) * sizeof(pat_kid);
+	t += (s->kids.e ? (s->kids.mask + 1) : 0) * sizeof(pat_kid) + s->nstop * sizeof(pat_stoplab);
 	t += s->nfields * sizeof(pat_field) + s->nments * sizeof(pat_ment) + s->ngm * (sizeof(pat_matcher) + 4);
 	t += s->nments * 4 + s->npreds * 4 + s->nbr * sizeof(pat_br) + s->nalways * 4 + s->nrules * 4;
 	t += s->npreds * sizeof(pat_bcond);
@@ -631,7 +695,7 @@ pat_core *pat_core_build(const uint32_t *ids, const pat_rule *const *rules, uint
 	gtmp_free(&g);
 	s->blob = b.blob.p;
 	s->blob_len = b.blob.len;
-	if (!ok || !build_kids(s)) {
+	if (!ok || !build_kids(s) || !build_stops(s)) {
 		core_free(s);
 		return NULL;
 	}

@@ -280,6 +280,8 @@ static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t l
 	if (s->base->nodes[0].nchild || (s->delta && s->delta->nodes[0].nchild)) {
 		sc->ndefer = 0;
 		const char *q = pat_walk_event(&w, p);
+		if (w.stopped) /* nothing after the stop could change the result */
+			q = e;
 		if (q == e)
 			pat_walk_deferred(&w);
 		if (sc->oom)

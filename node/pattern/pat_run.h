@@ -49,6 +49,9 @@ typedef struct pat_defer {
 #define PAT_DEFER_SLOTS 8192
 #define PAT_DEFER_MAX 64
 
+/* Places the early-stop back-off keeps apart (pat_scratch.stop_*). */
+#define PAT_STOP_PLACES 256
+
 struct pat_scratch {
 	uint32_t epoch;
 	pat_cs cs[2];
@@ -61,6 +64,11 @@ struct pat_scratch {
 	pat_buf str, key, low;
 	uint32_t steps;
 	bool oom;
+	/* early-stop tests (pat_walk_impl.h try_stop), per place — trie node of the base and member
+	 * number, hashed to PAT_STOP_PLACES — failures in a row, and how many chances to test there to
+	 * let pass before the next test */
+	uint8_t stop_fails[PAT_STOP_PLACES];
+	uint16_t stop_wait[PAT_STOP_PLACES];
 };
 
 /* The event cursor (pat_cursor_impl.h): the masks of the current 64-byte block. Bit i is byte
@@ -72,6 +80,22 @@ typedef struct pat_cur {
 	uint64_t in_str, esc;
 } pat_cur;
 
+/* A key label of the early-stop test (pat_stop.c): its bytes (n >= 1). */
+typedef struct pat_lab {
+	const char *s;
+	uint32_t n;
+} pat_lab;
+
+/* At most this many labels in one test: PAT_STOP_MAX per core. */
+#define PAT_STOP_LABELS (2 * PAT_STOP_MAX)
+
+/* The first position in [p, end) where a backslash or one of the n labels l[] starts, or NULL when
+ * there is none; p when n > PAT_STOP_LABELS. SSE2 and AVX2 forms (the caller knows which the CPU has). */
+const char *pat_stop_scan_sse2(const char *p, const char *end, const pat_lab *l, unsigned n);
+const char *pat_stop_scan_avx2(const char *p, const char *end, const pat_lab *l, unsigned n);
+const char *pat_stop_scan_avx512(const char *p, const char *end, const pat_lab *l, unsigned n);
+typedef const char *(*pat_stop_fn)(const char *p, const char *end, const pat_lab *l, unsigned n);
+
 /* One walk. */
 typedef struct pat_walk {
 	pat_cur cur;
@@ -80,8 +104,12 @@ typedef struct pat_walk {
 	pat_scratch *sc;
 	const char *start, *end; /* the event */
 	uint32_t ep;
-	bool bad; /* malformed JSON seen */
+	bool bad;     /* malformed JSON seen */
+	bool stopped; /* the walk stopped early: nothing after stop_at can change the result */
+	const char *stop_next; /* no early-stop test before this position (one found a label there) */
+	pat_stop_fn stop_scan; /* the scanner for this CPU (pat_walk_event sets it) */
 } pat_walk;
+
 
 /* Runs the probes deferred during the walk (pat_walk.c). */
 void pat_walk_deferred(pat_walk *w);

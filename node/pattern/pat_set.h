@@ -124,7 +124,18 @@ typedef struct pat_node {
 	uint32_t slot;     /* index of this node among its parent's children (for seen masks) */
 	uint32_t kid_off;  /* first child in set->kid */
 	uint64_t lenmask;  /* bit min(len, 63) set for every child segment length */
+	/* the early-stop labels (pat_stop.c) of a position inside this node's object: the segments of
+	 * its children and of every ancestor's children, stop[stop_off..stop_off + stop_n); stop_n ==
+	 * PAT_NONE when there would be more than PAT_STOP_MAX or one is empty (no early stop there) */
+	uint32_t stop_off, stop_n;
 } pat_node;
+
+/* A segment label for the early-stop test: its bytes in the blob. */
+typedef struct pat_stoplab {
+	uint32_t off, len;
+} pat_stoplab;
+
+#define PAT_STOP_MAX 8
 
 typedef struct pat_kid {
 	uint64_t w0, w1;   /* first 16 bytes of the segment, zero-padded */
@@ -165,6 +176,8 @@ typedef struct pat_core {
 	uint32_t nnodes;
 	pat_kmap kids;   /* (parent, segment) -> child node */
 	pat_kid *kid;    /* children of each node, contiguous from nodes[i].kid_off */
+	pat_stoplab *stop; /* the nodes' early-stop label lists */
+	uint32_t nstop;
 	/* fields */
 	pat_field *fields;
 	uint32_t nfields;

@@ -7,7 +7,9 @@
  * unused keys before their bytes are read, and an unused value is skipped — a string by its closing
  * quote bit, a container by counting brackets with popcount, 64 bytes per step. Dotted event keys are
  * walked segment by segment, so "a.b" ≡ a→b. Later duplicate or dotted keys are still seen
- * (event-ruler reads them), so the event is always read to its end.
+ * (event-ruler reads them), so the walk reads on until a test at a member boundary (try_stop,
+ * pat_stop.c) shows that the rest holds no backslash and no label of the trie path it is on: then no
+ * later key can add a value for a used path and the walk stops.
  * Each leaf value of a used field is looked up in that field's indexes (emit): every matcher hit
  * satisfies predicates (one per branch condition), counted per branch with epoch stamps; a branch whose
  * value conditions are all satisfied becomes a candidate for pat_match.c; an exact string that alone
@@ -675,13 +677,16 @@ void pat_walk_deferred(pat_walk *w)
 #undef WATTR
 #undef WC
 
-static int simd_level = -1; /* -1: not chosen yet; 0: SSE2; 1: AVX2 + PCLMUL + POPCNT + BMI1 */
+static int simd_level = -1; /* -1: not chosen yet; 0: SSE2; 1: AVX2 + PCLMUL + POPCNT + BMI1; 2: and
+			     * AVX-512BW for the early-stop scan */
 
 static int best_level(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("popcnt") &&
-	       __builtin_cpu_supports("bmi");
+	if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("popcnt") &&
+	      __builtin_cpu_supports("bmi")))
+		return 0;
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 2 : 1;
 }
 
 int pat_simd_set(int level)
@@ -694,9 +699,11 @@ int pat_simd_set(int level)
 
 const char *pat_walk_event(pat_walk *w, const char *p)
 {
+	static const pat_stop_fn scan[3] = {pat_stop_scan_sse2, pat_stop_scan_avx2, pat_stop_scan_avx512};
 	int lv = __atomic_load_n(&simd_level, __ATOMIC_RELAXED);
 	if (lv < 0)
 		lv = pat_simd_set(-1);
+	w->stop_scan = scan[lv];
 	bool two = w->c[1] != NULL;
 	if (lv)
 		return two ? walk_event_2_avx2(w, p) : walk_event_1_avx2(w, p);

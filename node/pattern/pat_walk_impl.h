@@ -8,8 +8,8 @@
  * move forward, and every jump goes through the cursor, which has classified everything before it.
  */
 
-WATTR static const char *WNAME(walk_value)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem,
-					   int depth);
+WATTR static const char *WNAME(walk_value)(pat_walk *w, const char *p, const uint32_t *nd, const uint32_t *lab,
+					   uint32_t elem, int depth);
 WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_walk *w, const char *p,
 									  const uint32_t *nd, uint32_t elem);
 
@@ -76,12 +76,56 @@ WATTR static inline bool WNAME(has_escape)(const pat_cur *cur, const char *k, co
 	return memchr(k, '\\', (size_t)(q - k)) != NULL;
 }
 
+/* The early-stop test at p, a member boundary outside every array (pat_stop.c): true (and
+ * w->stopped) when the rest of the event holds no backslash and no label of the cores' lists at lab.
+ * A test that finds one at x is not repeated before x, so the tests of one event read each byte at
+ * most once. A test that fails costs a scan up to x and gains nothing, and events of one stream are
+ * alike: after k failures in a row at one place (the base core's node and the member number mi), the
+ * next 2^k - 1 chances there (k <= 10) are let pass. */
+WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const char *p, const uint32_t *lab,
+							    unsigned mi)
+{
+	pat_scratch *sc = w->sc;
+	unsigned h = (lab[0] * 16 + (mi < 15 ? mi : 15)) % PAT_STOP_PLACES;
+	if (sc->stop_wait[h]) {
+		sc->stop_wait[h]--;
+		return false;
+	}
+	pat_lab l[PAT_STOP_LABELS];
+	unsigned n = 0;
+	for (int c = 0; c < WK; c++) {
+		const pat_core *core = w->c[c];
+		const pat_node *nd = &core->nodes[lab[c]];
+		if (nd->stop_n == PAT_NONE)
+			return false;
+		for (uint32_t i = 0; i < nd->stop_n; i++)
+			l[n++] = (pat_lab){core->blob + core->stop[nd->stop_off + i].off, core->stop[nd->stop_off + i].len};
+	}
+	const char *x = w->stop_scan(p, w->end, l, n);
+	if (x) {
+		w->stop_next = x;
+		if (sc->stop_fails[h] < 10)
+			sc->stop_fails[h]++;
+		sc->stop_wait[h] = (uint16_t)((1u << sc->stop_fails[h]) - 1);
+		return false;
+	}
+	sc->stop_fails[h] = 0;
+	w->stopped = true;
+	return true;
+}
+
 /* An object's members; p just after its '{'. The event ends with '}' (pat_match.c trims it so), so
- * the byte after any quote, ':' or ',' is inside the event. */
-WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem, int depth)
+ * the byte after any quote, ':' or ',' is inside the event. lab[c]: the node whose early-stop labels
+ * hold here for core c (its node here, or the nearest ancestor's where it has none). */
+WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const uint32_t *nd, const uint32_t *plab,
+					    uint32_t elem, int depth)
 {
 	const char *e = w->end;
 	pat_cur *cur = &w->cur;
+	uint32_t lab[WK];
+	for (int c = 0; c < WK; c++)
+		lab[c] = nd[c] != PAT_NONE ? nd[c] : plab[c];
+	unsigned mi = 0; /* members done */
 	p = ws(p, e);
 	if (*p == '}')
 		return p + 1;
@@ -128,13 +172,17 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 				p = scalar_end(p);
 			}
 		} else {
-			p = *p == '{' || *p == '[' ? WNAME(walk_value)(w, p, ch, elem, depth + 1) : WNAME(leaf)(w, p, ch, elem);
+			p = *p == '{' || *p == '[' ? WNAME(walk_value)(w, p, ch, lab, elem, depth + 1)
+						   : WNAME(leaf)(w, p, ch, elem);
 			if (!p || p >= e)
 				return p ? bad(w) : NULL;
 		}
 		char c1 = *p;
 		if (c1 == ',') {
 			p++;
+			mi++;
+			if (elem == 0 && p > w->stop_next && WNAME(try_stop)(w, p, lab, mi))
+				return NULL;
 			if (__builtin_expect(*p == '"', 1))
 				continue;
 			p = ws(p, e);
@@ -155,7 +203,8 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 	}
 }
 
-WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem, int depth)
+WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uint32_t *nd, const uint32_t *lab,
+					   uint32_t elem, int depth)
 {
 	const char *e = w->end;
 	uint32_t aid = ++w->sc->narrays;
@@ -167,9 +216,9 @@ WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uin
 			uint32_t en = new_elem(w, elem, aid);
 			if (w->sc->oom)
 				return NULL;
-			p = WNAME(walk_value)(w, p, nd, en, depth + 1);
+			p = WNAME(walk_value)(w, p, nd, lab, en, depth + 1);
 		} else {
-			p = WNAME(walk_value)(w, p, nd, elem, depth + 1);
+			p = WNAME(walk_value)(w, p, nd, lab, elem, depth + 1);
 		}
 		if (!p || p >= e)
 			return p ? bad(w) : NULL;
@@ -243,7 +292,8 @@ WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_w
 	return q;
 }
 
-WATTR static const char *WNAME(walk_value)(pat_walk *w, const char *p, const uint32_t *nd, uint32_t elem, int depth)
+WATTR static const char *WNAME(walk_value)(pat_walk *w, const char *p, const uint32_t *nd, const uint32_t *lab,
+					   uint32_t elem, int depth)
 {
 	const char *e = w->end;
 	if (depth > PAT_MAX_EVENT_DEPTH || p >= e)
@@ -263,13 +313,13 @@ WATTR static const char *WNAME(walk_value)(pat_walk *w, const char *p, const uin
 			const char *q = WC(skip)(&w->cur, p);
 			return q ? q : bad(w);
 		}
-		return WNAME(walk_object)(w, p + 1, nd, elem, depth);
+		return WNAME(walk_object)(w, p + 1, nd, lab, elem, depth);
 	}
 	if (!kids && !leaf) {
 		const char *q = WC(skip)(&w->cur, p);
 		return q ? q : bad(w);
 	}
-	return WNAME(walk_array)(w, p + 1, nd, elem, depth);
+	return WNAME(walk_array)(w, p + 1, nd, lab, elem, depth);
 }
 
 /* p at the event's '{'. */
@@ -279,7 +329,7 @@ WATTR static const char *WNAME(walk_event)(pat_walk *w, const char *p)
 	uint32_t nd[WK];
 	for (int c = 0; c < WK; c++)
 		nd[c] = 0;
-	return WNAME(walk_object)(w, p + 1, nd, 0, 1);
+	return WNAME(walk_object)(w, p + 1, nd, nd, 0, 1);
 }
 
 #undef NEXT_QUOTE

@@ -8,7 +8,8 @@
  * IP-looking exact strings), nested objects, dotted keys, duplicate keys, and `$or` at any level, over a
  * small vocabulary so that paths and values collide. Events are built from the pattern's own paths and
  * values (same keys, keys split or joined at dots, near values, case variants, number spellings,
- * arrays and arrays of objects whose fields are spread over elements, empty arrays/objects, noise).
+ * arrays and arrays of objects whose fields are spread over elements, empty arrays/objects, noise
+ * members, also inside nested objects after the pattern's own).
  * Not generated on purpose: event-ruler's {"exact": ..} (not an AWS operator; the engine rejects it)
  * and non-BMP characters in equals-ignore-case (event-ruler artefact, see support_pat_ref.c).
  *
@@ -726,6 +727,17 @@ static size_t split_path(rng *r, const char *path, char **segs, size_t cap)
 	return n;
 }
 
+/* Extra members after the pattern's in nested objects (vocabulary keys, so sometimes a later
+ * duplicate of a used key): what the walk's early stop must look past. */
+static void sprinkle(rng *r, en *e, int depth)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (e->kid[i]->t != 's')
+			sprinkle(r, e->kid[i], depth + 1);
+	if (e->t == 'o' && depth > 0 && chance(r, 25))
+		en_add(e, PICK(r, keys), leaf_node(r, NULL));
+}
+
 static void gen_event(rng *r, const gen *g, sb *out)
 {
 	en *root = en_new('o', NULL);
@@ -745,6 +757,8 @@ static void gen_event(rng *r, const gen *g, sb *out)
 		insert(r, root, segs, 1, NULL);
 		free(segs[0]);
 	}
+	if (chance(r, 50))
+		sprinkle(r, root, 0);
 	out->n = 0;
 	en_emit(root, out);
 	en_free(root);

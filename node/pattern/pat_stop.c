@@ -1,0 +1,155 @@
+/* node/pattern/pat_stop.c — the early-stop test of the event walk: does the rest of the event hold a
+ * backslash or any of a few key labels?
+ *
+ * The walk (pat_walk_impl.h) may stop reading an event once nothing after the current position can
+ * add a value for a used path. Every later key that could (a duplicate key, a dotted key, a later
+ * member of an enclosing object) has, in its raw bytes, a label of the trie path the walk is on —
+ * unless it is written with escapes. So when the rest holds no backslash and none of those labels
+ * as a substring anywhere (values included: cheaper than knowing where keys are, and only ever
+ * conservative), the result cannot change. The scan tests each label's first and last byte at their
+ * distance in 16 or 32 bytes at a time (the memmem filter) and confirms candidates with memcmp; it
+ * stops at the first backslash or real occurrence and returns it, which the walk uses to avoid
+ * scanning the same bytes again (pat_walk_impl.h).
+ * Threads: pure functions.
+ */
+#include <emmintrin.h>
+#include <immintrin.h>
+#include <string.h>
+
+#include "pat_run.h"
+
+#ifndef PAT_STOP_PREFETCH
+#define PAT_STOP_PREFETCH 2048 /* bytes ahead of the AVX-512 scan: events that follow one another in
+				* memory (a batch, the benchmark, a log being replayed) arrive in cache */
+#endif
+
+/* Whether a backslash or a label starts at p (p < end), by the plain definition. */
+static bool hit_at(const char *p, const char *end, const pat_lab *l, unsigned n)
+{
+	if (*p == '\\')
+		return true;
+	for (unsigned i = 0; i < n; i++)
+		if ((size_t)(end - p) >= l[i].n && p[0] == l[i].s[0] && memcmp(p, l[i].s, l[i].n) == 0)
+			return true;
+	return false;
+}
+
+/* Candidate bits m of the chunk at p, confirmed in order; the first real one, or NULL. */
+static const char *confirm(const char *p, uint64_t m, const char *end, const pat_lab *l, unsigned n)
+{
+	for (; m; m &= m - 1) {
+		const char *x = p + __builtin_ctzll(m);
+		if (hit_at(x, end, l, n))
+			return x;
+	}
+	return NULL;
+}
+
+/* The filter compares a label's first byte and its byte at d = min(n, 32) - 1 (longer labels are
+ * still confirmed whole), so a chunk of W bytes reads at most W + 31. */
+static inline unsigned dist(const pat_lab *l)
+{
+	return (l->n < 32 ? l->n : 32) - 1;
+}
+
+/* One scanner per vector width: STOP_FN(name, W, attr, vec, set1, load, cmpeq, and, or, movemask).
+ * The main loop reads W bytes per step while W + 31 are readable; the last bytes are copied into
+ * a zero-padded buffer and filtered the same way (bits past the end masked off), so no byte is read
+ * outside [p, end) and nothing is compared byte by byte. */
+#define STOP_FN(NAME, W, ATTR, VEC, SET1, LOAD, CMPEQ, AND, OR, MOVEMASK)                                         \
+	ATTR static inline uint64_t NAME##_chunk(const char *p, const VEC *first, const VEC *last,                \
+						  const unsigned *d, unsigned n, VEC bsl)                             \
+	{                                                                                                         \
+		VEC v = LOAD((const VEC *)p);                                                                     \
+		VEC c = CMPEQ(v, bsl);                                                                            \
+		for (unsigned i = 0; i < n; i++)                                                                  \
+			c = OR(c, AND(CMPEQ(v, first[i]), CMPEQ(LOAD((const VEC *)(p + d[i])), last[i])));        \
+		return (uint64_t)(uint32_t)MOVEMASK(c);                                                           \
+	}                                                                                                         \
+	ATTR const char *NAME(const char *p, const char *end, const pat_lab *l, unsigned n)                      \
+	{                                                                                                         \
+		if (n > PAT_STOP_LABELS)                                                                          \
+			return p;                                                                                 \
+		VEC first[PAT_STOP_LABELS], last[PAT_STOP_LABELS];                                                \
+		unsigned d[PAT_STOP_LABELS];                                                                      \
+		for (unsigned i = 0; i < n; i++) {                                                                \
+			d[i] = dist(&l[i]);                                                                       \
+			first[i] = SET1(l[i].s[0]);                                                               \
+			last[i] = SET1(l[i].s[d[i]]);                                                             \
+		}                                                                                                 \
+		const VEC bsl = SET1('\\');                                                                       \
+		for (; end - p >= (W) + 31; p += (W)) {                                                           \
+			uint64_t m = NAME##_chunk(p, first, last, d, n, bsl);                                     \
+			if (__builtin_expect(m != 0, 0)) {                                                        \
+				const char *x = confirm(p, m, end, l, n);                                         \
+				if (x)                                                                            \
+					return x;                                                                 \
+			}                                                                                         \
+		}                                                                                                 \
+		while (p < end) {                                                                                 \
+			char buf[(W) + 32] __attribute__((aligned(32)));                                          \
+			size_t r = (size_t)(end - p), k = r < (W) ? r : (W);                                      \
+			memset(buf, 0, sizeof buf);                                                               \
+			memcpy(buf, p, r < sizeof buf ? r : sizeof buf);                                         \
+			uint64_t m = NAME##_chunk(buf, first, last, d, n, bsl);                                   \
+			m &= k == 64 ? ~0ULL : (1ULL << k) - 1;                                                   \
+			const char *x = m ? confirm(p, m, end, l, n) : NULL;                                      \
+			if (x)                                                                                    \
+				return x;                                                                         \
+			p += k;                                                                                   \
+		}                                                                                                 \
+		return NULL;                                                                                      \
+	}
+
+STOP_FN(pat_stop_scan_sse2, 16, , __m128i, _mm_set1_epi8, _mm_loadu_si128, _mm_cmpeq_epi8, _mm_and_si128,
+	_mm_or_si128, _mm_movemask_epi8)
+STOP_FN(pat_stop_scan_avx2, 32, __attribute__((target("avx2"))), __m256i, _mm256_set1_epi8, _mm256_loadu_si256,
+	_mm256_cmpeq_epi8, _mm256_and_si256, _mm256_or_si256, _mm256_movemask_epi8)
+
+/* AVX-512BW: 64 bytes per step into mask registers; the last step loads with a byte mask (masked-off
+ * bytes read as zero and never fault), so there is no copy. */
+__attribute__((target("avx512f,avx512bw,bmi"))) const char *pat_stop_scan_avx512(const char *p, const char *end,
+										   const pat_lab *l, unsigned n)
+{
+	if (n > PAT_STOP_LABELS)
+		return p;
+	__m512i first[PAT_STOP_LABELS], last[PAT_STOP_LABELS];
+	unsigned d[PAT_STOP_LABELS];
+	for (unsigned i = 0; i < n; i++) {
+		d[i] = dist(&l[i]);
+		first[i] = _mm512_set1_epi8(l[i].s[0]);
+		last[i] = _mm512_set1_epi8(l[i].s[d[i]]);
+	}
+	const __m512i bsl = _mm512_set1_epi8('\\');
+	for (; end - p >= 64 + 31; p += 64) {
+		__builtin_prefetch(p + PAT_STOP_PREFETCH, 0, 3);
+		__m512i v = _mm512_loadu_si512((const void *)p);
+		__mmask64 c = _mm512_cmpeq_epi8_mask(v, bsl);
+		for (unsigned i = 0; i < n; i++)
+			c |= _mm512_mask_cmpeq_epi8_mask(_mm512_cmpeq_epi8_mask(v, first[i]),
+							 _mm512_loadu_si512((const void *)(p + d[i])), last[i]);
+		if (__builtin_expect(c != 0, 0)) {
+			const char *x = confirm(p, c, end, l, n);
+			if (x)
+				return x;
+		}
+	}
+	for (; p < end; p += 64) {
+		size_t r = (size_t)(end - p);
+		__mmask64 live = r >= 64 ? ~0ULL : (1ULL << r) - 1;
+		__m512i v = _mm512_maskz_loadu_epi8(live, p);
+		__mmask64 c = _mm512_cmpeq_epi8_mask(v, bsl);
+		for (unsigned i = 0; i < n; i++) {
+			__mmask64 wl = r > d[i] ? (r - d[i] >= 64 ? ~0ULL : (1ULL << (r - d[i])) - 1) : 0;
+			c |= _mm512_mask_cmpeq_epi8_mask(_mm512_cmpeq_epi8_mask(v, first[i]),
+							 _mm512_maskz_loadu_epi8(wl, p + d[i]), last[i]);
+		}
+		c &= live;
+		if (c) {
+			const char *x = confirm(p, c, end, l, n);
+			if (x)
+				return x;
+		}
+	}
+	return NULL;
+}
