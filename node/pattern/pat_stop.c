@@ -52,7 +52,7 @@ static inline unsigned dist(const pat_lab *l)
 	return (l->n < 32 ? l->n : 32) - 1;
 }
 
-/* One scanner per vector width: STOP_FN(name, W, attr, vec, set1, load, cmpeq, and, or, movemask).
+/* The SSE2 scanner: STOP_FN(name, W, attr, vec, set1, load, cmpeq, and, or, movemask).
  * The main loop reads W bytes per step while W + 31 are readable; the last bytes are copied into
  * a zero-padded buffer and filtered the same way (bits past the end masked off), so no byte is read
  * outside [p, end) and nothing is compared byte by byte. */
@@ -103,8 +103,76 @@ static inline unsigned dist(const pat_lab *l)
 
 STOP_FN(pat_stop_scan_sse2, 16, , __m128i, _mm_set1_epi8, _mm_loadu_si128, _mm_cmpeq_epi8, _mm_and_si128,
 	_mm_or_si128, _mm_movemask_epi8)
-STOP_FN(pat_stop_scan_avx2, 32, __attribute__((target("avx2"))), __m256i, _mm256_set1_epi8, _mm256_loadu_si256,
-	_mm256_cmpeq_epi8, _mm256_and_si256, _mm256_or_si256, _mm256_movemask_epi8)
+#define AVX2_FN __attribute__((target("avx2,bmi")))
+
+/* AVX2: 64 positions per step (two 32-byte halves, one 64-bit candidate mask; reads p[0..95)). */
+AVX2_FN static inline __attribute__((always_inline)) uint64_t avx2_chunk(const char *p, const __m256i *first,
+									  const __m256i *last, const unsigned *d,
+									  unsigned n, __m256i bsl)
+{
+	__m256i v0 = _mm256_loadu_si256((const __m256i *)p), v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
+	__m256i c0 = _mm256_cmpeq_epi8(v0, bsl), c1 = _mm256_cmpeq_epi8(v1, bsl);
+	for (unsigned i = 0; i < n; i++) {
+		__m256i w0 = _mm256_loadu_si256((const __m256i *)(p + d[i]));
+		__m256i w1 = _mm256_loadu_si256((const __m256i *)(p + 32 + d[i]));
+		c0 = _mm256_or_si256(c0, _mm256_and_si256(_mm256_cmpeq_epi8(v0, first[i]), _mm256_cmpeq_epi8(w0, last[i])));
+		c1 = _mm256_or_si256(c1, _mm256_and_si256(_mm256_cmpeq_epi8(v1, first[i]), _mm256_cmpeq_epi8(w1, last[i])));
+	}
+	return (uint64_t)(uint32_t)_mm256_movemask_epi8(c0) | (uint64_t)(uint32_t)_mm256_movemask_epi8(c1) << 32;
+}
+
+/* The AVX2 scan for n labels; inlined with a constant n for the common small counts, so the label
+ * loop unrolls and its constants stay in registers. The last < 95 bytes are copied into a zeroed
+ * buffer and filtered there (bits past the end masked off). */
+AVX2_FN static inline __attribute__((always_inline)) const char *avx2_scan(const char *p, const char *end,
+									    const pat_lab *l, unsigned n)
+{
+	__m256i first[PAT_STOP_LABELS], last[PAT_STOP_LABELS];
+	unsigned d[PAT_STOP_LABELS];
+	for (unsigned i = 0; i < n; i++) {
+		d[i] = dist(&l[i]);
+		first[i] = _mm256_set1_epi8(l[i].s[0]);
+		last[i] = _mm256_set1_epi8(l[i].s[d[i]]);
+	}
+	const __m256i bsl = _mm256_set1_epi8('\\');
+	for (; end - p >= 64 + 31; p += 64) {
+		__builtin_prefetch(p + PAT_STOP_PREFETCH, 0, 3);
+		uint64_t m = avx2_chunk(p, first, last, d, n, bsl);
+		if (__builtin_expect(m != 0, 0)) {
+			const char *x = confirm(p, m, end, l, n);
+			if (x)
+				return x;
+		}
+	}
+	size_t r = (size_t)(end - p); /* < 95 */
+	if (!r)
+		return NULL;
+	char buf[192] __attribute__((aligned(32)));
+	memset(buf, 0, sizeof buf);
+	char *b = buf + 96 - r; /* b[k] is p[k] */
+	memcpy(b, p, r);
+	for (size_t o = 0; o < r; o += 64) {
+		uint64_t m = avx2_chunk(b + o, first, last, d, n, bsl);
+		if (r - o < 64)
+			m &= (1ULL << (r - o)) - 1;
+		const char *x = m ? confirm(p + o, m, end, l, n) : NULL;
+		if (x)
+			return x;
+	}
+	return NULL;
+}
+
+AVX2_FN const char *pat_stop_scan_avx2(const char *p, const char *end, const pat_lab *l, unsigned n)
+{
+	switch (n) {
+	case 0: return avx2_scan(p, end, l, 0);
+	case 1: return avx2_scan(p, end, l, 1);
+	case 2: return avx2_scan(p, end, l, 2);
+	case 3: return avx2_scan(p, end, l, 3);
+	case 4: return avx2_scan(p, end, l, 4);
+	default: return n > PAT_STOP_LABELS ? p : avx2_scan(p, end, l, n);
+	}
+}
 
 /* AVX-512BW: 64 bytes per step into mask registers; the last step loads with a byte mask (masked-off
  * bytes read as zero and never fault), so there is no copy. */
