@@ -51,6 +51,7 @@ typedef struct pat_defer {
 
 /* Places the early-stop back-off keeps apart (pat_scratch.stop_*). */
 #define PAT_STOP_PLACES 256
+#define STOP_PLACE(node, member) (((node) * 16 + ((member) < 15 ? (member) : 15)) % PAT_STOP_PLACES)
 
 struct pat_scratch {
 	uint32_t epoch;

@@ -80,17 +80,12 @@ WATTR static inline bool WNAME(has_escape)(const pat_cur *cur, const char *k, co
  * w->stopped) when the rest of the event holds no backslash and no label of the cores' lists at lab.
  * A test that finds one at x is not repeated before x, so the tests of one event read each byte at
  * most once. A test that fails costs a scan up to x and gains nothing, and events of one stream are
- * alike: after k failures in a row at one place (the base core's node and the member number mi), the
- * next 2^k - 1 chances there (k <= 10) are let pass. */
+ * alike: after k failures in a row at one place h (STOP_PLACE: the base core's node and the member
+ * number), the next 2^k - 1 chances there (k <= 10) are let pass — in the member loop, without a call. */
 WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const char *p, const uint32_t *lab,
-							    unsigned mi)
+							    unsigned h)
 {
 	pat_scratch *sc = w->sc;
-	unsigned h = (lab[0] * 16 + (mi < 15 ? mi : 15)) % PAT_STOP_PLACES;
-	if (sc->stop_wait[h]) {
-		sc->stop_wait[h]--;
-		return false;
-	}
 	pat_lab l[PAT_STOP_LABELS];
 	unsigned n = 0;
 	for (int c = 0; c < WK; c++) {
@@ -181,8 +176,13 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 		if (c1 == ',') {
 			p++;
 			mi++;
-			if (elem == 0 && p > w->stop_next && WNAME(try_stop)(w, p, lab, mi))
-				return NULL;
+			if (elem == 0 && p > w->stop_next) {
+				unsigned h = STOP_PLACE(lab[0], mi);
+				if (w->sc->stop_wait[h])
+					w->sc->stop_wait[h]--;
+				else if (WNAME(try_stop)(w, p, lab, h))
+					return NULL;
+			}
 			if (__builtin_expect(*p == '"', 1))
 				continue;
 			p = ws(p, e);
