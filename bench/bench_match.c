@@ -2,7 +2,7 @@
  * (node/pattern/pat.h) on ../shared/bench/ data, one rule family at a time.
  *
  *   busbar-bench match --data citylots2-syn.json.gz --rules rules/EXACT.tsv [--rules ...] [--passes N]
- *                      [--churn N] [--portable]
+ *                      [--churn N] [--portable] [--simd 0|1|2]
  *
  * Method (../shared/bench/README.md): all events (one JSON object per line of the gzip file) are
  * loaded into one contiguous buffer first (decompression is slower than matching). For each --rules
@@ -19,7 +19,8 @@
  * --churn N then times N rule changes on the family's set, each followed by a publish (the cost of a
  * PutRule/DeleteRule on a bus with that many rules): remove a random rule, publish; add it back,
  * publish. One more line: family=EXACT churn=N remove_publish_us=<median> add_publish_us=<median>.
- * --portable matches with the SSE2 code instead of the best the CPU has (pat_simd_set(0)).
+ * --portable matches with the SSE2 code instead of the best the CPU has (pat_simd_set(0)); --simd N
+ * chooses the level (0 SSE2, 1 AVX2, 2 AVX2 with the AVX-512BW early-stop scan; default the best).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -294,7 +295,7 @@ out:
 static void match_usage(void)
 {
 	fprintf(stderr, "usage: busbar-bench match --data EVENTS.json.gz --rules FAMILY.tsv [--rules ...] "
-			"[--passes N] [--churn N] [--portable]\n");
+			"[--passes N] [--churn N] [--portable] [--simd 0|1|2]\n");
 }
 
 int bench_match(int argc, char **argv)
@@ -321,6 +322,13 @@ int bench_match(int argc, char **argv)
 				return 2;
 			}
 			rules[nrules++] = argv[++i];
+		} else if (strcmp(a, "--simd") == 0) {
+			int want = atoi(argv[++i]);
+			if (want < 0 || want > 2 || pat_simd_set(want) != want) {
+				fprintf(stderr, "busbar-bench: --simd %d: 0 (SSE2), 1 (AVX2) or 2 (AVX-512 scan), up to what "
+						"this CPU has (%d)\n", want, pat_simd_set(-1));
+				return 2;
+			}
 		} else if (strcmp(a, "--churn") == 0) {
 			churn = atoi(argv[++i]);
 			if (churn < 0 || churn > 1000000) {

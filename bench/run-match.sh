@@ -10,6 +10,7 @@
 #   RULES_DIR   folder of FAMILY.tsv files    (default: $BENCH_DIR/rules)
 #   FAMILIES    space-separated subset, e.g. "EXACT PREFIX" (default: every *.tsv in RULES_DIR)
 #   PASSES      passes per family             (default: 5)
+#   SIMD        engine SIMD level, --simd     (default: the best the CPU has)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-release}
@@ -27,5 +28,6 @@ if [ -n "${FAMILIES:-}" ]; then
 else
 	for f in "$RULES_DIR"/*.tsv; do set -- "$@" --rules "$f"; done
 fi
+[ -n "${SIMD:-}" ] && set -- "$@" --simd "$SIMD"
 echo "# busbar-bench match: $(uname -n), $(nproc) cores, passes=$PASSES, data=$DATA" >&2
 exec "$BUILD_DIR/busbar-bench" match --data "$DATA" --passes "$PASSES" "$@"
