@@ -91,11 +91,13 @@ typedef struct pat_lab {
 #define PAT_STOP_LABELS (2 * PAT_STOP_MAX)
 
 /* The first position in [p, end) where a backslash or one of the n labels l[] starts, or NULL when
- * there is none; p when n > PAT_STOP_LABELS. SSE2 and AVX2 forms (the caller knows which the CPU has). */
-const char *pat_stop_scan_sse2(const char *p, const char *end, const pat_lab *l, unsigned n);
-const char *pat_stop_scan_avx2(const char *p, const char *end, const pat_lab *l, unsigned n);
-const char *pat_stop_scan_avx512(const char *p, const char *end, const pat_lab *l, unsigned n);
-typedef const char *(*pat_stop_fn)(const char *p, const char *end, const pat_lab *l, unsigned n);
+ * there is none; p when n > PAT_STOP_LABELS. [lo, p) must be readable too (lo <= p: the event's
+ * start); nothing outside [lo, end) is read. SSE2, AVX2 and AVX-512BW forms (the caller knows which
+ * the CPU has). */
+const char *pat_stop_scan_sse2(const char *lo, const char *p, const char *end, const pat_lab *l, unsigned n);
+const char *pat_stop_scan_avx2(const char *lo, const char *p, const char *end, const pat_lab *l, unsigned n);
+const char *pat_stop_scan_avx512(const char *lo, const char *p, const char *end, const pat_lab *l, unsigned n);
+typedef const char *(*pat_stop_fn)(const char *lo, const char *p, const char *end, const pat_lab *l, unsigned n);
 
 /* One walk. */
 typedef struct pat_walk {

@@ -96,7 +96,7 @@ WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const c
 		for (uint32_t i = 0; i < nd->stop_n; i++)
 			l[n++] = (pat_lab){core->blob + core->stop[nd->stop_off + i].off, core->stop[nd->stop_off + i].len};
 	}
-	const char *x = w->stop_scan(p, w->end, l, n);
+	const char *x = w->stop_scan(w->start, p, w->end, l, n);
 	if (x) {
 		w->stop_next = x;
 		if (sc->stop_fails[h] < 10)

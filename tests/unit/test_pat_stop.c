@@ -137,7 +137,7 @@ static void scanners_agree(void **st)
 		for (int k = 0; k < 3; k++) {
 			if (!fns[k])
 				continue;
-			const char *got = fns[k](start, text + len, l, n);
+			const char *got = fns[k](text, start, text + len, l, n);
 			if (got != want)
 				fail_msg("scanner %d: iteration %d len %zu labels %u: got %td want %td", k, it, len, n,
 					 got ? got - start : -1, want ? want - start : -1);
