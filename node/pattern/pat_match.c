@@ -102,6 +102,8 @@ static bool scratch_fit(pat_scratch *sc, const pat_set *s)
 		sc->epoch = 0;
 		cs_zero(&sc->cs[0]);
 		cs_zero(&sc->cs[1]);
+		memset(sc->stop_at, 0, sizeof sc->stop_at);
+		sc->stop_off_until = 0;
 	}
 	if (!cs_fit(&sc->cs[0], s->base) || (s->delta && !cs_fit(&sc->cs[1], s->delta)))
 		return false;
@@ -279,9 +281,15 @@ static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t l
 	w.ep = ++sc->epoch;
 	if (s->base->nodes[0].nchild || (s->delta && s->delta->nodes[0].nchild)) {
 		sc->ndefer = 0;
+		w.stop_live = w.ep >= sc->stop_off_until;
 		const char *q = pat_walk_event(&w, p);
-		if (w.stopped) /* nothing after the stop could change the result */
+		if (w.stopped) { /* nothing after the stop could change the result */
 			q = e;
+			sc->stop_misses = 0;
+		} else if (w.stop_live && ++sc->stop_misses >= PAT_STOP_MISSES) {
+			sc->stop_off_until = w.ep + PAT_STOP_PAUSE;
+			sc->stop_misses = 0;
+		}
 		if (q == e)
 			pat_walk_deferred(&w);
 		if (sc->oom)

@@ -51,6 +51,8 @@ typedef struct pat_defer {
 
 /* Places the early-stop back-off keeps apart (pat_scratch.stop_*). */
 #define PAT_STOP_PLACES 256
+#define PAT_STOP_MISSES 64   /* events in a row without an early stop ... */
+#define PAT_STOP_PAUSE 1024  /* ... pause the tests for this many events */
 #define STOP_PLACE(node, member) (((node) * 16 + ((member) < 15 ? (member) : 15)) % PAT_STOP_PLACES)
 
 struct pat_scratch {
@@ -66,10 +68,14 @@ struct pat_scratch {
 	uint32_t steps;
 	bool oom;
 	/* early-stop tests (pat_walk_impl.h try_stop), per place — trie node of the base and member
-	 * number, hashed to PAT_STOP_PLACES — failures in a row, and how many chances to test there to
-	 * let pass before the next test */
+	 * number, hashed to PAT_STOP_PLACES: failures in a row, and the first epoch (event) at which
+	 * the place is tested again */
 	uint8_t stop_fails[PAT_STOP_PLACES];
-	uint16_t stop_wait[PAT_STOP_PLACES];
+	uint32_t stop_at[PAT_STOP_PLACES];
+	/* and for the whole set: events in a row that did not stop, and the first epoch at which
+	 * tests run again after PAT_STOP_MISSES of them (none run before: a set whose events never stop
+	 * early pays one compare per member) */
+	uint32_t stop_misses, stop_off_until;
 };
 
 /* The event cursor (pat_cursor_impl.h): the masks of the current 64-byte block. Bit i is byte
@@ -108,7 +114,8 @@ typedef struct pat_walk {
 	const char *start, *end; /* the event */
 	uint32_t ep;
 	bool bad;     /* malformed JSON seen */
-	bool stopped; /* the walk stopped early: nothing after stop_at can change the result */
+	bool stopped; /* the walk stopped early: nothing after that point can change the result */
+	bool stop_live; /* early-stop tests may run in this event (pat_scratch.stop_off_until) */
 	const char *stop_next; /* no early-stop test before this position (one found a label there) */
 	pat_stop_fn stop_scan; /* the scanner for this CPU (pat_walk_event sets it) */
 } pat_walk;

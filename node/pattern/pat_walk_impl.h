@@ -81,7 +81,7 @@ WATTR static inline bool WNAME(has_escape)(const pat_cur *cur, const char *k, co
  * A test that finds one at x is not repeated before x, so the tests of one event read each byte at
  * most once. A test that fails costs a scan up to x and gains nothing, and events of one stream are
  * alike: after k failures in a row at one place h (STOP_PLACE: the base core's node and the member
- * number), the next 2^k - 1 chances there (k <= 10) are let pass — in the member loop, without a call. */
+ * number), the place is not tested in the next 2^k - 1 events (k <= 10; checked in the member loop). */
 WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const char *p, const uint32_t *lab,
 							    unsigned h)
 {
@@ -101,7 +101,7 @@ WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const c
 		w->stop_next = x;
 		if (sc->stop_fails[h] < 10)
 			sc->stop_fails[h]++;
-		sc->stop_wait[h] = (uint16_t)((1u << sc->stop_fails[h]) - 1);
+		sc->stop_at[h] = w->ep + (1u << sc->stop_fails[h]);
 		return false;
 	}
 	sc->stop_fails[h] = 0;
@@ -117,10 +117,12 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 {
 	const char *e = w->end;
 	pat_cur *cur = &w->cur;
+	/* early stop: tested only outside arrays (elem 0), where lab matters (inside, it is passed on
+	 * unused) */
 	uint32_t lab[WK];
 	for (int c = 0; c < WK; c++)
-		lab[c] = nd[c] != PAT_NONE ? nd[c] : plab[c];
-	unsigned mi = 0; /* members done */
+		lab[c] = elem == 0 && nd[c] != PAT_NONE ? nd[c] : plab[c];
+	unsigned mi = elem == 0 && w->stop_live ? 0 : ~0u; /* members done; ~0: no tests in this object */
 	p = ws(p, e);
 	if (*p == '}')
 		return p + 1;
@@ -175,12 +177,9 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 		char c1 = *p;
 		if (c1 == ',') {
 			p++;
-			mi++;
-			if (elem == 0 && p > w->stop_next) {
+			if (mi != ~0u && ++mi && p > w->stop_next) {
 				unsigned h = STOP_PLACE(lab[0], mi);
-				if (w->sc->stop_wait[h])
-					w->sc->stop_wait[h]--;
-				else if (WNAME(try_stop)(w, p, lab, h))
+				if (w->ep >= w->sc->stop_at[h] && WNAME(try_stop)(w, p, lab, h))
 					return NULL;
 			}
 			if (__builtin_expect(*p == '"', 1))
