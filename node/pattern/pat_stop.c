@@ -6,8 +6,9 @@
  * member of an enclosing object) has, in its raw bytes, a label of the trie path the walk is on —
  * unless it is written with escapes. So when the rest holds no backslash and none of those labels
  * as a substring anywhere (values included: cheaper than knowing where keys are, and only ever
- * conservative), the result cannot change. The scan tests each label's first and last byte at their
- * distance in 16 or 32 bytes at a time (the memmem filter) and confirms candidates with memcmp; it
+ * conservative), the result cannot change. The scan tests each label's first byte and its byte at
+ * min(len, 32) - 1 (the memmem filter) for 16 (SSE2) or 64 (AVX2, AVX-512BW) positions per step and
+ * confirms candidates with memcmp; it
  * stops at the first backslash or real occurrence and returns it, which the walk uses to avoid
  * scanning the same bytes again (pat_walk_impl.h).
  * Threads: pure functions.
@@ -19,8 +20,8 @@
 #include "pat_run.h"
 
 #ifndef PAT_STOP_PREFETCH
-#define PAT_STOP_PREFETCH 2048 /* bytes ahead of the AVX-512 scan: events that follow one another in
-				* memory (a batch, the benchmark, a log being replayed) arrive in cache */
+#define PAT_STOP_PREFETCH 2048 /* bytes ahead of the AVX2/AVX-512 scans: events that follow one another
+				* in memory (a batch, the benchmark, a log being replayed) arrive in cache */
 #endif
 
 /* Whether a backslash or a label starts at p (p < end), by the plain definition. */
