@@ -281,6 +281,11 @@ static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t l
 	w.ep = ++sc->epoch;
 	if (s->base->nodes[0].nchild || (s->delta && s->delta->nodes[0].nchild)) {
 		sc->ndefer = 0;
+		if (sc->stop_core != s->base) { /* a scratch serves many buses' sets (PutEvents pools them) */
+			sc->stop_core = s->base;
+			sc->stop_misses = 0;
+			sc->stop_off_until = 0;
+		}
 		w.stop_live = w.ep >= sc->stop_off_until;
 		const char *q = pat_walk_event(&w, p);
 		if (w.stopped) { /* nothing after the stop could change the result */

@@ -76,6 +76,7 @@ struct pat_scratch {
 	 * tests run again after PAT_STOP_MISSES of them (none run before: a set whose events never stop
 	 * early pays one compare per member) */
 	uint32_t stop_misses, stop_off_until;
+	const pat_core *stop_core; /* the set (its base) they are about: another set starts afresh */
 };
 
 /* The event cursor (pat_cursor_impl.h): the masks of the current 64-byte block. Bit i is byte
