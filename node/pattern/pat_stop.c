@@ -123,8 +123,8 @@ AVX2_FN static inline __attribute__((always_inline)) uint64_t avx2_chunk(const c
 	return (uint64_t)(uint32_t)_mm256_movemask_epi8(c0) | (uint64_t)(uint32_t)_mm256_movemask_epi8(c1) << 32;
 }
 
-/* The AVX2 scan for n labels; inlined with a constant n for the common small counts, so the label
- * loop unrolls and its constants stay in registers. The last < 95 bytes are filtered in place by
+/* The AVX2 scan for n labels; inlined with a constant n for the common small counts (GCC 12 keeps
+ * the label loop but with a known bound; the broadcast constants are read from the stack). The last < 95 bytes are filtered in place by
  * chunks that end at end (reading back to lo, never past end); only an event shorter than that is
  * copied into a zeroed buffer (a copy read back at once stalls on store forwarding: ~15 % of an
  * EXACT event when every tail was copied). */
