@@ -108,6 +108,17 @@ bb_err pat_fold_key(const char *s, size_t n, pat_buf *out)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
+	/* the leading ASCII run (usually all of it): copied at once, lowercased in place */
+	while (i < n && u[i] < 0x80)
+		i++;
+	if (i) {
+		size_t at = out->len;
+		if (pat_buf_put(out, s, i))
+			return BB_ENOMEM;
+		for (size_t k = at; k < at + i; k++)
+			if (out->p[k] >= 'A' && out->p[k] <= 'Z')
+				out->p[k] = (char)(out->p[k] + 32);
+	}
 	while (i < n) {
 		if (u[i] < 0x80) {
 			char c = (char)((u[i] >= 'A' && u[i] <= 'Z') ? u[i] + 32 : u[i]);
