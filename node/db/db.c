@@ -5,9 +5,10 @@
  * answer the early ones at once; keep the window open until min_interval_us after the previous
  * commit began (fewer, larger commits keep the filesystem journal from stalling every fsync on the
  * disk, the bus log's included — bench/README.md) or max_batch writes; commit (LMDB fsyncs the data
- * and then the meta page unless no_sync); call every done with its outcome. A failed batch commit fails every write in it. A page flush that hits
- * ENOSPC aborts the transaction and leaves the environment usable, so a disk that was cleaned needs
- * no restart; only a failed meta-page write (MDB_PANIC) does, and then every write fails with BB_EIO.
+ * and then the meta page unless no_sync); call every done with its outcome. A failed batch commit
+ * fails every write in it. A page flush that hits ENOSPC aborts the transaction and leaves the
+ * environment usable, so a disk that was cleaned needs no restart; only a failed meta-page write
+ * (MDB_PANIC) does, and then every write fails with BB_EIO.
  */
 #include "db.h"
 

@@ -177,10 +177,10 @@ static bool build_kids(pat_core *s)
 }
 
 /* Whether segment k is already in list l[0..n). */
-static bool stop_has(const pat_core *s, const pat_stoplab *l, uint32_t n, const pat_kid *k)
+static bool stop_has(const pat_core *s, const pat_lab *l, uint32_t n, const pat_kid *k)
 {
 	for (uint32_t i = 0; i < n; i++)
-		if (l[i].len == k->len && memcmp(s->blob + l[i].off, s->blob + k->off, k->len) == 0)
+		if (l[i].n == k->len && memcmp(l[i].s, s->blob + k->off, k->len) == 0)
 			return true;
 	return false;
 }
@@ -192,7 +192,7 @@ static bool build_stops(pat_core *s)
 {
 	uint32_t *parent = malloc((s->nnodes ? s->nnodes : 1) * sizeof(uint32_t));
 	size_t cap = 16;
-	s->stop = malloc(cap * sizeof(pat_stoplab));
+	s->stop = malloc(cap * sizeof(pat_lab));
 	if (!parent || !s->stop) {
 		free(parent);
 		return false;
@@ -210,17 +210,17 @@ static bool build_stops(pat_core *s)
 		}
 		if (s->nstop + PAT_STOP_MAX > cap) {
 			cap *= 2;
-			pat_stoplab *n = realloc(s->stop, cap * sizeof(pat_stoplab));
+			pat_lab *n = realloc(s->stop, cap * sizeof(pat_lab));
 			if (!n) {
 				free(parent);
 				return false;
 			}
 			s->stop = n;
 		}
-		pat_stoplab *l = s->stop + s->nstop;
+		pat_lab *l = s->stop + s->nstop;
 		uint32_t n = 0;
 		if (par) {
-			memcpy(l, s->stop + par->stop_off, par->stop_n * sizeof(pat_stoplab));
+			memcpy(l, s->stop + par->stop_off, par->stop_n * sizeof(pat_lab));
 			n = par->stop_n;
 		}
 		for (uint32_t j = 0; j < nd->nchild && n != PAT_NONE; j++) {
@@ -228,7 +228,7 @@ static bool build_stops(pat_core *s)
 			if (k->len == 0 || (n == PAT_STOP_MAX && !stop_has(s, l, n, k)))
 				n = PAT_NONE;
 			else if (!stop_has(s, l, n, k))
-				l[n++] = (pat_stoplab){.off = k->off, .len = k->len};
+				l[n++] = (pat_lab){.s = s->blob + k->off, .n = k->len};
 		}
 		nd->stop_off = s->nstop;
 		nd->stop_n = n;
@@ -542,7 +542,7 @@ void pat_core_release(pat_core *c)
 static size_t core_bytes(const pat_core *s)
 {
 	size_t t = sizeof(*s) + s->blob_len + s->nnodes * (sizeof(pat_node) + sizeof(pat_kid));
-	t += (s->kids.e ? (s->kids.mask + 1) : 0) * sizeof(pat_kid) + s->nstop * sizeof(pat_stoplab);
+	t += (s->kids.e ? (s->kids.mask + 1) : 0) * sizeof(pat_kid) + s->nstop * sizeof(pat_lab);
 	t += s->nfields * sizeof(pat_field) + s->nments * sizeof(pat_ment) + s->ngm * (sizeof(pat_matcher) + 4);
 	t += s->nments * 4 + s->npreds * 4 + s->nbr * sizeof(pat_br) + s->nalways * 4 + s->nrules * 4;
 	t += s->npreds * sizeof(pat_bcond);

@@ -263,6 +263,29 @@ static void collect(pat_walk *w, const pat_set *s, int k, uint32_t *ids, size_t 
 	}
 }
 
+/* The set-wide early-stop pause (pat_scratch.stop_misses): whether this event's walk may test, and
+ * the count of events in a row that did not stop. A scratch serves many buses' sets (PutEvents pools
+ * them): another set starts the count afresh. */
+static void stop_begin(pat_scratch *sc, const pat_set *s, pat_walk *w)
+{
+	if (sc->stop_core != s->base) {
+		sc->stop_core = s->base;
+		sc->stop_misses = 0;
+		sc->stop_off_until = 0;
+	}
+	w->stop_live = w->ep >= sc->stop_off_until;
+}
+
+static void stop_end(pat_scratch *sc, const pat_walk *w)
+{
+	if (w->stopped) {
+		sc->stop_misses = 0;
+	} else if (w->stop_live && ++sc->stop_misses >= PAT_STOP_MISSES) {
+		sc->stop_off_until = w->ep + PAT_STOP_PAUSE;
+		sc->stop_misses = 0;
+	}
+}
+
 static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t len, uint32_t *ids, size_t cap,
 		  size_t *n)
 {
@@ -281,20 +304,11 @@ static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t l
 	w.ep = ++sc->epoch;
 	if (s->base->nodes[0].nchild || (s->delta && s->delta->nodes[0].nchild)) {
 		sc->ndefer = 0;
-		if (sc->stop_core != s->base) { /* a scratch serves many buses' sets (PutEvents pools them) */
-			sc->stop_core = s->base;
-			sc->stop_misses = 0;
-			sc->stop_off_until = 0;
-		}
-		w.stop_live = w.ep >= sc->stop_off_until;
+		stop_begin(sc, s, &w);
 		const char *q = pat_walk_event(&w, p);
-		if (w.stopped) { /* nothing after the stop could change the result */
+		stop_end(sc, &w);
+		if (w.stopped) /* nothing after the stop could change the result */
 			q = e;
-			sc->stop_misses = 0;
-		} else if (w.stop_live && ++sc->stop_misses >= PAT_STOP_MISSES) {
-			sc->stop_off_until = w.ep + PAT_STOP_PAUSE;
-			sc->stop_misses = 0;
-		}
 		if (q == e)
 			pat_walk_deferred(&w);
 		if (sc->oom)

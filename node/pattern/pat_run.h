@@ -88,12 +88,6 @@ typedef struct pat_cur {
 	uint64_t in_str, esc;
 } pat_cur;
 
-/* A key label of the early-stop test (pat_stop.c): its bytes (n >= 1). */
-typedef struct pat_lab {
-	const char *s;
-	uint32_t n;
-} pat_lab;
-
 /* At most this many labels in one test: PAT_STOP_MAX per core. */
 #define PAT_STOP_LABELS (2 * PAT_STOP_MAX)
 
@@ -120,7 +114,6 @@ typedef struct pat_walk {
 	const char *stop_next; /* no early-stop test before this position (one found a label there) */
 	pat_stop_fn stop_scan; /* the scanner for this CPU (pat_walk_event sets it) */
 } pat_walk;
-
 
 /* Runs the probes deferred during the walk (pat_walk.c). */
 void pat_walk_deferred(pat_walk *w);

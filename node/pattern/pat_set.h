@@ -130,10 +130,11 @@ typedef struct pat_node {
 	uint32_t stop_off, stop_n;
 } pat_node;
 
-/* A segment label for the early-stop test: its bytes in the blob. */
-typedef struct pat_stoplab {
-	uint32_t off, len;
-} pat_stoplab;
+/* A key label of the early-stop test (pat_stop.c): a segment's bytes (in the core's blob, n >= 1). */
+typedef struct pat_lab {
+	const char *s;
+	uint32_t n;
+} pat_lab;
 
 #define PAT_STOP_MAX 8
 
@@ -176,7 +177,7 @@ typedef struct pat_core {
 	uint32_t nnodes;
 	pat_kmap kids;   /* (parent, segment) -> child node */
 	pat_kid *kid;    /* children of each node, contiguous from nodes[i].kid_off */
-	pat_stoplab *stop; /* the nodes' early-stop label lists */
+	pat_lab *stop;   /* the nodes' early-stop label lists (pointing into blob) */
 	uint32_t nstop;
 	/* fields */
 	pat_field *fields;

@@ -86,15 +86,20 @@ WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const c
 							    unsigned h)
 {
 	pat_scratch *sc = w->sc;
-	pat_lab l[PAT_STOP_LABELS];
-	unsigned n = 0;
-	for (int c = 0; c < WK; c++) {
-		const pat_core *core = w->c[c];
-		const pat_node *nd = &core->nodes[lab[c]];
-		if (nd->stop_n == PAT_NONE)
+	const pat_node *nd = &w->c[0]->nodes[lab[0]];
+	if (nd->stop_n == PAT_NONE)
+		return false;
+	const pat_lab *l = w->c[0]->stop + nd->stop_off; /* one core: its list as it is */
+	unsigned n = nd->stop_n;
+	pat_lab both[PAT_STOP_LABELS];
+	if (WK == 2) {
+		const pat_node *nd1 = &w->c[1]->nodes[lab[1]];
+		if (nd1->stop_n == PAT_NONE)
 			return false;
-		for (uint32_t i = 0; i < nd->stop_n; i++)
-			l[n++] = (pat_lab){core->blob + core->stop[nd->stop_off + i].off, core->stop[nd->stop_off + i].len};
+		memcpy(both, l, n * sizeof(pat_lab));
+		memcpy(both + n, w->c[1]->stop + nd1->stop_off, nd1->stop_n * sizeof(pat_lab));
+		l = both;
+		n += nd1->stop_n;
 	}
 	const char *x = w->stop_scan(w->start, p, w->end, l, n);
 	if (x) {
@@ -122,7 +127,8 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 	uint32_t lab[WK];
 	for (int c = 0; c < WK; c++)
 		lab[c] = elem == 0 && nd[c] != PAT_NONE ? nd[c] : plab[c];
-	unsigned mi = elem == 0 && w->stop_live ? 0 : ~0u; /* members done; ~0: no tests in this object */
+	bool tests = elem == 0 && w->stop_live;
+	unsigned mi = 0; /* members done (counted where tests run; ++mi is never 0) */
 	p = ws(p, e);
 	if (*p == '}')
 		return p + 1;
@@ -177,7 +183,7 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 		char c1 = *p;
 		if (c1 == ',') {
 			p++;
-			if (mi != ~0u && ++mi && p > w->stop_next) {
+			if (tests && ++mi && p > w->stop_next) {
 				unsigned h = STOP_PLACE(lab[0], mi);
 				if (w->ep >= w->sc->stop_at[h] && WNAME(try_stop)(w, p, lab, h))
 					return NULL;
