@@ -285,8 +285,50 @@ static void on_range(void *ctx, uint32_t i)
 	hit(h->w, h->k, h->f->ranges[i].ment, h->elem);
 }
 
+/* Whether a hit of val (a ment, or a rule with PAT_DIRECT) could still change this event's result:
+ * false once the rule is a direct hit, or once every predicate of the ment is hit and is its
+ * branch's only condition (solo: then which values, and in which array elements, no longer matter). */
+static bool hit_open(const pat_walk *w, int k, uint32_t val)
+{
+	const pat_core *c = w->c[k];
+	const pat_cs *cs = w->cs[k];
+	if (val & PAT_DIRECT) {
+		uint32_t rule = val & ~PAT_DIRECT;
+		if (cs->nhits <= 16) {
+			for (size_t i = 0; i < cs->nhits; i++)
+				if (cs->hits[i] == rule)
+					return false;
+			return true;
+		}
+		return cs->rule_stamp[rule] != w->ep;
+	}
+	const pat_ment *m = &c->ments[val];
+	const uint32_t *pl = c->pred_lists + m->pred_off;
+	for (uint32_t i = 0; i < m->npred; i++)
+		if (!c->conds[pl[i]].solo || cs->pred_seen[pl[i]] != w->ep)
+			return true;
+	return false;
+}
+
+/* Whether some range of f near x (see near) could still change the result (hit_open). A field with
+ * the interval tree is not looked through: always true. */
+static bool ranges_open(const pat_walk *w, int k, const pat_field *f, double x)
+{
+	if (f->nranges > PAT_ITREE_MIN)
+		return true;
+	for (uint32_t i = 0; i < f->nranges; i++) {
+		const pat_range *r = &f->ranges[i];
+		if (x >= r->lo - fabs(r->lo) * 0x1p-49 - 0x1p-1070 && x <= r->hi + fabs(r->hi) * 0x1p-49 + 0x1p-1070 &&
+		    hit_open(w, k, r->ment))
+			return true;
+	}
+	return false;
+}
+
 /* A number: the exact comparable value (pat_num.c, the costly part for 16-17 digits) is computed
- * only when a cheap approximation says an exact number or a range of the field could match. */
+ * only when a cheap approximation says an exact number or a range of the field could match — and,
+ * for ranges, could still change the result: in an array of many numbers (coordinates) the ranges
+ * of one-condition rules are soon all hit. */
 static void emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, uint32_t elem)
 {
 	const pat_core *c = w->c[k];
@@ -295,7 +337,7 @@ static void emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 		bool want = true;
 		if (num_approx(v, &a))
 			want = (f->nnumv && near_any(f->numv, f->nnumv, a)) ||
-			       (f->nranges && near(a, f->rmin, f->rmax));
+			       (f->nranges && near(a, f->rmin, f->rmax) && ranges_open(w, k, f, a));
 		if (want && v->numstate == 0)
 			v->numstate = (v->parts ? pat_num_comparable_parts(&v->nparts, v->s, v->n, &v->d)
 						: pat_num_comparable(v->s, v->n, &v->d))

@@ -105,6 +105,50 @@ static void many_ranges(void **st)
 	pat_builder_free(b);
 }
 
+/* A few ranges (no tree) on fields of an array of objects with many numbers, as in coordinates: once a
+ * one-condition rule's range is hit the walk skips the exact value of later numbers it alone would
+ * need (hit_open in pat_walk.c); rules whose ranges share a field with a second condition (array
+ * consistency), with a string field, or that arrive in a delta core must still see every number. */
+static void ranges_in_arrays(void **st)
+{
+	(void)st;
+	enum { N = 7, EVENTS = 400 };
+	static const char *const pats[N + 1] = {
+		NULL,
+		"{\"c\":{\"x\":[{\"numeric\":[\"<\",0]}]}}",
+		"{\"c\":{\"x\":[{\"numeric\":[\">\",0]}]}}",
+		"{\"c\":{\"x\":[{\"numeric\":[\">\",0]}],\"y\":[{\"numeric\":[\">\",5]}]}}",
+		"{\"c\":{\"x\":[{\"numeric\":[\">\",10,\"<\",20]}]}}",
+		"{\"c\":{\"x\":[{\"numeric\":[\">\",0]}]},\"k\":[\"v\"]}",
+		"{\"c\":{\"x\":[{\"numeric\":[\"=\",3]}]}}",            /* added after the first publish */
+		"{\"c\":{\"x\":[{\"numeric\":[\">=\",3,\"<=\",3.5]}],\"y\":[9]}}", /* likewise */
+	};
+	pat_rule *rules[N + 1] = {0};
+	pat_builder *b = pat_builder_new();
+	for (uint32_t i = 1; i <= N; i++) {
+		rules[i] = compile(pats[i]);
+		assert_int_equal(pat_builder_add(b, i, rules[i]), BB_OK);
+		if (i == 5) /* rules 6 and 7 land in a delta core */
+			pat_set_release(pat_builder_publish(b));
+	}
+	pat_set *s = pat_builder_publish(b);
+	pat_scratch *sc = pat_scratch_new();
+	char ev[1024];
+	for (int e = 0; e < EVENTS; e++) {
+		int n = 1 + (int)rnd(12), len = snprintf(ev, sizeof ev, "{\"c\":[");
+		for (int i = 0; i < n; i++)
+			len += snprintf(ev + len, sizeof ev - (size_t)len, "%s{\"x\":%d.%u,\"y\":%d,\"z\":0}", i ? "," : "",
+					(int)rnd(40) - 10, rnd(2) * 5, (int)rnd(12));
+		snprintf(ev + len, sizeof ev - (size_t)len, "]%s}", rnd(2) ? ",\"k\":\"v\"" : "");
+		check_event(s, sc, rules, N, ev);
+	}
+	for (uint32_t i = 1; i <= N; i++)
+		pat_rule_free(rules[i]);
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
 static void many_affixes(void **st)
 {
 	(void)st;
@@ -359,7 +403,8 @@ static void portable_walk(void **st)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(many_ranges), cmocka_unit_test(many_affixes),
+	const struct CMUnitTest tests[] = {cmocka_unit_test(many_ranges), cmocka_unit_test(ranges_in_arrays),
+					   cmocka_unit_test(many_affixes),
 					   cmocka_unit_test(many_exact),
 					   cmocka_unit_test(incremental), cmocka_unit_test(portable_walk)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
