@@ -547,6 +547,7 @@ static void fill(deliver *d, tstate *ts, MDB_txn *txn, route_table *rt, meta_sna
 				break;
 			}
 		}
+		db_trim_if_over(n->db); /* a long walk over a backlog reads many pages (db.h) */
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
@@ -566,6 +567,7 @@ static void *deliver_main(void *arg)
 			db_trim_resident(n->db);
 			last_trim = bb_mono_ns(n->clock);
 		}
+		db_trim_if_over(n->db); /* a backlog's task walks between those trims (db.h) */
 		int64_t now = bb_wall_ms(n->clock);
 		int64_t next = now + 1000;
 		route_table *rt = NULL;

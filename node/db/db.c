@@ -13,12 +13,14 @@
 #include "db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -47,6 +49,8 @@ struct db {
 	_Atomic uint64_t read_since_trim; /* bytes reported by db_note_read since the last trim */
 	void *map_addr; /* the data file's mapping (read-only, shared) */
 	size_t map_len;
+	int statm_fd;                     /* /proc/self/statm, or -1 */
+	_Atomic int64_t resident_check_ns; /* when db_trim_if_over last read it */
 };
 
 static void find_map(db *d);
@@ -264,6 +268,7 @@ static void run_window(db *d, batch *b, size_t cap)
 		failed += (e != BB_OK || b->errs[i] != BB_OK);
 	atomic_fetch_add(&d->failed_writes, failed);
 	complete(b, e);
+	db_trim_if_over(d); /* the batch's B-tree pages were read through the map */
 	pthread_mutex_lock(&d->mu);
 	d->outstanding -= n;
 	d->completed += n; /* batches run in submission order */
@@ -335,6 +340,7 @@ bb_err db_open(const db_config *cfg, db **out)
 		goto fail_dir;
 	}
 	find_map(d);
+	d->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	pthread_cond_init(&d->done_cv, NULL);
@@ -343,6 +349,8 @@ bb_err db_open(const db_config *cfg, db **out)
 	*out = d;
 	return BB_OK;
 fail_thread:
+	if (d->statm_fd >= 0)
+		close(d->statm_fd);
 	pthread_cond_destroy(&d->done_cv);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
@@ -374,6 +382,8 @@ void db_close(db *d)
 	}
 	pthread_join(d->thread, NULL);
 	mdb_env_close(d->env);
+	if (d->statm_fd >= 0)
+		close(d->statm_fd);
 	pthread_cond_destroy(&d->done_cv);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
@@ -547,6 +557,23 @@ void db_trim_resident(db *d)
 	atomic_store(&d->read_since_trim, 0);
 	if (d->map_addr)
 		madvise(d->map_addr, d->map_len, MADV_DONTNEED);
+}
+
+void db_trim_if_over(db *d)
+{
+	int64_t now = mono_ns(), last = atomic_load(&d->resident_check_ns);
+	if (d->statm_fd < 0 || !d->map_addr || now - last < DB_RESIDENT_CHECK_NS ||
+	    !atomic_compare_exchange_strong(&d->resident_check_ns, &last, now))
+		return;
+	char buf[128];
+	ssize_t n = pread(d->statm_fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	unsigned long size, resident, shared; /* pages; shared = file-backed resident pages */
+	if (sscanf(buf, "%lu %lu %lu", &size, &resident, &shared) == 3 &&
+	    (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE) > DB_RESIDENT_MAX)
+		db_trim_resident(d);
 }
 
 void db_note_read(db *d, size_t bytes)

@@ -154,6 +154,14 @@ void db_trim_resident(db *d);
 #define DB_TRIM_BYTES (16u << 20)
 void db_note_read(db *d, size_t bytes);
 
+/* Trims (db_trim_resident) when this process's file-backed resident pages — the store's map, mostly —
+ * exceed DB_RESIDENT_MAX; reads /proc/self/statm at most every DB_RESIDENT_CHECK_NS whoever calls. Reads
+ * of the map that db_note_read does not see (cursor walks over tasks, the writer's B-tree pages) stay
+ * bounded so: the delivery engine and the writer call it as they go. Any thread; cheap when not due. */
+#define DB_RESIDENT_MAX (64ull << 20)
+#define DB_RESIDENT_CHECK_NS 10000000ll
+void db_trim_if_over(db *d);
+
 /* Counters for /metrics (thread-safe reads). */
 typedef struct db_stats {
 	uint64_t commits, writes, failed_writes, queued;
