@@ -2,14 +2,15 @@
  * (node/pattern/pat.h) on ../shared/bench/ data, one rule family at a time.
  *
  *   busbar-bench match --data citylots2-syn.json.gz --rules rules/EXACT.tsv [--rules ...] [--passes N]
- *                      [--churn N] [--portable] [--simd 0|1|2]
+ *                      [--batch N] [--churn N] [--portable] [--simd 0|1|2]
  *
  * Method (../shared/bench/README.md): all events (one JSON object per line of the gzip file) are
  * loaded into one contiguous buffer first (decompression is slower than matching). For each --rules
  * file (family = file name without .tsv; lines `expected_count<TAB>pattern`, rule id = line number)
  * every pattern is compiled with pat_compile and added with pat_builder_add, the set is published
- * (compile_s = the time of all three), then N passes (default 5) of pat_match run over every event on
- * this thread with one reused scratch. The first pass's per-rule match counts are checked against the
+ * (compile_s = the time of all three), then N passes (default 5) run over every event on this thread
+ * with one reused scratch: pat_match_batch on --batch events at a time (default 16; 1 = pat_match per
+ * event, the data plane's call). The first pass's per-rule match counts are checked against the
  * file; every pass must find the same total. Output, one line per family on stdout:
  *
  *   family=EXACT rules=5 events_per_s=<median over passes> counts=ok bytes_per_rule=<n> compile_s=<s>
@@ -198,6 +199,10 @@ static void run_churn(const family *f, pat_builder *b, int churn)
 	free(ad);
 }
 
+#define BATCH_MAX 64 /* --batch at most */
+#define BATCH_IDS 64 /* ids kept per event of a batch */
+static int batch = 16; /* events per pat_match_batch call (--batch; 1 = pat_match) */
+
 static int run_family(const family *f, const events *ev, int passes, int churn)
 {
 	bool ok = true;
@@ -235,23 +240,46 @@ static int run_family(const family *f, const events *ev, int passes, int churn)
 		goto out;
 	}
 	uint64_t first_total = 0, rejected = 0;
+	/* each event of a batch gets room for a few ids; one with more is matched again alone for the
+	 * first pass's counts (its total n is right either way) */
+	size_t cap1 = f->n + 1 < BATCH_IDS ? f->n + 1 : BATCH_IDS;
+	pat_batch_item items[BATCH_MAX];
+	uint32_t item_ids[BATCH_MAX * BATCH_IDS];
 	for (int p = 0; p < passes; p++) {
 		uint64_t total = 0;
 		double start = bench_now();
-		for (size_t i = 0; i < ev->n; i++) {
-			size_t n = 0;
-			bb_err e = pat_match(set, sc, ev->buf + ev->off[i], ev->len[i], ids, f->n + 1, &n);
-			if (e != BB_OK) {
-				if (p == 0)
-					rejected++;
-				continue;
-			}
-			total += n;
-			if (p == 0) {
+		for (size_t i = 0; i < ev->n; i += (size_t)batch) {
+			size_t m = ev->n - i < (size_t)batch ? ev->n - i : (size_t)batch;
+			for (size_t j = 0; j < m; j++)
+				items[j] = (pat_batch_item){.event = ev->buf + ev->off[i + j], .len = ev->len[i + j],
+							    .ids = item_ids + j * BATCH_IDS, .cap = cap1};
+			if (batch == 1)
+				items[0].err = pat_match(set, sc, items[0].event, items[0].len, items[0].ids, cap1, &items[0].n);
+			else
+				pat_match_batch(set, sc, items, m);
+			for (size_t j = 0; j < m; j++) {
+				pat_batch_item *it = &items[j];
+				if (it->err != BB_OK) {
+					if (p == 0)
+						rejected++;
+					continue;
+				}
+				total += it->n;
+				if (p != 0)
+					continue;
+				const uint32_t *got = it->ids;
+				size_t n = it->n;
+				if (n > cap1) {
+					if (pat_match(set, sc, it->event, it->len, ids, f->n + 1, &n) != BB_OK) {
+						rejected++;
+						continue;
+					}
+					got = ids;
+				}
 				size_t k = n < f->n + 1 ? n : f->n + 1;
-				for (size_t j = 0; j < k; j++)
-					if (ids[j] >= 1 && ids[j] <= f->n)
-						count[ids[j]]++;
+				for (size_t q = 0; q < k; q++)
+					if (got[q] >= 1 && got[q] <= f->n)
+						count[got[q]]++;
 			}
 		}
 		double el = bench_now() - start;
@@ -295,7 +323,7 @@ out:
 static void match_usage(void)
 {
 	fprintf(stderr, "usage: busbar-bench match --data EVENTS.json.gz --rules FAMILY.tsv [--rules ...] "
-			"[--passes N] [--churn N] [--portable] [--simd 0|1|2]\n");
+			"[--passes N] [--batch N] [--churn N] [--portable] [--simd 0|1|2]\n");
 }
 
 int bench_match(int argc, char **argv)
@@ -333,6 +361,12 @@ int bench_match(int argc, char **argv)
 			churn = atoi(argv[++i]);
 			if (churn < 0 || churn > 1000000) {
 				fprintf(stderr, "busbar-bench: --churn must be 0..1000000\n");
+				return 2;
+			}
+		} else if (strcmp(a, "--batch") == 0) {
+			batch = atoi(argv[++i]);
+			if (batch < 1 || batch > BATCH_MAX) {
+				fprintf(stderr, "busbar-bench: --batch must be 1..%d\n", BATCH_MAX);
 				return 2;
 			}
 		} else if (strcmp(a, "--passes") == 0) {

@@ -59,6 +59,10 @@ static inline void pat_words(const void *p, size_t n, uint64_t *w0, uint64_t *w1
 
 uint64_t pat_hash(const void *p, size_t n, uint64_t seed);
 
+/* calloc(n, size) for the hash tables: from 2 MiB up, 2 MiB-aligned and advised MADV_HUGEPAGE (freed
+ * with free). NULL when out of memory. */
+void *pat_table_calloc(size_t n, size_t size);
+
 /* ---- numbers (pat_num.c) ------------------------------------------------------------------------ */
 /* Parses JSON number text. Returns true and *out when the number is "comparable" in event-ruler's
  * sense: finite as a double and exactly equal (by decimal value) to Java's Double.toString of that

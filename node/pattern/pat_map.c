@@ -85,7 +85,7 @@ uint32_t pat_set_child(const pat_core *s, uint32_t parent, const char *seg, size
 static bool smap_grow(pat_smap *m, const char *blob, uint64_t seed)
 {
 	uint32_t cap = m->e ? (m->mask + 1) * 2 : 16;
-	pat_smap_ent *ne = calloc(cap, sizeof(pat_smap_ent));
+	pat_smap_ent *ne = pat_table_calloc(cap, sizeof(pat_smap_ent));
 	if (!ne)
 		return false;
 	for (uint32_t i = 0; m->e && i <= m->mask; i++) {
@@ -149,7 +149,7 @@ void pat_nmap_put(pat_nmap *m, uint64_t key, uint32_t val, bool *oom)
 {
 	if (!m->e || (m->n + 1) * 4 > (m->mask + 1) * 3) {
 		uint32_t cap = m->e ? (m->mask + 1) * 2 : 16;
-		pat_nmap_ent *ne = calloc(cap, sizeof(pat_nmap_ent));
+		pat_nmap_ent *ne = pat_table_calloc(cap, sizeof(pat_nmap_ent));
 		if (!ne) {
 			*oom = true;
 			return;
@@ -186,7 +186,7 @@ uint32_t pat_kmap_put(pat_kmap *m, const char *blob, uint32_t parent, uint32_t o
 {
 	if (!m->e || (m->n + 1) * 4 > (m->mask + 1) * 3) {
 		uint32_t cap = m->e ? (m->mask + 1) * 2 : 16;
-		pat_kid *ne = calloc(cap, sizeof(pat_kid));
+		pat_kid *ne = pat_table_calloc(cap, sizeof(pat_kid));
 		if (!ne) {
 			*oom = true;
 			return PAT_NONE;

@@ -45,6 +45,7 @@ void pat_scratch_free(pat_scratch *sc)
 	pat_buf_free(&sc->str);
 	pat_buf_free(&sc->key);
 	pat_buf_free(&sc->low);
+	pat_scratch_free(sc->twin);
 	free(sc);
 }
 
@@ -286,12 +287,12 @@ static void stop_end(pat_scratch *sc, const pat_walk *w)
 	}
 }
 
-static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t len, uint32_t *ids, size_t cap,
-		  size_t *n)
+/* The first half of a match: the walk of event over s into lane sc (its scratch) and w. BB_OK leaves
+ * the deferred probes and the combination to finish(); other results end the event here. */
+static bb_err walk(const pat_set *s, pat_scratch *sc, const char *event, size_t len, pat_walk *w)
 {
 	if (!scratch_fit(sc, s))
 		return BB_ENOMEM;
-	int ncores = s->delta ? 2 : 1;
 	/* the walk relies on the event being one object: '{' first and '}' last, whitespace aside */
 	const char *p = event, *e = event + len;
 	while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
@@ -300,26 +301,32 @@ static bb_err run(const pat_set *s, pat_scratch *sc, const char *event, size_t l
 		e--;
 	if (e - p < 2 || *p != '{' || e[-1] != '}')
 		return BB_EINVAL;
-	pat_walk w = {.c = {s->base, s->delta}, .cs = {&sc->cs[0], &sc->cs[1]}, .sc = sc, .start = event, .end = e};
-	w.ep = ++sc->epoch;
+	*w = (pat_walk){.c = {s->base, s->delta}, .cs = {&sc->cs[0], &sc->cs[1]}, .sc = sc, .start = event, .end = e};
+	w->ep = ++sc->epoch;
+	sc->ndefer = 0;
 	if (s->base->nodes[0].nchild || (s->delta && s->delta->nodes[0].nchild)) {
-		sc->ndefer = 0;
-		stop_begin(sc, s, &w);
-		const char *q = pat_walk_event(&w, p);
-		stop_end(sc, &w);
-		if (w.stopped) /* nothing after the stop could change the result */
+		stop_begin(sc, s, w);
+		const char *q = pat_walk_event(w, p);
+		stop_end(sc, w);
+		if (w->stopped) /* nothing after the stop could change the result */
 			q = e;
-		if (q == e)
-			pat_walk_deferred(&w);
 		if (sc->oom)
 			return BB_ENOMEM;
 		if (q != e)
 			return BB_EINVAL;
 	}
+	return BB_OK;
+}
+
+/* The second half: the deferred probes (their slots were prefetched during the walk), then the rules
+ * of each core. */
+static bb_err finish(const pat_set *s, pat_walk *w, uint32_t *ids, size_t cap, size_t *n)
+{
+	pat_walk_deferred(w);
 	size_t total = 0;
-	for (int k = 0; k < ncores; k++)
-		collect(&w, s, k, ids, cap, &total);
-	if (sc->oom)
+	for (int k = 0; k < (s->delta ? 2 : 1); k++)
+		collect(w, s, k, ids, cap, &total);
+	if (w->sc->oom)
 		return BB_ENOMEM;
 	*n = total;
 	return BB_OK;
@@ -333,10 +340,50 @@ bb_err pat_match(const pat_set *s, pat_scratch *sc, const char *event, size_t le
 	*n = 0;
 	if (!s || !sc || !event)
 		return BB_EINVAL;
-	bb_err e = run(s, sc, event, len, ids, cap, n);
+	pat_walk w;
+	bb_err e = walk(s, sc, event, len, &w);
+	if (e == BB_OK)
+		e = finish(s, &w, ids, cap, n);
 	if (e)
 		*n = 0;
 	return e;
+}
+
+void pat_match_batch(const pat_set *s, pat_scratch *sc, pat_batch_item *items, size_t count)
+{
+	if (!items)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		items[i].n = 0;
+		items[i].err = BB_EINVAL;
+	}
+	if (!s || !sc)
+		return;
+	if (!sc->twin && count > 1 && !(sc->twin = pat_scratch_new())) {
+		for (size_t i = 0; i < count; i++)
+			items[i].err = pat_match(s, sc, items[i].event, items[i].len, items[i].ids, items[i].cap, &items[i].n);
+		return;
+	}
+	/* two lanes: event i walks in lane i % 2 while lane (i - 1) % 2 still holds event i - 1's walk,
+	 * whose deferred probes (prefetched) and combination run only after event i's walk */
+	pat_scratch *lane[2] = {sc, sc->twin};
+	pat_walk w[2];
+	bool pending[2] = {false, false};
+	for (size_t i = 0; i <= count; i++) {
+		int l = (int)(i & 1);
+		if (i < count) {
+			pat_batch_item *it = &items[i];
+			it->err = it->event ? walk(s, lane[l], it->event, it->len, &w[l]) : BB_EINVAL;
+			pending[l] = it->err == BB_OK;
+		}
+		if (i > 0 && pending[l ^ 1]) {
+			pat_batch_item *prev = &items[i - 1];
+			prev->err = finish(s, &w[l ^ 1], prev->ids, prev->cap, &prev->n);
+			if (prev->err)
+				prev->n = 0;
+			pending[l ^ 1] = false;
+		}
+	}
 }
 
 bb_err pat_match_rule(const pat_rule *r, const char *event, size_t len, bool *matched)

@@ -77,6 +77,7 @@ struct pat_scratch {
 	 * early pays one compare per member) */
 	uint32_t stop_misses, stop_off_until;
 	const pat_core *stop_core; /* the set (its base) they are about: another set starts afresh */
+	pat_scratch *twin; /* pat_match_batch's second lane (made at its first use), or NULL */
 };
 
 /* The event cursor (pat_cursor_impl.h): the masks of the current 64-byte block. Bit i is byte

@@ -1,8 +1,10 @@
-/* node/pattern/pat_util.c — small helpers shared by the pattern engine: growable byte buffers and a
- * fast 64-bit hash (the first 16 bytes in two multiplies, then 8 bytes per step; pat_int.h) used by every hash table here.
+/* node/pattern/pat_util.c — small helpers shared by the pattern engine: growable byte buffers, a
+ * fast 64-bit hash (the first 16 bytes in two multiplies, then 8 bytes per step; pat_int.h) used by
+ * every hash table here, and zeroed tables that ask for transparent huge pages when large.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pat_int.h"
 
@@ -35,6 +37,25 @@ void pat_buf_free(pat_buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+void *pat_table_calloc(size_t n, size_t size)
+{
+	enum { HUGE = 2u << 20 };
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	size_t bytes = n * size;
+	if (bytes < HUGE)
+		return calloc(n, size ? size : 1);
+	/* a probe of a table this large is a cache miss and, with 4 KiB pages, a TLB miss too: whole
+	 * 2 MiB pages (where the kernel grants them; THP "madvise" or "always") keep the page walk out */
+	bytes = (bytes + HUGE - 1) / HUGE * HUGE;
+	void *p = NULL;
+	if (posix_memalign(&p, HUGE, bytes) != 0)
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
 }
 
 uint64_t pat_hash(const void *p, size_t n, uint64_t seed)

@@ -251,6 +251,79 @@ static void many_exact(void **st)
 	pat_builder_free(b);
 }
 
+/* pat_match_batch answers exactly like pat_match event by event: on a set whose exact maps are large
+ * enough for deferred probes (direct hits, and a two-condition rule whose exact value is a ment), with
+ * a delta core, through batches of every size from 1 to 9 — with malformed events, a NULL event and a
+ * cap smaller than the matches among them — one scratch reused (its second lane too). */
+static void batch_like_single(void **st)
+{
+	(void)st;
+	enum { N = 9000, EVENTS = 1500, CAP = 2 };
+	pat_builder *b = pat_builder_new();
+	char p[160];
+	for (uint32_t i = 1; i <= N; i++) {
+		if (i % 1000 == 7)
+			snprintf(p, sizeof p, "{\"f\":[\"v%u\"],\"g\":[{\"numeric\":[\">\",%u]}]}", i, i % 10);
+		else if (i % 1000 == 8)
+			snprintf(p, sizeof p, "{\"$or\":[{\"f\":[\"v%u\"]},{\"g\":[%u]}]}", i - 1, i % 10);
+		else
+			snprintf(p, sizeof p, "{\"f\":[\"v%u\"]}", i);
+		pat_rule *r = compile(p);
+		assert_int_equal(pat_builder_add(b, i, r), BB_OK);
+		pat_rule_free(r);
+		if (i == N - 100) /* the last rules land in a delta core */
+			pat_set_release(pat_builder_publish(b));
+	}
+	pat_set *s = pat_builder_publish(b);
+	pat_scratch *sc = pat_scratch_new(), *one = pat_scratch_new();
+	static char evs[EVENTS][96];
+	for (int e = 0; e < EVENTS; e++) {
+		uint32_t v = 1 + rnd(N + 50), g = rnd(12);
+		switch (rnd(6)) {
+		case 0: snprintf(evs[e], sizeof evs[e], "{\"f\":\"v%u\",\"g\":%u}", v, g); break;
+		case 1: snprintf(evs[e], sizeof evs[e], "{\"f\":[\"v%u\",\"v%u\"],\"g\":%u}", v, v - 1, g); break;
+		case 2: snprintf(evs[e], sizeof evs[e], "{\"f\":\"v%u\",\"g\":", v); break; /* malformed */
+		case 3: snprintf(evs[e], sizeof evs[e], "{\"g\":%u,\"f\":\"v%u\"}", g, v); break;
+		default: snprintf(evs[e], sizeof evs[e], "{\"f\":\"v%u\"}", v);
+		}
+	}
+	pat_batch_item items[9];
+	uint32_t ids[9][CAP];
+	for (int e = 0; e < EVENTS;) {
+		size_t m = 1 + rnd(9);
+		if (m > (size_t)(EVENTS - e))
+			m = (size_t)(EVENTS - e);
+		for (size_t j = 0; j < m; j++) {
+			bool null = rnd(50) == 0;
+			items[j] = (pat_batch_item){.event = null ? NULL : evs[e + (int)j], .len = strlen(evs[e + (int)j]),
+						    .ids = ids[j], .cap = CAP, .n = 77, .err = BB_OK};
+		}
+		pat_match_batch(s, sc, items, m);
+		for (size_t j = 0; j < m; j++) {
+			uint32_t want[CAP];
+			size_t wn = 99;
+			bb_err we = items[j].event ? pat_match(s, one, items[j].event, items[j].len, want, CAP, &wn) : BB_EINVAL;
+			if (!items[j].event)
+				wn = 0;
+			if (items[j].err != we || items[j].n != wn)
+				fail_msg("event %s: batch err=%d n=%zu, alone err=%d n=%zu", items[j].event ? items[j].event : "NULL",
+					 items[j].err, items[j].n, we, wn);
+			for (size_t q = 0; q < wn && q < CAP; q++) {
+				bool found = false;
+				for (size_t r = 0; r < wn && r < CAP; r++)
+					found |= items[j].ids[q] == want[r];
+				if (wn <= CAP && !found)
+					fail_msg("event %s: rule %u not matched alone", items[j].event, items[j].ids[q]);
+			}
+		}
+		e += (int)m;
+	}
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_scratch_free(one);
+	pat_builder_free(b);
+}
+
 static const char *const shapes[] = {
 	"{\"a\":[\"v%u\"]}",
 	"{\"a\":[{\"prefix\":\"v%u\"}]}",
@@ -405,7 +478,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(many_ranges), cmocka_unit_test(ranges_in_arrays),
 					   cmocka_unit_test(many_affixes),
-					   cmocka_unit_test(many_exact),
+					   cmocka_unit_test(many_exact), cmocka_unit_test(batch_like_single),
 					   cmocka_unit_test(incremental), cmocka_unit_test(portable_walk)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
