@@ -197,8 +197,11 @@ void config_print_help(FILE *f)
 			snprintf(def, sizeof def, "%d", *(const int *)field);
 			break;
 		}
-		fprintf(f, "  --%-26s %s (default: %s)\n", r->flag, r->help, def);
+		if (strstr(r->help, "(default:")) /* the help text states a computed default itself */
+			fprintf(f, "  --%-26s %s\n", r->flag, r->help);
+		else
+			fprintf(f, "  --%-26s %s (default: %s)\n", r->flag, r->help, def);
 	}
-	fprintf(f, "  --%-26s %s (default: %s)\n", "log-level", "debug|info|warn|error", "info");
+	fprintf(f, "  --%-26s %s (default: %s)\n", "log-level", "debug|info|warn|error|off", "info");
 	fprintf(f, "\nEvery option can also be set as BUSBAR_<OPTION> in the environment, e.g. BUSBAR_DATA_DIR.\n");
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs every Debian package Busbar needs to build, run and test (DESIGN.md §3).
+# Installs every Debian package Busbar needs to build, run and test (see docs/building.md, "Dependencies").
 # Idempotent: installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
