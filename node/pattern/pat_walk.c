@@ -167,6 +167,25 @@ static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value 
 	}
 }
 
+/* The ASCII bytes of x (every byte < 0x80) with 'A'..'Z' lowercased: a byte plus 0x3F has its high
+ * bit set from 'A' up, plus 0x25 from 'Z' + 1 up; no sum carries into the next byte. */
+static inline uint64_t lower_ascii8(uint64_t x)
+{
+	uint64_t upper = (x + 0x3F3F3F3F3F3F3F3FULL) & ~(x + 0x2525252525252525ULL) & 0x8080808080808080ULL;
+	return x | upper >> 2;
+}
+
+/* The lowercased first 16 bytes of v (zero-padded) when v is ASCII and at most 16 bytes long (its
+ * words are loaded: v->hw) — then also its case-fold key (pat_fold_key), with no copy. */
+static inline bool lower_words(const pat_value *v, uint64_t *w0, uint64_t *w1)
+{
+	if (!v->hw || ((v->w0 | v->w1) & 0x8080808080808080ULL))
+		return false;
+	*w0 = lower_ascii8(v->w0);
+	*w1 = lower_ascii8(v->w1);
+	return true;
+}
+
 static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, uint32_t elem)
 {
 	const pat_core *c = w->c[k];
@@ -197,32 +216,46 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 		affix_probe(w, k, &f->wpre, v, v->s, false, true, elem);
 	if (f->wsuf.nlens)
 		affix_probe(w, k, &f->wsuf, v, v->s, true, true, elem);
+	uint64_t lw[2];
+	bool lowered = (f->prefix_ic.nlens || f->suffix_ic.nlens || f->eic.e) && lower_words(v, &lw[0], &lw[1]);
 	if (f->prefix_ic.nlens || f->suffix_ic.nlens) {
-		sc->low.len = 0;
-		if (pat_buf_put(&sc->low, v->s, v->n)) {
-			sc->oom = true;
-			return;
-		}
-		for (size_t i = 0; i < v->n; i++) {
-			char ch = sc->low.p[i];
-			if (ch >= 'A' && ch <= 'Z')
-				sc->low.p[i] = (char)(ch + 32);
+		const char *low = (const char *)lw; /* a short ASCII value: lowercased in its words */
+		if (!lowered) {
+			sc->low.len = 0;
+			if (pat_buf_put(&sc->low, v->s, v->n)) {
+				sc->oom = true;
+				return;
+			}
+			for (size_t i = 0; i < v->n; i++) {
+				char ch = sc->low.p[i];
+				if (ch >= 'A' && ch <= 'Z')
+					sc->low.p[i] = (char)(ch + 32);
+			}
+			low = sc->low.p;
 		}
 		if (f->prefix_ic.nlens)
-			affix_probe(w, k, &f->prefix_ic, v, sc->low.p, false, false, elem);
+			affix_probe(w, k, &f->prefix_ic, v, low, false, false, elem);
 		if (f->suffix_ic.nlens)
-			affix_probe(w, k, &f->suffix_ic, v, sc->low.p, true, false, elem);
+			affix_probe(w, k, &f->suffix_ic, v, low, true, false, elem);
 	}
 	if (f->eic.e) {
-		sc->key.len = 0;
-		if (pat_fold_key(v->s, v->n, &sc->key)) {
-			sc->oom = true;
-			return;
+		const char *key = v->s; /* read by the map only past 16 bytes */
+		size_t kn = v->n;
+		uint64_t w0 = lw[0], w1 = lw[1], h;
+		if (lowered) {
+			h = pat_hash16(w0, w1, kn, PAT_SEED_EIC);
+		} else {
+			sc->key.len = 0;
+			if (pat_fold_key(v->s, v->n, &sc->key)) {
+				sc->oom = true;
+				return;
+			}
+			key = sc->key.p ? sc->key.p : "";
+			kn = sc->key.len;
+			pat_words(key, kn, &w0, &w1);
+			h = pat_hash(key, kn, PAT_SEED_EIC);
 		}
-		const char *key = sc->key.p ? sc->key.p : "";
-		uint64_t w0, w1;
-		pat_words(key, sc->key.len, &w0, &w1);
-		uint32_t m = pat_smap_get(c, &f->eic, key, sc->key.len, w0, w1, pat_hash(key, sc->key.len, PAT_SEED_EIC));
+		uint32_t m = pat_smap_get(c, &f->eic, key, kn, w0, w1, h);
 		for (; m != PAT_NONE; m = f->eic_next[m]) {
 			/* the fold key only narrows; event-ruler's per-character rule decides */
 			if (pat_eic_equal(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))

@@ -82,6 +82,19 @@ static void string_operators(void **st)
 	T("{\"a\":[{\"equals-ignore-case\":\"abc\"}]}", "{\"a\":\"AbC\"}");
 	T("{\"a\":[{\"equals-ignore-case\":\"straße\"}]}", "{\"a\":\"STRASSE\"}");
 	T("{\"a\":[{\"equals-ignore-case\":\"ΣΊΣΥΦΟΣ\"}]}", "{\"a\":\"σίσυφοσ\"}");
+	/* the bytes next to the letters ('@' before 'A', '[' after 'Z', and their lowercase neighbours '`'
+	 * and '{') are not letters, in short values (folded in their words, which needs 16 readable bytes
+	 * after the value: hence the padding member) and long ones (folded by copy) */
+	T("{\"a\":[{\"equals-ignore-case\":\"x@[y\"}]}", "{\"a\":\"X@[Y\",\"pad\":\"0123456789abcdef\"}");
+	F("{\"a\":[{\"equals-ignore-case\":\"x`{y\"}]}", "{\"a\":\"X@[Y\",\"pad\":\"0123456789abcdef\"}");
+	F("{\"a\":[{\"equals-ignore-case\":\"x@[y\"}]}", "{\"a\":\"x`{y\",\"pad\":\"0123456789abcdef\"}");
+	T("{\"a\":[{\"equals-ignore-case\":\"abcdefghijklmnop\"}]}", "{\"a\":\"ABCDEFGHIJKLMNOP\",\"pad\":\"0123456789abcdef\"}");
+	T("{\"a\":[{\"equals-ignore-case\":\"abcdefghijklmnopq\"}]}", "{\"a\":\"ABCDEFGHIJKLMNOPQ\",\"pad\":\"0123456789abcdef\"}");
+	F("{\"a\":[{\"equals-ignore-case\":\"abcdefghijklmnop\"}]}", "{\"a\":\"ABCDEFGHIJKLMNO@\",\"pad\":\"0123456789abcdef\"}");
+	T("{\"a\":[{\"prefix\":{\"equals-ignore-case\":\"z@\"}}]}", "{\"a\":\"Z@[\",\"pad\":\"0123456789abcdef\"}");
+	F("{\"a\":[{\"prefix\":{\"equals-ignore-case\":\"z`\"}}]}", "{\"a\":\"Z@[\",\"pad\":\"0123456789abcdef\"}");
+	T("{\"a\":[{\"suffix\":{\"equals-ignore-case\":\"@[\"}}]}", "{\"a\":\"Z@[\",\"pad\":\"0123456789abcdef\"}");
+	F("{\"a\":[{\"suffix\":{\"equals-ignore-case\":\"`{\"}}]}", "{\"a\":\"Z@[\",\"pad\":\"0123456789abcdef\"}");
 	T("{\"a\":[{\"equals-ignore-case\":\"привет\"}]}", "{\"a\":\"ПРИВЕТ\"}");
 	F("{\"a\":[{\"equals-ignore-case\":\"abc\"}]}", "{\"a\":\"abd\"}");
 	T("{\"a\":[{\"wildcard\":\"*/lib/*.png\"}]}", "{\"a\":\"x/lib/y.png\"}");
