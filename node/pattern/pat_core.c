@@ -477,8 +477,8 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 		f->need_num = true; /* AB_NUM is generic: it asks for the value itself */
 	if (m->kind == PM_CIDR)
 		f->need_ip = true;
-	if (generic)
-		add_generic(b, f, m, i, gcap);
+	if (generic) /* a generic matcher alone in its branch matches its rule directly, as exact values do */
+		add_generic(b, f, m, direct_val(s, t, i), gcap);
 	return !b->oom;
 }
 

@@ -189,7 +189,7 @@ typedef struct pat_core {
 	uint32_t *alias_next; /* affix ments sharing one key (case-insensitive variants): chain */
 	uint32_t *ment_soff, *ment_slen; /* equals-ignore-case ments: the pattern text (for confirmation) */
 	pat_matcher *gm;  /* generic matchers */
-	uint32_t *gm_ment;
+	uint32_t *gm_ment; /* each one's ment, or its rule with PAT_DIRECT when it alone matches the rule */
 	uint32_t ngm;
 	/* predicates and branches */
 	uint32_t *pred_branch;

@@ -450,7 +450,7 @@ static void emit(pat_walk *w, int k, uint32_t fid, pat_value *v, uint32_t elem)
 	for (uint32_t i = 0; i < f->ngen; i++) {
 		uint32_t g = f->gen[i];
 		if (pat_value_match(&c->gm[g], v))
-			hit_ment(w, k, c->gm_ment[g], elem);
+			hit(w, k, c->gm_ment[g], elem);
 	}
 }
 
