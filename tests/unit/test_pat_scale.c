@@ -411,6 +411,87 @@ static void incremental(void **st)
 	pat_builder_free(b);
 }
 
+/* The AVX2 walk against the portable one on numbers of every shape — integer and fraction lengths up
+ * to 12 and 20 digits (past the 8-digit steps of the digit scan and the 19-digit exact parts), leading
+ * zeros, exponents, signs, malformed forms ("1.", "-", "01", "1e") — with and without 32 bytes after
+ * them, matched against numeric ranges, exact numbers and number texts. */
+static void number_scanners(void **st)
+{
+	(void)st;
+	static const char *const pats[] = {
+		"{\"n\":[{\"numeric\":[\"<\",0]}]}",
+		"{\"n\":[{\"numeric\":[\">\",1000]}]}",
+		"{\"n\":[{\"numeric\":[\">=\",-122.41600944012424,\"<\",-122.4]}]}",
+		"{\"n\":[{\"numeric\":[\"=\",37.5]}]}",
+		"{\"n\":[37.80996902979933]}",
+		"{\"n\":[{\"numeric\":[\">\",12345678.5,\"<=\",12345679]}]}",
+		"{\"n\":[{\"numeric\":[\"=\",0.1]}]}",
+	};
+	enum { NP = sizeof pats / sizeof pats[0] };
+	pat_builder *b = pat_builder_new();
+	for (uint32_t i = 0; i < NP; i++) {
+		pat_rule *r = compile(pats[i]);
+		assert_int_equal(pat_builder_add(b, i + 1, r), BB_OK);
+		pat_rule_free(r);
+	}
+	pat_set *s = pat_builder_publish(b);
+	pat_scratch *sc = pat_scratch_new();
+	static const char *const fixed[] = {"37.5", "37.50", "-122.41600944012424", "-122.400000000000001", "0.1",
+					    "0.10", "12345679", "12345679.0", "123456789.5", "37.80996902979933",
+					    "37.809969029799330", "1.", "-", "01", "1e", "-0", "1e3", "-122.4e0"};
+	int level = pat_simd_set(-1);
+	char num[64], ev[160];
+	for (int it = 0; it < 20000; it++) {
+		size_t n = 0;
+		if (it < (int)(2 * (sizeof fixed / sizeof fixed[0]))) {
+			n = (size_t)snprintf(num, sizeof num, "%s", fixed[it / 2]);
+		} else {
+			if (rnd(2))
+				num[n++] = '-';
+			unsigned ni = rnd(12), nf = rnd(4) ? rnd(21) : 0;
+			if (ni == 0 || rnd(10) == 0)
+				num[n++] = '0'; /* a leading zero: alone, or before more digits (malformed) */
+			bool zero = n && num[n - 1] == '0';
+			for (unsigned i = 0; i < ni; i++) {
+				char dg = (char)('0' + (i == 0 && !zero ? 1 + rnd(9) : rnd(10)));
+				num[n++] = dg;
+			}
+			if (nf || rnd(20) == 0) {
+				num[n++] = '.';
+				for (unsigned i = 0; i < nf; i++)
+					num[n++] = (char)('0' + rnd(10));
+			}
+			if (rnd(8) == 0) {
+				num[n++] = rnd(2) ? 'e' : 'E';
+				if (rnd(2))
+					num[n++] = rnd(2) ? '+' : '-';
+				for (unsigned i = rnd(4); i > 0; i--)
+					num[n++] = (char)('0' + rnd(10));
+			}
+			num[n] = 0;
+		}
+		int len = it % 2 ? snprintf(ev, sizeof ev, "{\"n\":%s}", num)
+				 : snprintf(ev, sizeof ev, "{\"n\":%s,\"pad\":\"................................\"}", num);
+		uint32_t x1[NP + 1], x2[NP + 1];
+		size_t n1 = 0, n2 = 0;
+		pat_simd_set(0);
+		bb_err e1 = pat_match(s, sc, ev, (size_t)len, x1, NP + 1, &n1);
+		pat_simd_set(level);
+		bb_err e2 = pat_match(s, sc, ev, (size_t)len, x2, NP + 1, &n2);
+		uint32_t m1 = 0, m2 = 0;
+		for (size_t i = 0; i < n1 && i <= NP; i++)
+			m1 |= 1u << x1[i];
+		for (size_t i = 0; i < n2 && i <= NP; i++)
+			m2 |= 1u << x2[i];
+		if (e1 != e2 || m1 != m2)
+			fail_msg("%s: sse2 err %d rules %#x, best err %d rules %#x", ev, e1, m1, e2, m2);
+	}
+	pat_simd_set(-1);
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
 static void portable_walk(void **st)
 {
 	(void)st;
@@ -479,6 +560,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {cmocka_unit_test(many_ranges), cmocka_unit_test(ranges_in_arrays),
 					   cmocka_unit_test(many_affixes),
 					   cmocka_unit_test(many_exact), cmocka_unit_test(batch_like_single),
-					   cmocka_unit_test(incremental), cmocka_unit_test(portable_walk)};
+					   cmocka_unit_test(incremental), cmocka_unit_test(number_scanners), cmocka_unit_test(portable_walk)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
