@@ -11,6 +11,7 @@
 #   FAMILIES    space-separated subset, e.g. "EXACT PREFIX" (default: every *.tsv in RULES_DIR)
 #   PASSES      passes per family             (default: 5)
 #   SIMD        engine SIMD level, --simd     (default: the best the CPU has)
+#   BATCH       events per pat_match_batch, --batch (default 16; 1 = pat_match per event)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-release}
@@ -29,5 +30,6 @@ else
 	for f in "$RULES_DIR"/*.tsv; do set -- "$@" --rules "$f"; done
 fi
 [ -n "${SIMD:-}" ] && set -- "$@" --simd "$SIMD"
+[ -n "${BATCH:-}" ] && set -- "$@" --batch "$BATCH"
 echo "# busbar-bench match: $(uname -n), $(nproc) cores, passes=$PASSES, data=$DATA" >&2
 exec "$BUILD_DIR/busbar-bench" match --data "$DATA" --passes "$PASSES" "$@"

@@ -454,6 +454,18 @@ static void emit(pat_walk *w, int k, uint32_t fid, pat_value *v, uint32_t elem)
 	}
 }
 
+/* emit for a number, inline in the walk where the field asks nothing of it but its value (no
+ * exists, exists:false or generic matcher): the common numeric field, as in coordinates. */
+static inline __attribute__((always_inline)) void emit_num(pat_walk *w, int k, uint32_t fid, pat_value *v,
+							   uint32_t elem)
+{
+	const pat_field *f = &w->c[k]->fields[fid];
+	if (!f->need_absent && f->ment_exists == PAT_NONE && f->ngen == 0)
+		emit_number(w, k, f, v, elem);
+	else
+		emit(w, k, fid, v, elem);
+}
+
 /* ---- scanning ------------------------------------------------------------------------------------ */
 
 enum { SC_WORDS = 1, SC_ESC = 2, SC_DOT = 4, SC_CTRL = 8 };
@@ -525,7 +537,7 @@ static inline const char *more_digits(const char *p, const char *e, uint64_t *m)
 
 /* The end of the JSON number at p, or NULL when it is malformed, with its digits split into t (see
  * pat_numparts) on the way. Bounded by the event's final '}'. */
-static inline const char *scan_number(const char *p, const char *e, pat_numparts *t)
+static inline __attribute__((always_inline)) const char *scan_number(const char *p, const char *e, pat_numparts *t)
 {
 	bool neg = *p == '-';
 	p += neg;

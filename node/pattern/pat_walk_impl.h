@@ -292,8 +292,12 @@ WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_w
 		v.nparts = t;
 	}
 	for (int c = 0; c < WK; c++)
-		if (field[c] >= 0)
-			emit(w, c, (uint32_t)field[c], &v, elem);
+		if (field[c] >= 0) {
+			if (v.t == PV_NUM)
+				emit_num(w, c, (uint32_t)field[c], &v, elem);
+			else
+				emit(w, c, (uint32_t)field[c], &v, elem);
+		}
 	return q;
 }
 
