@@ -268,6 +268,28 @@ static void affix_add(bctx *b, pat_affix *a, const char *k, size_t n, uint32_t m
 	a->lens[i] = (uint32_t)n;
 }
 
+/* Lists a's affixes in a->sm when there are few and short ones (pat_affix). */
+static bool affix_small(pat_affix *a)
+{
+	if (!a->map.e || a->map.n > PAT_AFFIX_SMALL || a->lens[a->nlens - 1] > 16)
+		return true;
+	a->sm = malloc(a->map.n * sizeof(pat_affix_small));
+	if (!a->sm)
+		return false;
+	for (uint32_t i = 0; i <= a->map.mask; i++) {
+		const pat_smap_ent *e = &a->map.e[i];
+		if (!e->hash)
+			continue;
+		uint32_t j = a->nsm++;
+		while (j > 0 && a->sm[j - 1].len > e->len) {
+			a->sm[j] = a->sm[j - 1];
+			j--;
+		}
+		a->sm[j] = (pat_affix_small){.w0 = e->w0, .w1 = e->w1, .len = e->len, .val = e->val};
+	}
+	return true;
+}
+
 static bool ascii(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -501,6 +523,7 @@ static void core_free(pat_core *s)
 		for (int k = 0; k < 6; k++) {
 			free(as[k]->map.e);
 			free(as[k]->lens);
+			free(as[k]->sm);
 		}
 		free(f->eic.e);
 		free(f->eic_next);
@@ -556,6 +579,7 @@ static size_t core_bytes(const pat_core *s)
 		if (f->num.e)
 			t += (f->num.mask + 1) * sizeof(pat_nmap_ent);
 		t += f->ngen * 4 + f->nranges * sizeof(pat_range) + f->nnumv * sizeof(double) + pat_itree_bytes(&f->rtree);
+		t += (f->prefix.nsm + f->wpre.nsm) * sizeof(pat_affix_small);
 	}
 	return t;
 }
@@ -678,6 +702,8 @@ static bool add_ments(bctx *b, gtmp *g)
 	for (uint32_t i = 0; i < s->nfields; i++) {
 		pat_field *f = &s->fields[i];
 		if (f->nranges > PAT_ITREE_MIN && !pat_itree_build(&f->rtree, f->ranges, f->nranges))
+			return false;
+		if (!affix_small(&f->prefix) || !affix_small(&f->wpre))
 			return false;
 	}
 	return true;

@@ -49,11 +49,22 @@ typedef struct pat_nmap {
 	uint32_t mask, n;
 } pat_nmap;
 
-/* Prefix/suffix table: one map keyed by the affix bytes, and the distinct affix lengths. */
+/* An affix of a small table, by its bytes zero-padded to 16 (as pat_words gives them). */
+typedef struct pat_affix_small {
+	uint64_t w0, w1;
+	uint32_t len, val;
+} pat_affix_small;
+
+/* Prefix/suffix table: one map keyed by the affix bytes, and the distinct affix lengths. A table of
+ * at most PAT_AFFIX_SMALL affixes of at most 16 bytes also lists them (sm, by ascending length): a
+ * short value compares its leading words with each instead of hashing once per length. */
+#define PAT_AFFIX_SMALL 8
 typedef struct pat_affix {
 	pat_smap map;
 	uint32_t *lens; /* ascending */
 	uint32_t nlens;
+	pat_affix_small *sm; /* NULL unless small */
+	uint32_t nsm;
 } pat_affix;
 
 /* A unique matcher on a field: the predicates it satisfies. gen >= 0: index in the field's generic

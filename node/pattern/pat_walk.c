@@ -150,6 +150,19 @@ static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value 
 			bool wild, uint32_t elem)
 {
 	const pat_core *c = w->c[k];
+	if (a->sm && !suffix && s == v->s && v->hw) { /* few short prefixes: compare words */
+		for (uint32_t i = 0; i < a->nsm && a->sm[i].len <= v->n; i++) {
+			const pat_affix_small *e = &a->sm[i];
+			uint64_t w0, w1;
+			words_prefix(v, e->len, &w0, &w1);
+			if (w0 != e->w0 || w1 != e->w1)
+				continue;
+			for (uint32_t m = e->val; m != PAT_NONE; m = c->alias_next[m])
+				if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
+					hit_ment(w, k, m, elem);
+		}
+		return;
+	}
 	for (uint32_t i = 0; i < a->nlens; i++) {
 		uint32_t L = a->lens[i];
 		if (L > v->n)
