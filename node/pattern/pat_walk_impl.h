@@ -114,6 +114,40 @@ WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const c
 	return true;
 }
 
+/* After a failed early-stop test at the member boundary p (its key's opening quote) whose scan found
+ * the first label or backslash at x: the key quote just before x when that is the start of a later
+ * member of this object — no bracket outside strings in between (so the same depth), x - 1 a quote
+ * bit preceded by ',' — else NULL. Every member in between has a key without a label and without a
+ * backslash, so none is used by any core here: the walk goes straight to x - 1 (their bytes are not
+ * checked for well-formedness; pat.h). The cursor moves only when the answer is not NULL. */
+WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, const char *x)
+{
+	if (!x || x - 1 <= p || x >= w->end || x[-1] != '"')
+		return NULL;
+	const char *q = x - 1;
+	pat_cur t = *cur;
+	if (p - t.blk >= 64)
+		(void)WC(seek)(&t, p);
+	uint64_t from = ~0ULL << (p - t.blk); /* p is in the cursor's block now */
+	while (q - t.blk >= 64) {
+		if ((t.open | t.close) & from)
+			return NULL;
+		if (!WC(advance)(&t))
+			return NULL;
+		from = ~0ULL;
+	}
+	unsigned b = (unsigned)(q - t.blk);
+	if (((t.open | t.close) & from & ((1ULL << b) - 1)) || !(t.quote >> b & 1))
+		return NULL;
+	const char *c = q - 1;
+	while (c > p && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
+		c--;
+	if (*c != ',')
+		return NULL;
+	*cur = t;
+	return q;
+}
+
 /* An object's members; p just after its '{'. The event ends with '}' (pat_match.c trims it so), so
  * the byte after any quote, ':' or ',' is inside the event. lab[c]: the node whose early-stop labels
  * hold here for core c (its node here, or the nearest ancestor's where it has none). */
@@ -185,8 +219,17 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 			p++;
 			if (tests && ++mi && p > w->stop_next) {
 				unsigned h = STOP_PLACE(lab[0], mi);
-				if (w->ep >= w->sc->stop_at[h] && WNAME(try_stop)(w, p, lab, h))
-					return NULL;
+				if (w->ep >= w->sc->stop_at[h]) {
+					if (WNAME(try_stop)(w, p, lab, h))
+						return NULL;
+					const char *j = WNAME(jump)(w, cur, p, w->stop_next);
+					if (j) { /* the test paid for itself: keep testing here */
+						w->sc->stop_fails[h] = 0;
+						w->sc->stop_at[h] = 0;
+						p = j;
+						continue;
+					}
+				}
 			}
 			if (__builtin_expect(*p == '"', 1))
 				continue;

@@ -74,6 +74,19 @@ static void after_the_stop_point(void **st)
 				    "{\"a\":[{\"b\":\"1\",\"x\":0},\"2\"]}", 40));
 		/* anything-but: a later value of the field makes it match */
 		assert_true(matches("{\"a\":[{\"anything-but\":[\"1\"]}]}", "{\"a\":\"1\",\"x\":0,\"a\":\"3\"}", 40));
+		/* the jump over members whose keys hold no label (a failed test's scan found the first at x):
+		 * only to a key of the same object — not to a label in a value, a nested object, or the
+		 * middle of a key — and it never passes over a used key, escaped, dotted or spaced */
+		assert_true(matches("{\"p\":{\"STREET\":[\"x\"]}}", "{\"p\":{\"a\":1,\"b\":\"STREET\",\"c\":2,\"STREET\":\"x\"}}", 40));
+		assert_false(matches("{\"p\":{\"STREET\":[\"y\"]}}", "{\"p\":{\"a\":1,\"b\":{\"STREET\":\"y\"},\"STREET\":\"x\"}}", 40));
+		assert_true(matches("{\"p\":{\"STREET\":[\"x\"]}}", "{\"p\":{\"a\":1,\"b\":[{\"STREET\":\"y\"}],\"STREET\":\"x\"}}", 40));
+		assert_true(matches("{\"p\":{\"STREET\":[\"x\"],\"ZIP\":[\"1\"]}}",
+				    "{\"p\":{\"a\":1,\"ZIP\":\"1\",\"b\":2,\"STREET\":\"x\"}}", 40));
+		assert_true(matches("{\"p\":{\"STREET\":[\"x\"]}}", "{\"p\":{\"a\":1,\"b\":2,\"\\u0053TREET\":\"x\"}}", 40));
+		assert_true(matches("{\"p\":{\"STREET\":[\"y\"]}}", "{\"p\":{\"a\":1,\"aSTREET\":\"x\",\"STREET\":\"y\"}}", 40));
+		assert_true(matches("{\"p\":{\"STREET\":{\"x\":[\"q\"]}}}", "{\"p\":{\"a\":1,\"b\":2,\"STREET.x\":\"q\"}}", 40));
+		assert_true(matches("{\"p\":{\"STREET\":[\"x\"]}}", "{\"p\":{\"a\":1 ,\n \"b\":2 , \"STREET\" : \"x\"}}", 40));
+		assert_false(matches("{\"p\":{\"STREET\":[\"x\"]}}", "{\"p\":{\"a\":1,\"b\":2},\"STREET\":\"x\"}", 40));
 		/* the stop itself: nothing after it can match, the answer is the same */
 		assert_true(matches("{\"a\":[\"1\"]}", "{\"a\":\"1\",\"x\":{\"y\":[1,2,{\"z\":\"a\"}]},\"w\":\"q\"}", 40));
 	}
