@@ -53,6 +53,7 @@ typedef struct pat_defer {
 #define PAT_STOP_PLACES 256
 #define PAT_STOP_MISSES 64   /* events in a row without an early stop ... */
 #define PAT_STOP_PAUSE 1024  /* ... pause the tests for this many events */
+#define PAT_JUMP_PAYS 64  /* a failed test whose jump skips this many bytes counts as a success */
 #define STOP_PLACE(node, member) (((node) * 16 + ((member) < 15 ? (member) : 15)) % PAT_STOP_PLACES)
 
 struct pat_scratch {

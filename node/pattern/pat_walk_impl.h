@@ -124,7 +124,11 @@ WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, c
 {
 	if (!x || x - 1 <= p || x >= w->end || x[-1] != '"')
 		return NULL;
-	const char *q = x - 1;
+	const char *q = x - 1, *c = q - 1;
+	while (c > p && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
+		c--;
+	if (*c != ',')
+		return NULL;
 	pat_cur t = *cur;
 	if (p - t.blk >= 64)
 		(void)WC(seek)(&t, p);
@@ -138,11 +142,6 @@ WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, c
 	}
 	unsigned b = (unsigned)(q - t.blk);
 	if (((t.open | t.close) & from & ((1ULL << b) - 1)) || !(t.quote >> b & 1))
-		return NULL;
-	const char *c = q - 1;
-	while (c > p && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
-		c--;
-	if (*c != ',')
 		return NULL;
 	*cur = t;
 	return q;
@@ -223,9 +222,11 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 					if (WNAME(try_stop)(w, p, lab, h))
 						return NULL;
 					const char *j = WNAME(jump)(w, cur, p, w->stop_next);
-					if (j) { /* the test paid for itself: keep testing here */
-						w->sc->stop_fails[h] = 0;
-						w->sc->stop_at[h] = 0;
+					if (j) {
+						if (j - p >= PAT_JUMP_PAYS) { /* the test paid for itself: keep testing here */
+							w->sc->stop_fails[h] = 0;
+							w->sc->stop_at[h] = 0;
+						}
 						p = j;
 						continue;
 					}
