@@ -5,7 +5,8 @@
  * built once, twice: as one full build, and incrementally (half the rules in the base, then the
  * other half added and two base rules replaced, so the set has a delta core and dead base rules).
  * Each input goes through pat_match on both sets (with a large and a tiny id buffer), through the
- * portable SSE2 walk as well as the best one, and through pat_match_rule for every pattern. Must never
+ * portable SSE2 walk as well as the best one, in a pat_match_batch between two copies of a fixed
+ * event, and through pat_match_rule for every pattern. Must never
  * crash, leak, hang or hit UB; ids must be in range and distinct. When the event is well-formed (one
  * JSON object), every call must accept it, every answer must equal the per-rule answers and the total
  * must not depend on the buffer size; a malformed one may be rejected or, where the walk stopped
@@ -138,6 +139,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bb_err es = mask_of(set, ev, size, &m2);
 	pat_simd_set(best);
 	if (valid && (es != BB_OK || m2 != full_mask))
+		abort();
+	/* and in a batch, between two copies of a fixed event (the lanes must not mix) */
+	static const char other[] = "{\"source\":\"aws.ec2\",\"detail\":{\"state\":\"running\",\"c-count\":3}}";
+	uint32_t bids[3][NPAT + 1];
+	pat_batch_item items[3] = {{other, sizeof other - 1, bids[0], NPAT + 1, 0, BB_OK},
+				   {ev, size, bids[1], NPAT + 1, 0, BB_OK},
+				   {other, sizeof other - 1, bids[2], NPAT + 1, 0, BB_OK}};
+	pat_match_batch(set, scratch, items, 3);
+	uint32_t om = 0, bm = 0;
+	if (mask_of(set, other, sizeof other - 1, &om) != BB_OK || items[0].err != BB_OK || items[2].err != BB_OK)
+		abort();
+	for (int k = 0; k < 3; k++) {
+		uint32_t mk = 0;
+		for (size_t i = 0; items[k].err == BB_OK && i < items[k].n; i++)
+			mk |= 1u << bids[k][i];
+		if (k != 1 && mk != om)
+			abort();
+		if (k == 1)
+			bm = mk;
+	}
+	if (valid && (items[1].err != BB_OK || bm != full_mask))
 		abort();
 	if (!valid)
 		return 0;

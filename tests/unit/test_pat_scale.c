@@ -411,6 +411,35 @@ static void incremental(void **st)
 	pat_builder_free(b);
 }
 
+/* A set of the n patterns, rule i + 1 = pats[i]. */
+static pat_set *set_of(const char *const *pats, uint32_t n, pat_builder *b)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		pat_rule *r = compile(pats[i]);
+		assert_int_equal(pat_builder_add(b, i + 1, r), BB_OK);
+		pat_rule_free(r);
+	}
+	return pat_builder_publish(b);
+}
+
+/* The portable SSE2 walk (level 0) and the best one (level) answer alike on ev (rules 1..np < 32). */
+static void walks_agree(pat_set *s, pat_scratch *sc, const char *ev, size_t len, uint32_t np, int level)
+{
+	uint32_t x1[32], x2[32];
+	size_t n1 = 0, n2 = 0;
+	pat_simd_set(0);
+	bb_err e1 = pat_match(s, sc, ev, len, x1, np + 1, &n1);
+	pat_simd_set(level);
+	bb_err e2 = pat_match(s, sc, ev, len, x2, np + 1, &n2);
+	uint32_t m1 = 0, m2 = 0;
+	for (size_t i = 0; i < n1 && i <= np; i++)
+		m1 |= 1u << x1[i];
+	for (size_t i = 0; i < n2 && i <= np; i++)
+		m2 |= 1u << x2[i];
+	if (e1 != e2 || n1 != n2 || m1 != m2)
+		fail_msg("%s: sse2 err %d n %zu rules %#x, best err %d n %zu rules %#x", ev, e1, n1, m1, e2, n2, m2);
+}
+
 /* The AVX2 walk against the portable one on numbers of every shape — integer and fraction lengths up
  * to 12 and 20 digits (past the 8-digit steps of the digit scan and the 19-digit exact parts), leading
  * zeros, exponents, signs, malformed forms ("1.", "-", "01", "1e") — with and without 32 bytes after
@@ -429,12 +458,7 @@ static void number_scanners(void **st)
 	};
 	enum { NP = sizeof pats / sizeof pats[0] };
 	pat_builder *b = pat_builder_new();
-	for (uint32_t i = 0; i < NP; i++) {
-		pat_rule *r = compile(pats[i]);
-		assert_int_equal(pat_builder_add(b, i + 1, r), BB_OK);
-		pat_rule_free(r);
-	}
-	pat_set *s = pat_builder_publish(b);
+	pat_set *s = set_of(pats, NP, b);
 	pat_scratch *sc = pat_scratch_new();
 	static const char *const fixed[] = {"37.5", "37.50", "-122.41600944012424", "-122.400000000000001", "0.1",
 					    "0.10", "12345679", "12345679.0", "123456789.5", "37.80996902979933",
@@ -472,19 +496,7 @@ static void number_scanners(void **st)
 		}
 		int len = it % 2 ? snprintf(ev, sizeof ev, "{\"n\":%s}", num)
 				 : snprintf(ev, sizeof ev, "{\"n\":%s,\"pad\":\"................................\"}", num);
-		uint32_t x1[NP + 1], x2[NP + 1];
-		size_t n1 = 0, n2 = 0;
-		pat_simd_set(0);
-		bb_err e1 = pat_match(s, sc, ev, (size_t)len, x1, NP + 1, &n1);
-		pat_simd_set(level);
-		bb_err e2 = pat_match(s, sc, ev, (size_t)len, x2, NP + 1, &n2);
-		uint32_t m1 = 0, m2 = 0;
-		for (size_t i = 0; i < n1 && i <= NP; i++)
-			m1 |= 1u << x1[i];
-		for (size_t i = 0; i < n2 && i <= NP; i++)
-			m2 |= 1u << x2[i];
-		if (e1 != e2 || m1 != m2)
-			fail_msg("%s: sse2 err %d rules %#x, best err %d rules %#x", ev, e1, m1, e2, m2);
+		walks_agree(s, sc, ev, (size_t)len, NP, level);
 	}
 	pat_simd_set(-1);
 	pat_set_release(s);
@@ -503,12 +515,7 @@ static void portable_walk(void **st)
 	};
 	enum { NP = sizeof pats / sizeof pats[0] };
 	pat_builder *b = pat_builder_new();
-	for (uint32_t i = 0; i < NP; i++) {
-		pat_rule *r = compile(pats[i]);
-		assert_int_equal(pat_builder_add(b, i + 1, r), BB_OK);
-		pat_rule_free(r);
-	}
-	pat_set *s = pat_builder_publish(b);
+	pat_set *s = set_of(pats, NP, b);
 	pat_scratch *sc = pat_scratch_new();
 	/* events with the keys at block boundaries, escapes, long strings and padding */
 	static const char *const bits[] = {
@@ -534,20 +541,7 @@ static void portable_walk(void **st)
 		}
 		ev[n++] = '}';
 		ev[n] = 0;
-		uint32_t x1[NP + 1], x2[NP + 1];
-		size_t n1 = 0, n2 = 0;
-		pat_simd_set(0);
-		bb_err e1 = pat_match(s, sc, ev, n, x1, NP + 1, &n1);
-		pat_simd_set(level);
-		bb_err e2 = pat_match(s, sc, ev, n, x2, NP + 1, &n2);
-		if (e1 != e2 || n1 != n2)
-			fail_msg("sse2 %d/%zu, best %d/%zu on %s", e1, n1, e2, n2, ev);
-		uint32_t m1 = 0, m2 = 0;
-		for (size_t i = 0; i < n1; i++) {
-			m1 |= 1u << x1[i];
-			m2 |= 1u << x2[i];
-		}
-		assert_int_equal(m1, m2);
+		walks_agree(s, sc, ev, n, NP, level);
 	}
 	pat_simd_set(-1);
 	pat_set_release(s);
