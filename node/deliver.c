@@ -559,15 +559,9 @@ static void *deliver_main(void *arg)
 	deliver *d = arg;
 	node *n = d->n;
 	resume_targets(d);
-	int64_t last_trim = 0;
 	while (!atomic_load(&d->stopping)) {
 		drain_mailbox(d);
-		if (bb_mono_ns(n->clock) - last_trim > 1000000000ll) {
-			/* the engine reads events once per attempt: keep them out of RSS (db_trim_resident) */
-			db_trim_resident(n->db);
-			last_trim = bb_mono_ns(n->clock);
-		}
-		db_trim_if_over(n->db); /* a backlog's task walks between those trims (db.h) */
+		db_trim_if_over(n->db); /* the engine reads tasks through the store's map (db.h) */
 		int64_t now = bb_wall_ms(n->clock);
 		int64_t next = now + 1000;
 		route_table *rt = NULL;

@@ -515,7 +515,7 @@ bb_err evlog_read(node *n, MDB_txn *txn, uint64_t seq, const ev_task *t, ev_reco
 	int rc = mdb_get(txn, db_dbi(n->db, DB_T_LOG), &mk, &mv);
 	if (rc)
 		return db_err(rc);
-	db_note_read(n->db, mv.mv_size); /* keeps read log pages out of RSS (db.h) */
+	db_trim_if_over(n->db); /* keeps read log pages out of RSS (db.h) */
 	const uint8_t *p = mv.mv_data;
 	if (mv.mv_size < REC_HDR || p[0] != 1)
 		return BB_ECORRUPT;

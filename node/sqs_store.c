@@ -349,7 +349,7 @@ bb_err sqs_store_receive(db *d, MDB_txn *txn, sqs_recv *r)
 			continue;
 		}
 		sqs_got *g = &r->got[r->n_got];
-		db_note_read(d, val.mv_size);
+		db_trim_if_over(d); /* keeps read messages out of RSS (db.h) */
 		g->rec = malloc(val.mv_size ? val.mv_size : 1);
 		if (!g->rec) {
 			e = BB_ENOMEM;

@@ -46,10 +46,10 @@ struct db {
 
 	_Atomic uint64_t commits, writes, failed_writes;
 	_Atomic uint64_t apply_ns, commit_ns; /* writer time in applies / in commits (writes + fsync) */
-	_Atomic uint64_t read_since_trim; /* bytes reported by db_note_read since the last trim */
 	void *map_addr; /* the data file's mapping (read-only, shared) */
 	size_t map_len;
 	int statm_fd;                     /* /proc/self/statm, or -1 */
+	uint64_t page_size;
 	_Atomic int64_t resident_check_ns; /* when db_trim_if_over last read it */
 };
 
@@ -341,6 +341,7 @@ bb_err db_open(const db_config *cfg, db **out)
 	}
 	find_map(d);
 	d->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	d->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	pthread_cond_init(&d->done_cv, NULL);
@@ -554,7 +555,6 @@ static void find_map(db *d)
 
 void db_trim_resident(db *d)
 {
-	atomic_store(&d->read_since_trim, 0);
 	if (d->map_addr)
 		madvise(d->map_addr, d->map_len, MADV_DONTNEED);
 }
@@ -572,16 +572,7 @@ void db_trim_if_over(db *d)
 	buf[n] = 0;
 	unsigned long size, resident, shared; /* pages; shared = file-backed resident pages */
 	if (sscanf(buf, "%lu %lu %lu", &size, &resident, &shared) == 3 &&
-	    (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE) > DB_RESIDENT_MAX)
+	    (uint64_t)shared * d->page_size > DB_RESIDENT_MAX)
 		db_trim_resident(d);
 }
 
-void db_note_read(db *d, size_t bytes)
-{
-	/* A fault on a file mapping maps the neighbouring cached pages too ("fault-around", up to 64 KiB
-	 * on Linux, whatever madvise(MADV_RANDOM) says): one small record read can add 16 pages to RSS. */
-	uint64_t add = bytes + (64u << 10);
-	uint64_t v = atomic_fetch_add(&d->read_since_trim, add) + add;
-	if (v >= DB_TRIM_BYTES && atomic_exchange(&d->read_since_trim, 0) >= DB_TRIM_BYTES && d->map_addr)
-		madvise(d->map_addr, d->map_len, MADV_DONTNEED);
-}

@@ -146,18 +146,11 @@ static inline uint64_t db_get_u64(const uint8_t *p)
  * start (a large backlog read once would otherwise stay counted in RSS). Any thread. */
 void db_trim_resident(db *d);
 
-/* Reports that the caller read about bytes of records through the map (any thread). Each read is
- * counted with the 64 KiB the kernel may map around a faulting page. Every DB_TRIM_BYTES counted, the
- * reporting thread drops the map from the resident set (db_trim_resident): RSS then holds at most
- * about that much of read store pages however fast records are read, instead of everything read
- * since the last periodic trim. */
-#define DB_TRIM_BYTES (16u << 20)
-void db_note_read(db *d, size_t bytes);
-
-/* Trims (db_trim_resident) when this process's file-backed resident pages — the store's map, mostly —
- * exceed DB_RESIDENT_MAX; reads /proc/self/statm at most every DB_RESIDENT_CHECK_NS whoever calls. Reads
- * of the map that db_note_read does not see (cursor walks over tasks, the writer's B-tree pages) stay
- * bounded so: the delivery engine and the writer call it as they go. Any thread; cheap when not due. */
+/* Keeps the store's mapped pages from growing RSS without bound: trims (db_trim_resident) when this
+ * process's file-backed resident pages — the store's map, mostly — exceed DB_RESIDENT_MAX, reading
+ * /proc/self/statm at most every DB_RESIDENT_CHECK_NS whoever calls. Whoever reads records through
+ * the map calls it as it goes (log and queue reads, the delivery engine's task walks, the writer after
+ * each commit). Any thread; a clock read and a compare when not due. */
 #define DB_RESIDENT_MAX (64ull << 20)
 #define DB_RESIDENT_CHECK_NS 10000000ll
 void db_trim_if_over(db *d);
