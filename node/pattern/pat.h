@@ -78,7 +78,8 @@ void pat_scratch_free(pat_scratch *sc);
  * event is not one well-formed JSON object (then *n = 0). The event is meant to be well-formed (the
  * data plane builds it; pat_match_rule checks it first): the walk stops reading once nothing later can
  * change the result, and jumps over members whose keys cannot be used, so a malformed event may also
- * get an answer when its malformed bytes come after that point or inside such members. Never reads outside event[0..len). No allocation once the scratch has warmed up. */
+ * get an answer when its malformed bytes come after that point or inside such members. Never reads
+ * outside event[0..len). No allocation once the scratch has warmed up. */
 bb_err pat_match(const pat_set *s, pat_scratch *sc, const char *event, size_t len, uint32_t *ids, size_t cap,
 		 size_t *n);
 

@@ -111,14 +111,8 @@ bb_err pat_fold_key(const char *s, size_t n, pat_buf *out)
 	/* the leading ASCII run (usually all of it): copied at once, lowercased in place */
 	while (i < n && u[i] < 0x80)
 		i++;
-	if (i) {
-		size_t at = out->len;
-		if (pat_buf_put(out, s, i))
-			return BB_ENOMEM;
-		for (size_t k = at; k < at + i; k++)
-			if (out->p[k] >= 'A' && out->p[k] <= 'Z')
-				out->p[k] = (char)(out->p[k] + 32);
-	}
+	if (i && pat_buf_put_lower(out, s, i))
+		return BB_ENOMEM;
 	while (i < n) {
 		if (u[i] < 0x80) {
 			char c = (char)((u[i] >= 'A' && u[i] <= 'Z') ? u[i] + 32 : u[i]);

@@ -27,6 +27,8 @@ typedef struct pat_buf {
 
 bb_err pat_buf_put(pat_buf *b, const void *d, size_t n);
 bb_err pat_buf_putc(pat_buf *b, char c);
+/* pat_buf_put with 'A'..'Z' lowercased on the way (other bytes as they are). */
+bb_err pat_buf_put_lower(pat_buf *b, const char *d, size_t n);
 void pat_buf_free(pat_buf *b);
 
 /* Hashing. Keys are hashed as their first 16 bytes (two zero-padded little-endian words, which the

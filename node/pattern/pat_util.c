@@ -1,4 +1,5 @@
-/* node/pattern/pat_util.c — small helpers shared by the pattern engine: growable byte buffers, a
+/* node/pattern/pat_util.c — small helpers shared by the pattern engine: growable byte buffers (and
+ * their ASCII-lowercasing append), a
  * fast 64-bit hash (the first 16 bytes in two multiplies, then 8 bytes per step; pat_int.h) used by
  * every hash table here, and zeroed tables that ask for transparent huge pages when large.
  */
@@ -24,6 +25,17 @@ bb_err pat_buf_put(pat_buf *b, const void *d, size_t n)
 		memcpy(b->p + b->len, d, n);
 	b->len += n;
 	b->p[b->len] = 0;
+	return BB_OK;
+}
+
+bb_err pat_buf_put_lower(pat_buf *b, const char *d, size_t n)
+{
+	size_t at = b->len;
+	if (pat_buf_put(b, d, n))
+		return BB_ENOMEM;
+	for (size_t i = at; i < b->len; i++)
+		if (b->p[i] >= 'A' && b->p[i] <= 'Z')
+			b->p[i] = (char)(b->p[i] + 32);
 	return BB_OK;
 }
 

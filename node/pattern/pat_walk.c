@@ -107,19 +107,28 @@ static void hit_ment(pat_walk *w, int k, uint32_t ment, uint32_t elem)
 /* A rule matched by one value alone (PAT_DIRECT). The few hits of an event are deduplicated by
  * looking through them (no access to the rule-sized stamp array, which is a cache miss when the set is
  * large); pat_match.c stamps them only if the core also has candidate branches to check. */
+/* Whether rule is already a direct hit of this event: the first 16 are looked up in the list, the
+ * rest by stamp (hit_rule stamps the list when it passes 16). */
+static inline bool direct_seen(const pat_cs *cs, uint32_t rule, uint32_t ep)
+{
+	if (cs->nhits <= 16) {
+		for (size_t i = 0; i < cs->nhits; i++)
+			if (cs->hits[i] == rule)
+				return true;
+		return false;
+	}
+	return cs->rule_stamp[rule] == ep;
+}
+
 static void hit_rule(pat_walk *w, int k, uint32_t rule)
 {
 	pat_cs *cs = w->cs[k];
-	if (cs->nhits < 16) {
-		for (size_t i = 0; i < cs->nhits; i++)
-			if (cs->hits[i] == rule)
-				return;
-	} else {
+	if (direct_seen(cs, rule, w->ep))
+		return;
+	if (cs->nhits >= 16) {
 		if (cs->nhits == 16) /* switching to stamps: stamp the ones listed so far */
 			for (size_t i = 0; i < 16; i++)
 				cs->rule_stamp[cs->hits[i]] = w->ep;
-		if (cs->rule_stamp[rule] == w->ep)
-			return;
 		cs->rule_stamp[rule] = w->ep;
 	}
 	if (pat_push1(w->sc, &cs->hits, &cs->nhits, &cs->hits_cap))
@@ -235,14 +244,9 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 		const char *low = (const char *)lw; /* a short ASCII value: lowercased in its words */
 		if (!lowered) {
 			sc->low.len = 0;
-			if (pat_buf_put(&sc->low, v->s, v->n)) {
+			if (pat_buf_put_lower(&sc->low, v->s, v->n)) {
 				sc->oom = true;
 				return;
-			}
-			for (size_t i = 0; i < v->n; i++) {
-				char ch = sc->low.p[i];
-				if (ch >= 'A' && ch <= 'Z')
-					sc->low.p[i] = (char)(ch + 32);
 			}
 			low = sc->low.p;
 		}
@@ -338,16 +342,8 @@ static bool hit_open(const pat_walk *w, int k, uint32_t val)
 {
 	const pat_core *c = w->c[k];
 	const pat_cs *cs = w->cs[k];
-	if (val & PAT_DIRECT) {
-		uint32_t rule = val & ~PAT_DIRECT;
-		if (cs->nhits <= 16) {
-			for (size_t i = 0; i < cs->nhits; i++)
-				if (cs->hits[i] == rule)
-					return false;
-			return true;
-		}
-		return cs->rule_stamp[rule] != w->ep;
-	}
+	if (val & PAT_DIRECT)
+		return !direct_seen(cs, val & ~PAT_DIRECT, w->ep);
 	const pat_ment *m = &c->ments[val];
 	const uint32_t *pl = c->pred_lists + m->pred_off;
 	for (uint32_t i = 0; i < m->npred; i++)
@@ -356,8 +352,11 @@ static bool hit_open(const pat_walk *w, int k, uint32_t val)
 	return false;
 }
 
-/* Whether some range of f near x (see near) could still change the result (hit_open). A field with
- * the interval tree is not looked through: always true. */
+/* Whether some range of f near x could still change the result (hit_open). Each bound has its own
+ * tolerance (near's, per bound): with near's one tolerance for both, a range with an unbounded side
+ * (±DBL_MAX) would be near every value, and a "> v" range never hit in an event would keep every
+ * number of the event on the exact path. A field with the interval tree is not looked through:
+ * always true. */
 static bool ranges_open(const pat_walk *w, int k, const pat_field *f, double x)
 {
 	if (f->nranges > PAT_ITREE_MIN)

@@ -76,44 +76,6 @@ WATTR static inline bool WNAME(has_escape)(const pat_cur *cur, const char *k, co
 	return memchr(k, '\\', (size_t)(q - k)) != NULL;
 }
 
-/* The early-stop test at p, a member boundary outside every array (pat_stop.c): true (and
- * w->stopped) when the rest of the event holds no backslash and no label of the cores' lists at lab.
- * A test that finds one at x is not repeated before x, so the tests of one event read each byte at
- * most once. A test that fails costs a scan up to x and gains nothing, and events of one stream are
- * alike: after k failures in a row at one place h (STOP_PLACE: the base core's node and the member
- * number), the place is not tested in the next 2^k - 1 events (k <= 10; checked in the member loop). */
-WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const char *p, const uint32_t *lab,
-							    unsigned h)
-{
-	pat_scratch *sc = w->sc;
-	const pat_node *nd = &w->c[0]->nodes[lab[0]];
-	if (nd->stop_n == PAT_NONE)
-		return false;
-	const pat_lab *l = w->c[0]->stop + nd->stop_off; /* one core: its list as it is */
-	unsigned n = nd->stop_n;
-	pat_lab both[PAT_STOP_LABELS];
-	if (WK == 2) {
-		const pat_node *nd1 = &w->c[1]->nodes[lab[1]];
-		if (nd1->stop_n == PAT_NONE)
-			return false;
-		memcpy(both, l, n * sizeof(pat_lab));
-		memcpy(both + n, w->c[1]->stop + nd1->stop_off, nd1->stop_n * sizeof(pat_lab));
-		l = both;
-		n += nd1->stop_n;
-	}
-	const char *x = w->stop_scan(w->start, p, w->end, l, n);
-	if (x) {
-		w->stop_next = x;
-		if (sc->stop_fails[h] < 10)
-			sc->stop_fails[h]++;
-		sc->stop_at[h] = w->ep + (1u << sc->stop_fails[h]);
-		return false;
-	}
-	sc->stop_fails[h] = 0;
-	w->stopped = true;
-	return true;
-}
-
 /* After a failed early-stop test at the member boundary p (its key's opening quote) whose scan found
  * the first label or backslash at x: the key quote just before x when that is the start of a later
  * member of this object — no bracket outside strings in between (so the same depth), x - 1 a quote
@@ -145,6 +107,53 @@ WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, c
 		return NULL;
 	*cur = t;
 	return q;
+}
+
+/* The early-stop test at p, a member boundary outside every array (pat_stop.c): true (and
+ * w->stopped) when the rest of the event holds no backslash and no label of the cores' lists at lab.
+ * A test that finds one at x is not repeated before x, so the tests of one event read each byte at
+ * most once, and *to is where the walk may jump (jump), or NULL. A test that fails costs a scan up to
+ * x, and events of one stream are alike: after k failures in a row at one place h (STOP_PLACE: the
+ * base core's node and the member number), the place is not tested in the next 2^k - 1 events
+ * (k <= 10; checked in the member loop). A failure whose jump skips PAT_JUMP_PAYS bytes or more paid
+ * for its scan and counts as a success. */
+WATTR static __attribute__((noinline)) bool WNAME(try_stop)(pat_walk *w, const char *p, const uint32_t *lab,
+							    unsigned h, const char **to)
+{
+	*to = NULL;
+	pat_scratch *sc = w->sc;
+	const pat_node *nd = &w->c[0]->nodes[lab[0]];
+	if (nd->stop_n == PAT_NONE)
+		return false;
+	const pat_lab *l = w->c[0]->stop + nd->stop_off; /* one core: its list as it is */
+	unsigned n = nd->stop_n;
+	pat_lab both[PAT_STOP_LABELS];
+	if (WK == 2) {
+		const pat_node *nd1 = &w->c[1]->nodes[lab[1]];
+		if (nd1->stop_n == PAT_NONE)
+			return false;
+		memcpy(both, l, n * sizeof(pat_lab));
+		memcpy(both + n, w->c[1]->stop + nd1->stop_off, nd1->stop_n * sizeof(pat_lab));
+		l = both;
+		n += nd1->stop_n;
+	}
+	const char *x = w->stop_scan(w->start, p, w->end, l, n);
+	if (x) {
+		w->stop_next = x;
+		*to = WNAME(jump)(w, &w->cur, p, x);
+		if (*to && *to - p >= PAT_JUMP_PAYS) {
+			sc->stop_fails[h] = 0;
+			sc->stop_at[h] = 0;
+		} else {
+			if (sc->stop_fails[h] < 10)
+				sc->stop_fails[h]++;
+			sc->stop_at[h] = w->ep + (1u << sc->stop_fails[h]);
+		}
+		return false;
+	}
+	sc->stop_fails[h] = 0;
+	w->stopped = true;
+	return true;
 }
 
 /* An object's members; p just after its '{'. The event ends with '}' (pat_match.c trims it so), so
@@ -218,16 +227,12 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 			p++;
 			if (tests && ++mi && p > w->stop_next) {
 				unsigned h = STOP_PLACE(lab[0], mi);
+				const char *to;
 				if (w->ep >= w->sc->stop_at[h]) {
-					if (WNAME(try_stop)(w, p, lab, h))
+					if (WNAME(try_stop)(w, p, lab, h, &to))
 						return NULL;
-					const char *j = WNAME(jump)(w, cur, p, w->stop_next);
-					if (j) {
-						if (j - p >= PAT_JUMP_PAYS) { /* the test paid for itself: keep testing here */
-							w->sc->stop_fails[h] = 0;
-							w->sc->stop_at[h] = 0;
-						}
-						p = j;
+					if (to) {
+						p = to;
 						continue;
 					}
 				}
