@@ -9,7 +9,8 @@
  * walked segment by segment, so "a.b" ≡ a→b. Later duplicate or dotted keys are still seen
  * (event-ruler reads them), so the walk reads on until a test at a member boundary (try_stop,
  * pat_stop.c) shows that the rest holds no backslash and no label of the trie path it is on: then no
- * later key can add a value for a used path and the walk stops.
+ * later key can add a value for a used path and the walk stops; a test that fails still lets the walk
+ * jump to the later key of the same object where the scan found the first label (try_stop, jump).
  * Each leaf value of a used field is looked up in that field's indexes (emit): every matcher hit
  * satisfies predicates (one per branch condition), counted per branch with epoch stamps; a branch whose
  * value conditions are all satisfied becomes a candidate for pat_match.c; an exact string that alone
