@@ -101,9 +101,10 @@ typedef struct pat_batch_item {
 void pat_match_batch(const pat_set *s, pat_scratch *sc, pat_batch_item *items, size_t count);
 
 /* Which SIMD code pat_match uses, for tests and benchmarks: 0 = portable SSE2, 1 = AVX2 + PCLMUL (if
- * the CPU has them), 2 = that with AVX-512BW for the early-stop scan, -1 = the best the CPU has (the
- * default, chosen at first use). Returns the level now in force. Process-wide; call before matching
- * starts. */
+ * the CPU has them), 2 = that with AVX-512BW for the early-stop scan (a level above what the CPU has
+ * gives the highest it has), -1 = the default, chosen at first use: the best the CPU has, except that
+ * the AVX-512BW scan is chosen on Intel only (slower on AMD Zen 4, pat_walk.c). Returns the level now
+ * in force. Process-wide; call before matching starts. */
 int pat_simd_set(int level);
 
 #endif /* PAT_H */
