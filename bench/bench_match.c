@@ -354,7 +354,7 @@ int bench_match(int argc, char **argv)
 			int want = atoi(argv[++i]);
 			if (want < 0 || want > 2 || pat_simd_set(want) != want) {
 				fprintf(stderr, "busbar-bench: --simd %d: 0 (SSE2), 1 (AVX2) or 2 (AVX-512 scan), up to what "
-						"this CPU has (default %d)\n", want, pat_simd_set(-1));
+						"this CPU has (%d; default %d)\n", want, pat_simd_set(PAT_SIMD_HIGHEST), pat_simd_set(-1));
 				return 2;
 			}
 		} else if (strcmp(a, "--churn") == 0) {

@@ -106,5 +106,6 @@ void pat_match_batch(const pat_set *s, pat_scratch *sc, pat_batch_item *items, s
  * the AVX-512BW scan is chosen on Intel only (slower on AMD Zen 4, pat_walk.c). Returns the level now
  * in force. Process-wide; call before matching starts. */
 int pat_simd_set(int level);
+#define PAT_SIMD_HIGHEST 2 /* pat_simd_set(PAT_SIMD_HIGHEST): the highest level this CPU has */
 
 #endif /* PAT_H */

@@ -79,7 +79,7 @@ static void setup(void)
 		abort();
 	inc = pat_builder_publish(ib);
 	pat_builder_free(ib);
-	best = pat_simd_set(2) /* the highest level this CPU has */;
+	best = pat_simd_set(PAT_SIMD_HIGHEST);
 	if (!set || !scratch || !inc)
 		abort();
 }

@@ -463,7 +463,7 @@ static void number_scanners(void **st)
 	static const char *const fixed[] = {"37.5", "37.50", "-122.41600944012424", "-122.400000000000001", "0.1",
 					    "0.10", "12345679", "12345679.0", "123456789.5", "37.80996902979933",
 					    "37.809969029799330", "1.", "-", "01", "1e", "-0", "1e3", "-122.4e0"};
-	int level = pat_simd_set(2) /* the highest level this CPU has */;
+	int level = pat_simd_set(PAT_SIMD_HIGHEST);
 	char num[64], ev[160];
 	for (int it = 0; it < 20000; it++) {
 		size_t n = 0;
@@ -524,7 +524,7 @@ static void portable_walk(void **st)
 		"\"e\":{\"f\":[1,[2,{\"g\":\"}]\"}]]}", "\"a\":{\"b\":\"yes\"}", "\"x\\\\\":\"\\u0041\"",
 	};
 	char ev[4096];
-	int level = pat_simd_set(2);
+	int level = pat_simd_set(PAT_SIMD_HIGHEST);
 	for (int e = 0; e < 3000; e++) {
 		size_t n = 0;
 		ev[n++] = '{';

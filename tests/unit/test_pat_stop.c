@@ -120,7 +120,7 @@ static void scanners_agree(void **st)
 	(void)st;
 	static const char alpha[] = "abcab\"{}:,.xy\\";
 	pat_stop_fn fns[3] = {pat_stop_scan_sse2, NULL, NULL};
-	int best = pat_simd_set(2) /* the highest level this CPU has */;
+	int best = pat_simd_set(PAT_SIMD_HIGHEST);
 	if (best >= 1)
 		fns[1] = pat_stop_scan_avx2;
 	if (best >= 2)
