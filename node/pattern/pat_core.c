@@ -13,6 +13,7 @@
  * child array and a mask of its children's key lengths for the walk.
  * Cost: about 100 ns per simple rule; memory is reported by core->memory.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -673,6 +674,38 @@ static bool add_rules(bctx *b, gtmp *g, const uint32_t *ids, const pat_rule *con
 	}
 	return true;
 }
+/* The widened bounds the walk tests a cheap approximation of an event number against (pat_walk.c:
+ * emit_number): the approximation is within two ulps of the value, so each bound moves out by
+ * |bound| * 2^-49 (plus the smallest subnormal step, for bounds at 0). An unbounded side (±DBL_MAX)
+ * becomes ±inf. Only ever wider: a value they reject is outside by the exact comparison too. */
+static double widen_lo(double x)
+{
+	return x - fabs(x) * 0x1p-49 - 0x1p-1070;
+}
+
+static double widen_hi(double x)
+{
+	return x + fabs(x) * 0x1p-49 + 0x1p-1070;
+}
+
+static void tolerant_bounds(pat_field *f)
+{
+	for (uint32_t i = 0; i < f->nranges; i++) {
+		f->ranges[i].tlo = widen_lo(f->ranges[i].lo);
+		f->ranges[i].thi = widen_hi(f->ranges[i].hi);
+	}
+	if (f->nranges) {
+		double m = fabs(f->rmin) > fabs(f->rmax) ? fabs(f->rmin) : fabs(f->rmax);
+		f->rtlo = f->rmin - (m * 0x1p-49 + 0x1p-1070);
+		f->rthi = f->rmax + (m * 0x1p-49 + 0x1p-1070);
+	}
+	if (f->nnumv) {
+		f->ntlo = widen_lo(f->numv[0]);
+		f->nthi = widen_hi(f->numv[f->nnumv - 1]);
+	}
+	f->num_only = !f->need_absent && f->ment_exists == PAT_NONE && f->ngen == 0;
+}
+
 
 /* Pass 2: ments and their predicate lists, then the per-field indexes. */
 static bool add_ments(bctx *b, gtmp *g)
@@ -701,6 +734,7 @@ static bool add_ments(bctx *b, gtmp *g)
 			return false;
 	for (uint32_t i = 0; i < s->nfields; i++) {
 		pat_field *f = &s->fields[i];
+		tolerant_bounds(f);
 		if (f->nranges > PAT_ITREE_MIN && !pat_itree_build(&f->rtree, f->ranges, f->nranges))
 			return false;
 		if (!affix_small(&f->prefix) || !affix_small(&f->wpre))

@@ -76,6 +76,8 @@ typedef struct pat_ment {
 /* A numeric range matcher. */
 typedef struct pat_range {
 	double lo, hi;
+	double tlo, thi;   /* lo and hi widened by a few ulps (pat_core.c: tolerant_bounds), for the walk's
+			    * cheap "could a value near x be in here?" test */
 	bool open_lo, open_hi;
 	uint32_t ment;
 } pat_range;
@@ -118,9 +120,13 @@ typedef struct pat_field {
 	uint32_t nranges;
 	pat_itree rtree;    /* over ranges when nranges > PAT_ITREE_MIN */
 	double rmin, rmax;  /* the union of the ranges lies in [rmin, rmax] */
+	double rtlo, rthi;  /* [rmin, rmax] widened by a few ulps */
 	double *numv;       /* the exact numbers of num, ascending (a cheap "near any?" test) */
 	uint32_t nnumv;
+	double ntlo, nthi;  /* [numv[0], numv[nnumv - 1]] widened by a few ulps */
 	bool need_num, need_ip;
+	bool num_only;      /* a number here asks only for its value: no exists, exists:false or generic
+			     * matcher (the walk's inline path for coordinates) */
 	bool need_absent;   /* some condition says exists:false here: track where its values are */
 	uint32_t ment_exists; /* UINT32_MAX or ment */
 } pat_field;

@@ -298,15 +298,19 @@ static bool num_approx(pat_value *v, double *d)
 	return true;
 }
 
-/* Whether x is within a few ulps of [lo, hi] (or of the value lo when lo == hi). */
-static inline bool near(double x, double lo, double hi)
+/* Whether x is within a few ulps of the value v (the tolerance of pat_core.c's widened bounds). */
+static inline bool near_value(double x, double v)
 {
-	double m = (fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi)) * 0x1p-49 + 0x1p-1070;
-	return x >= lo - m && x <= hi + m;
+	double m = fabs(v) * 0x1p-49 + 0x1p-1070;
+	return x >= v - m && x <= v + m;
 }
 
+/* Whether x is within a few ulps of one of the n ascending values v (n >= 1, x inside their widened
+ * hull: the caller tested it). */
 static bool near_any(const double *v, uint32_t n, double x)
 {
+	if (n == 1)
+		return true; /* the hull is the one value's tolerance */
 	uint32_t lo = 0, hi = n; /* the first value >= x */
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
@@ -315,7 +319,7 @@ static bool near_any(const double *v, uint32_t n, double x)
 		else
 			hi = mid;
 	}
-	return (lo < n && near(x, v[lo], v[lo])) || (lo > 0 && near(x, v[lo - 1], v[lo - 1]));
+	return (lo < n && near_value(x, v[lo])) || (lo > 0 && near_value(x, v[lo - 1]));
 }
 
 static inline bool in_range(const pat_range *r, double d)
@@ -354,18 +358,17 @@ static bool hit_open(const pat_walk *w, int k, uint32_t val)
 }
 
 /* Whether some range of f near x could still change the result (hit_open). Each bound has its own
- * tolerance (near's, per bound): with near's one tolerance for both, a range with an unbounded side
- * (±DBL_MAX) would be near every value, and a "> v" range never hit in an event would keep every
- * number of the event on the exact path. A field with the interval tree is not looked through:
- * always true. */
+ * tolerance (the widened tlo/thi of pat_core.c): with one tolerance for both, a range with an
+ * unbounded side (±DBL_MAX) would be near every value, and a "> v" range never hit in an event would
+ * keep every number of the event on the exact path. A field with the interval tree is not looked
+ * through: always true. */
 static bool ranges_open(const pat_walk *w, int k, const pat_field *f, double x)
 {
 	if (f->nranges > PAT_ITREE_MIN)
 		return true;
 	for (uint32_t i = 0; i < f->nranges; i++) {
 		const pat_range *r = &f->ranges[i];
-		if (x >= r->lo - fabs(r->lo) * 0x1p-49 - 0x1p-1070 && x <= r->hi + fabs(r->hi) * 0x1p-49 + 0x1p-1070 &&
-		    hit_open(w, k, r->ment))
+		if (x >= r->tlo && x <= r->thi && hit_open(w, k, r->ment))
 			return true;
 	}
 	return false;
@@ -382,8 +385,8 @@ static void emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 		double a;
 		bool want = true;
 		if (num_approx(v, &a))
-			want = (f->nnumv && near_any(f->numv, f->nnumv, a)) ||
-			       (f->nranges && near(a, f->rmin, f->rmax) && ranges_open(w, k, f, a));
+			want = (f->nnumv && a >= f->ntlo && a <= f->nthi && near_any(f->numv, f->nnumv, a)) ||
+			       (f->nranges && a >= f->rtlo && a <= f->rthi && ranges_open(w, k, f, a));
 		if (want && v->numstate == 0)
 			v->numstate = (v->parts ? pat_num_comparable_parts(&v->nparts, v->s, v->n, &v->d)
 						: pat_num_comparable(v->s, v->n, &v->d))
@@ -473,7 +476,7 @@ static inline __attribute__((always_inline)) void emit_num(pat_walk *w, int k, u
 							   uint32_t elem)
 {
 	const pat_field *f = &w->c[k]->fields[fid];
-	if (!f->need_absent && f->ment_exists == PAT_NONE && f->ngen == 0)
+	if (f->num_only)
 		emit_number(w, k, f, v, elem);
 	else
 		emit(w, k, fid, v, elem);
@@ -549,8 +552,8 @@ static inline const char *more_digits(const char *p, const char *e, uint64_t *m)
 }
 
 /* The end of the JSON number at p, or NULL when it is malformed, with its digits split into t (see
- * pat_numparts) on the way. Bounded by the event's final '}'. */
-static inline __attribute__((always_inline)) const char *scan_number(const char *p, const char *e, pat_numparts *t)
+ * pat_numparts) on the way: the general path, digit loops bounded by the event's final '}'. */
+static const char *scan_number_slow(const char *p, const char *e, pat_numparts *t)
 {
 	bool neg = *p == '-';
 	p += neg;
@@ -597,6 +600,72 @@ static inline __attribute__((always_inline)) const char *scan_number(const char 
 	t->neg = neg;
 	t->plain = plain && digits - lead <= 19;
 	return p;
+}
+
+static const uint64_t pow10_big[17] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+					10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+					100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+					1000000000000000ULL, 10000000000000000ULL};
+
+/* The digit bytes of p[0..32) as bits (SSE2: a byte minus '0' is a digit when min(it, 9) is itself). */
+static inline uint32_t digit_bits32(const char *p)
+{
+	const __m128i z = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+	__m128i a = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), z);
+	__m128i b = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), z);
+	return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(a, nine), a)) |
+	       (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(b, nine), b)) << 16;
+}
+
+/* The value of the n (0..8) digits at p (8 bytes readable). */
+static inline uint64_t digits_at(const char *p, unsigned n)
+{
+	if (!n)
+		return 0;
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return digits_value(v - 0x3030303030303030ULL, n);
+}
+
+/* scan_number_slow's answer, read from one 32-byte digit mask for the common shape — an integer part
+ * of at most 8 digits without a leading zero (or a single 0), an optional fraction of at most 16
+ * digits, at most 19 significant digits, no exponent, within 32 readable bytes: the lengths come from
+ * the mask and the digits in at most three 8-byte lanes, with no loop per digit. Any other number
+ * takes the general path, which gives the same answer (tests/unit/test_pat_scale: number_scanners). */
+static inline __attribute__((always_inline)) const char *scan_number(const char *p, const char *e, pat_numparts *t)
+{
+	const char *s = p + (*p == '-');
+	if (__builtin_expect(e - s < 32, 0))
+		return scan_number_slow(p, e, t);
+	uint32_t db = digit_bits32(s);
+	if (__builtin_expect(db == ~0u, 0)) /* 32 digits: ctz(0) below is undefined */
+		return scan_number_slow(p, e, t);
+	unsigned i = (unsigned)__builtin_ctz(~db); /* integer digits */
+	if (i == 0 || i > 8 || (s[0] == '0' && i > 1))
+		return scan_number_slow(p, e, t);
+	uint64_t m = digits_at(s, i);
+	unsigned j = 0, lead = s[0] == '0';
+	const char *q = s + i;
+	if (*q == '.') {
+		uint32_t rest = ~db >> (i + 1); /* non-digits after the point; bit 31 - i - 1 and up are 0 */
+		j = rest ? (unsigned)__builtin_ctz(rest) : 32;
+		if (j == 0 || j > 16 || i + 1 + j >= 32 || (lead && q[1] == '0'))
+			return scan_number_slow(p, e, t);
+		const char *fs = q + 1;
+		if (j <= 8)
+			m = m * pow10_big[j] + digits_at(fs, j);
+		else
+			m = (m * 100000000ULL + digits_at(fs, 8)) * pow10_big[j - 8] + digits_at(fs + 8, j - 8);
+		q = fs + j;
+	}
+	if (__builtin_expect((*q | 0x20) == 'e', 0) || i + j - lead > 19)
+		return scan_number_slow(p, e, t);
+	t->M = m;
+	t->k = (int16_t)(i + j - lead);
+	t->f = (int16_t)j;
+	t->neg = *p == '-';
+	t->plain = true;
+	return q;
 }
 
 static uint32_t new_elem(pat_walk *w, uint32_t parent, uint32_t array)

@@ -462,7 +462,9 @@ static void number_scanners(void **st)
 	pat_scratch *sc = pat_scratch_new();
 	static const char *const fixed[] = {"37.5", "37.50", "-122.41600944012424", "-122.400000000000001", "0.1",
 					    "0.10", "12345679", "12345679.0", "123456789.5", "37.80996902979933",
-					    "37.809969029799330", "1.", "-", "01", "1e", "-0", "1e3", "-122.4e0"};
+					    "37.809969029799330", "1.", "-", "01", "1e", "-0", "1e3", "-122.4e0",
+					    /* 32 digits and more: the digit mask is all ones (fuzz_pat_event) */
+					    "66666666666666666666666666666666666666666", "-12345678901234567890123456789012.5"};
 	int level = pat_simd_set(PAT_SIMD_HIGHEST);
 	char num[64], ev[160];
 	for (int it = 0; it < 20000; it++) {
