@@ -286,7 +286,10 @@ static bool affix_small(pat_affix *a)
 			a->sm[j] = a->sm[j - 1];
 			j--;
 		}
-		a->sm[j] = (pat_affix_small){.w0 = e->w0, .w1 = e->w1, .len = e->len, .val = e->val};
+		uint32_t L = e->len; /* <= 16 */
+		uint64_t m0 = L >= 8 ? ~0ULL : (1ULL << (8 * L)) - 1;
+		uint64_t m1 = L <= 8 ? 0 : L == 16 ? ~0ULL : (1ULL << (8 * (L - 8))) - 1;
+		a->sm[j] = (pat_affix_small){.w0 = e->w0, .w1 = e->w1, .m0 = m0, .m1 = m1, .len = L, .val = e->val};
 	}
 	return true;
 }

@@ -49,9 +49,10 @@ typedef struct pat_nmap {
 	uint32_t mask, n;
 } pat_nmap;
 
-/* An affix of a small table, by its bytes zero-padded to 16 (as pat_words gives them). */
+/* An affix of a small table, by its bytes zero-padded to 16 (as pat_words gives them) and the masks
+ * of its length over a value's first 16 bytes: a value starts with it when (w & m) == affix. */
 typedef struct pat_affix_small {
-	uint64_t w0, w1;
+	uint64_t w0, w1, m0, m1;
 	uint32_t len, val;
 } pat_affix_small;
 

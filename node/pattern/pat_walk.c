@@ -163,9 +163,7 @@ static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value 
 	if (a->sm && !suffix && s == v->s && v->hw) { /* few short prefixes: compare words */
 		for (uint32_t i = 0; i < a->nsm && a->sm[i].len <= v->n; i++) {
 			const pat_affix_small *e = &a->sm[i];
-			uint64_t w0, w1;
-			words_prefix(v, e->len, &w0, &w1);
-			if (w0 != e->w0 || w1 != e->w1)
+			if ((v->w0 & e->m0) != e->w0 || (v->w1 & e->m1) != e->w1)
 				continue;
 			for (uint32_t m = e->val; m != PAT_NONE; m = c->alias_next[m])
 				if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
