@@ -155,7 +155,15 @@ static uint32_t node_for_path(bctx *b, const char *p, size_t n, size_t *nodecap)
 	return cur;
 }
 
-/* Child arrays (in slot order) and length masks, from the kids map. */
+/* The keymask bit of a child segment (pat_key_bit). */
+static unsigned kid_bit(const pat_core *s, const pat_kid *k)
+{
+	const unsigned char *b = (const unsigned char *)s->blob + k->off;
+	return pat_key_bit(k->len, k->len ? b[0] : '"', k->len ? b[k->len - 1] : '"');
+}
+
+/* Child arrays (in slot order, or key-bit order where that is unambiguous) and the length and key
+ * masks, from the kids map. */
 static bool build_kids(pat_core *s)
 {
 	s->kid = calloc(s->nnodes ? s->nnodes : 1, sizeof(pat_kid));
@@ -173,6 +181,22 @@ static bool build_kids(pat_core *s)
 		pat_node *par = &s->nodes[k->parent];
 		s->kid[par->kid_off + s->nodes[k->node].slot] = *k;
 		par->lenmask |= 1ULL << (k->len < 63 ? k->len : 63);
+		par->keymask |= 1ULL << kid_bit(s, k);
+	}
+	/* a small node whose children have distinct key bits keeps them in bit order: the child of bit
+	 * b is then the one at popcount(keymask below b) (the walk's key_child) */
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		pat_node *nd = &s->nodes[i];
+		if (nd->nchild > PAT_SMALL_KIDS || (uint32_t)__builtin_popcountll(nd->keymask) != nd->nchild)
+			continue;
+		pat_kid *kd = s->kid + nd->kid_off;
+		for (uint32_t a = 1; a < nd->nchild; a++) /* insertion sort by key bit */
+			for (uint32_t j = a; j > 0 && kid_bit(s, &kd[j]) < kid_bit(s, &kd[j - 1]); j--) {
+				pat_kid t = kd[j];
+				kd[j] = kd[j - 1];
+				kd[j - 1] = t;
+			}
+		nd->bit_order = true;
 	}
 	return true;
 }

@@ -142,10 +142,12 @@ typedef struct pat_node {
 	uint32_t slot;     /* index of this node among its parent's children (for seen masks) */
 	uint32_t kid_off;  /* first child in set->kid */
 	uint64_t lenmask;  /* bit min(len, 63) set for every child segment length */
+	uint64_t keymask;  /* bit pat_key_bit of every child segment: the walk's filter of event keys */
 	/* the early-stop labels (pat_stop.c) of a position inside this node's object: the segments of
 	 * its children and of every ancestor's children, stop[stop_off..stop_off + stop_n); stop_n ==
 	 * PAT_NONE when there would be more than PAT_STOP_MAX or one is empty (no early stop there) */
 	uint32_t stop_off, stop_n;
+	bool bit_order;    /* children in keymask bit order, one per bit (pat_core.c build_kids) */
 } pat_node;
 
 /* A key label of the early-stop test (pat_stop.c): a segment's bytes (in the core's blob, n >= 1). */
@@ -237,6 +239,14 @@ void pat_core_retain(pat_core *c);
 void pat_core_release(pat_core *c);
 
 #define PAT_NONE UINT32_MAX
+
+/* The keymask bit of a segment of n bytes whose first and last bytes are a and b (both '"' when n is
+ * 0: an event key's bytes are between quotes). Length and both ends tell the used keys of one object
+ * apart far better than the length alone (citylots' properties: 7 of 9 keys share a used length). */
+static inline unsigned pat_key_bit(size_t n, unsigned char a, unsigned char b)
+{
+	return ((uint32_t)a | (uint32_t)b << 8 | (uint32_t)n << 16) * 0x9E3779B1u >> 26;
+}
 
 /* Seeds of the maps (build and lookup must agree). */
 #define PAT_SEED_EXACT 11

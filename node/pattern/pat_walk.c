@@ -752,14 +752,34 @@ static inline __attribute__((always_inline)) void key_words(const char *k, size_
 	pat_words(k, n, w0, w1);
 }
 
-/* Child of node for a plain key: the length mask first, the key's bytes only if it passes. */
+/* Child of node for a plain key k[0..n) of the event (between its quotes, so k[-1] and k[n] are
+ * readable): the key mask first, the key's bytes only if it passes. */
 static inline __attribute__((always_inline)) uint32_t key_child(const pat_core *c, uint32_t node, const char *k, size_t n, const char *end)
 {
-	if (node == PAT_NONE || !((c->nodes[node].lenmask >> (n < 63 ? n : 63)) & 1))
+	if (node == PAT_NONE)
+		return PAT_NONE;
+	const pat_node *nd = &c->nodes[node];
+	unsigned bit = pat_key_bit(n, (unsigned char)k[0], (unsigned char)k[(ptrdiff_t)n - 1]);
+	uint64_t km = nd->keymask;
+	if (!((km >> bit) & 1))
 		return PAT_NONE;
 	uint64_t w0, w1;
 	key_words(k, n, end, &w0, &w1);
-	return pat_child(c, node, k, n, w0, w1);
+	if (nd->bit_order) { /* the one child with this bit */
+		const pat_kid *kd = c->kid + nd->kid_off + __builtin_popcountll(km & ((1ULL << bit) - 1));
+		return kd->len == n && kd->w0 == w0 && kd->w1 == w1 &&
+				       (n <= 16 || memcmp(c->blob + kd->off + 16, k + 16, n - 16) == 0)
+			       ? kd->node
+			       : PAT_NONE;
+	}
+	if (nd->nchild > PAT_SMALL_KIDS)
+		return pat_kmap_get(c, node, k, n, w0, w1);
+	const pat_kid *kd = c->kid + nd->kid_off;
+	for (uint32_t i = 0; i < nd->nchild; i++)
+		if (kd[i].len == n && kd[i].w0 == w0 && kd[i].w1 == w1 &&
+		    (n <= 16 || memcmp(c->blob + kd[i].off + 16, k + 16, n - 16) == 0))
+			return kd[i].node;
+	return PAT_NONE;
 }
 
 #include "pat_classify.h"

@@ -257,22 +257,42 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 	}
 }
 
+/* An array's elements; p just after its '['. Whether the cores' nodes have children is the same for
+ * every element, so it is read once: an object element goes straight to walk_object (or is skipped). */
 WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uint32_t *nd, const uint32_t *lab,
 					   uint32_t elem, int depth)
 {
 	const char *e = w->end;
 	uint32_t aid = ++w->sc->narrays;
+	bool kids = false;
+	for (int c = 0; c < WK; c++)
+		kids |= nd[c] != PAT_NONE && w->c[c]->nodes[nd[c]].nchild != 0;
 	p = ws(p, e);
 	if (*p == ']')
 		return p + 1;
+	if (depth + 1 > PAT_MAX_EVENT_DEPTH) /* as walk_value's test of each element */
+		return bad(w);
 	for (;;) {
-		if (*p == '{' || *p == '[') {
+		if (*p == '{') {
+			if (kids) {
+				uint32_t en = new_elem(w, elem, aid);
+				if (w->sc->oom)
+					return NULL;
+				p = WNAME(walk_object)(w, p + 1, nd, lab, en, depth + 1);
+			} else {
+				p = WC(skip)(&w->cur, p);
+				if (!p)
+					return bad(w);
+			}
+		} else if (*p == '[') {
 			uint32_t en = new_elem(w, elem, aid);
 			if (w->sc->oom)
 				return NULL;
 			p = WNAME(walk_value)(w, p, nd, lab, en, depth + 1);
 		} else {
-			p = WNAME(walk_value)(w, p, nd, lab, elem, depth + 1);
+			if (p >= e)
+				return bad(w);
+			p = WNAME(leaf)(w, p, nd, elem);
 		}
 		if (!p || p >= e)
 			return p ? bad(w) : NULL;
