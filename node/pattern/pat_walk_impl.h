@@ -79,7 +79,7 @@ WATTR static inline bool WNAME(has_escape)(const pat_cur *cur, const char *k, co
 /* After a failed early-stop test at the member boundary p (its key's opening quote) whose scan found
  * the first label or backslash at x: the key quote just before x when that is the start of a later
  * member of this object — no bracket outside strings in between (so the same depth), x - 1 a quote
- * bit preceded by ',' — else NULL. Every member in between has a key without a label and without a
+ * bit that opens a string, preceded by ',' — else NULL. Every member in between has a key without a label and without a
  * backslash, so none is used by any core here: the walk goes straight to x - 1 (their bytes are not
  * checked for well-formedness; pat.h). The cursor moves only when the answer is not NULL. */
 WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, const char *x)
@@ -104,6 +104,12 @@ WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, c
 	}
 	unsigned b = (unsigned)(q - t.blk);
 	if (((t.open | t.close) & from & ((1ULL << b) - 1)) || !(t.quote >> b & 1))
+		return NULL;
+	/* q must open a string (a value may end in ','): the string state just after q is the block's
+	 * incoming state (its outgoing one less the parity of all its quotes) and the parity of its
+	 * quotes up to q */
+	unsigned all = (unsigned)__builtin_popcountll(t.quote), upto = (unsigned)__builtin_popcountll(t.quote & ((2ULL << b) - 1));
+	if (!(((unsigned)t.in_str ^ all ^ upto) & 1))
 		return NULL;
 	*cur = t;
 	return q;

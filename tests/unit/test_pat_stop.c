@@ -87,6 +87,9 @@ static void after_the_stop_point(void **st)
 		assert_true(matches("{\"p\":{\"STREET\":{\"x\":[\"q\"]}}}", "{\"p\":{\"a\":1,\"b\":2,\"STREET.x\":\"q\"}}", 40));
 		assert_true(matches("{\"p\":{\"STREET\":[\"x\"]}}", "{\"p\":{\"a\":1 ,\n \"b\":2 , \"STREET\" : \"x\"}}", 40));
 		assert_false(matches("{\"p\":{\"STREET\":[\"x\"]}}", "{\"p\":{\"a\":1,\"b\":2},\"STREET\":\"x\"}", 40));
+		/* not to a string's closing quote: a value ending in ',' with a label (a key " ") after it */
+		assert_false(matches("{\"a\":[\"1\"],\" \":[\"x\"]}", "{\"a\":\"1\",\"k\":\"v,\" ,\"z\":1}", 40));
+		assert_true(matches("{\"a\":[\"1\"],\" \":[\"x\"]}", "{\"a\":\"1\",\"k\":\"v,\" ,\" \":\"x\"}", 40));
 		/* the stop itself: nothing after it can match, the answer is the same */
 		assert_true(matches("{\"a\":[\"1\"]}", "{\"a\":\"1\",\"x\":{\"y\":[1,2,{\"z\":\"a\"}]},\"w\":\"q\"}", 40));
 	}
