@@ -58,6 +58,7 @@ static inline uint64_t sse2_chunk(const char *p, const __m128i *first, const __m
 {
 	__m128i v = _mm_loadu_si128((const __m128i *)p);
 	__m128i c = _mm_cmpeq_epi8(v, bsl);
+#pragma GCC unroll 4
 	for (unsigned i = 0; i < n; i++)
 		c = _mm_or_si128(c, _mm_and_si128(_mm_cmpeq_epi8(v, first[i]),
 						  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + d[i])), last[i])));
@@ -108,6 +109,7 @@ AVX2_FN static inline __attribute__((always_inline)) uint64_t avx2_chunk(const c
 {
 	__m256i v0 = _mm256_loadu_si256((const __m256i *)p), v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
 	__m256i c0 = _mm256_cmpeq_epi8(v0, bsl), c1 = _mm256_cmpeq_epi8(v1, bsl);
+#pragma GCC unroll 4 /* with the constant n of avx2_scan's small cases: the labels' vectors stay in registers */
 	for (unsigned i = 0; i < n; i++) {
 		__m256i w0 = _mm256_loadu_si256((const __m256i *)(p + d[i]));
 		__m256i w1 = _mm256_loadu_si256((const __m256i *)(p + 32 + d[i]));
@@ -195,15 +197,14 @@ AVX2_FN const char *pat_stop_scan_avx2(const char *lo, const char *p, const char
 	}
 }
 
+#define AVX512_FN __attribute__((target("avx512f,avx512bw,bmi")))
+
 /* AVX-512BW: 64 bytes per step into mask registers; the last step loads with a byte mask (masked-off
- * bytes read as zero and never fault), so there is no copy. */
-__attribute__((target("avx512f,avx512bw,bmi"))) const char *pat_stop_scan_avx512(const char *lo, const char *p,
-										   const char *end, const pat_lab *l,
-										   unsigned n)
+ * bytes read as zero and never fault), so there is no copy. Inlined with a constant n for the small
+ * counts, as the AVX2 scan. */
+AVX512_FN static inline __attribute__((always_inline)) const char *avx512_scan(const char *p, const char *end,
+									      const pat_lab *l, unsigned n)
 {
-	(void)lo;
-	if (n > PAT_STOP_LABELS)
-		return p;
 	__m512i first[PAT_STOP_LABELS], last[PAT_STOP_LABELS];
 	unsigned d[PAT_STOP_LABELS];
 	for (unsigned i = 0; i < n; i++) {
@@ -216,6 +217,7 @@ __attribute__((target("avx512f,avx512bw,bmi"))) const char *pat_stop_scan_avx512
 		__builtin_prefetch(p + PAT_STOP_PREFETCH, 0, 3);
 		__m512i v = _mm512_loadu_si512((const void *)p);
 		__mmask64 c = _mm512_cmpeq_epi8_mask(v, bsl);
+#pragma GCC unroll 4
 		for (unsigned i = 0; i < n; i++)
 			c |= _mm512_mask_cmpeq_epi8_mask(_mm512_cmpeq_epi8_mask(v, first[i]),
 							 _mm512_loadu_si512((const void *)(p + d[i])), last[i]);
@@ -243,4 +245,17 @@ __attribute__((target("avx512f,avx512bw,bmi"))) const char *pat_stop_scan_avx512
 		}
 	}
 	return NULL;
+}
+
+AVX512_FN const char *pat_stop_scan_avx512(const char *lo, const char *p, const char *end, const pat_lab *l, unsigned n)
+{
+	(void)lo;
+	switch (n) {
+	case 0: return avx512_scan(p, end, l, 0);
+	case 1: return avx512_scan(p, end, l, 1);
+	case 2: return avx512_scan(p, end, l, 2);
+	case 3: return avx512_scan(p, end, l, 3);
+	case 4: return avx512_scan(p, end, l, 4);
+	default: return n > PAT_STOP_LABELS ? p : avx512_scan(p, end, l, n);
+	}
 }
