@@ -775,7 +775,9 @@ pat_core *pat_core_build(const uint32_t *ids, const pat_rule *const *rules, uint
 	pat_core *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	static atomic_uint_fast64_t uids;
 	atomic_init(&s->refs, 1);
+	s->uid = atomic_fetch_add(&uids, 1) + 1;
 	bctx b = {.s = s};
 	gtmp g = {0};
 	bool ok = add_rules(&b, &g, ids, rules, n) && !b.oom && add_ments(&b, &g) && !b.oom;

@@ -56,6 +56,24 @@ typedef struct pat_defer {
 #define PAT_JUMP_PAYS 64  /* a failed test whose jump skips this many bytes counts as a success */
 #define STOP_PLACE(node, member) (((node) * 16 + ((member) < 15 ? (member) : 15)) % PAT_STOP_PLACES)
 
+/* An array's object elements as written (pat_walk.c tmpl_build, pat_walk_impl.h tmpl_elem): when
+ * every member of one is a plain key of at most 12 bytes (no dot, backslash or control byte) with no
+ * whitespace around it and a scalar value, the bytes of its member heads ('{' or ',', the quoted key,
+ * ':'). Later elements whose heads have the same bytes are read without the cursor or the trie. A
+ * scratch keeps a few, by the cores (uid) and the array's trie nodes: the events of one stream are
+ * alike, so the first element of an array is usually read that way too. */
+#define PAT_TMPL_MAX 8   /* members */
+#define PAT_TMPL_SLOTS 8 /* kept per scratch */
+typedef struct pat_tmpl {
+	_Alignas(16) uint8_t head[PAT_TMPL_MAX][16]; /* zero-padded */
+	unsigned n;                   /* members; 0: none yet */
+	unsigned hlen[PAT_TMPL_MAX];  /* head bytes (at most 16) */
+	uint32_t ch[PAT_TMPL_MAX][2]; /* the member's node for each core (PAT_NONE: unused) */
+	bool used[PAT_TMPL_MAX];      /* some core has a node there */
+	uint64_t uid[2];              /* whose: the cores (0: no delta) ... */
+	uint32_t nd[2];               /* ... and the array's nodes */
+} pat_tmpl;
+
 struct pat_scratch {
 	uint32_t epoch;
 	pat_cs cs[2];
@@ -79,6 +97,7 @@ struct pat_scratch {
 	uint32_t stop_misses, stop_off_until;
 	const pat_core *stop_core; /* the set (its base) they are about: another set starts afresh */
 	pat_scratch *twin; /* pat_match_batch's second lane (made at its first use), or NULL */
+	pat_tmpl tmpl[PAT_TMPL_SLOTS];
 };
 
 /* The event cursor (pat_cursor_impl.h): the masks of the current 64-byte block. Bit i is byte

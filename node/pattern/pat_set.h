@@ -222,6 +222,7 @@ typedef struct pat_core {
 	uint32_t *rule_ids; /* caller's id of each rule */
 	uint32_t nrules;
 	size_t memory;
+	uint64_t uid; /* unique in the process (never 0): what a scratch's caches are about */
 } pat_core;
 
 struct pat_set {

@@ -834,6 +834,72 @@ void pat_walk_deferred(pat_walk *w)
 	sc->ndefer = 0;
 }
 
+/* ---- element templates (walk_array) ----------------------------------------------------------------- */
+
+/* The scratch's template slot for the array at the cores' nodes nd: claimed (emptied) when it was
+ * another's. */
+static pat_tmpl *tmpl_for(const pat_walk *w, int wk, const uint32_t *nd)
+{
+	uint64_t u0 = w->c[0]->uid, u1 = wk == 2 ? w->c[1]->uid : 0;
+	uint32_t n1 = wk == 2 ? nd[1] : PAT_NONE;
+	pat_tmpl *t = &w->sc->tmpl[(nd[0] ^ n1) * 0x9E3779B1u >> 29 & (PAT_TMPL_SLOTS - 1)];
+	if (t->uid[0] != u0 || t->uid[1] != u1 || t->nd[0] != nd[0] || t->nd[1] != n1) {
+		t->uid[0] = u0;
+		t->uid[1] = u1;
+		t->nd[0] = nd[0];
+		t->nd[1] = n1;
+		t->n = 0;
+	}
+	return t;
+}
+
+/* Builds t from the element at p (its '{') that the walk has just read, well formed, up to end (past
+ * its '}'), for the cores' nodes nd of the array. false (t->n is then 0) when it is not written so. */
+static bool tmpl_build(const pat_walk *w, int wk, const char *p, const char *end, const uint32_t *nd, pat_tmpl *t)
+{
+	const char *pos = p;
+	unsigned n = 0;
+	t->n = 0;
+	for (;;) {
+		if (n == PAT_TMPL_MAX || end - pos < 4 || pos[1] != '"')
+			return false;
+		const char *k = pos + 2, *q = k;
+		while (q < end && *q != '"') {
+			unsigned char b = (unsigned char)*q++;
+			if (b == '\\' || b == '.' || b < 0x20)
+				return false;
+		}
+		if (q + 1 >= end || q - k > 12 || q[1] != ':')
+			return false;
+		size_t kn = (size_t)(q - k);
+		unsigned hl = (unsigned)(q + 2 - pos); /* at most 1 + 1 + 12 + 1 + 1 */
+		if (w->end - pos < 16)
+			return false; /* tmpl_elem could not read it either */
+		__m128i keep = _mm_cmpgt_epi8(_mm_set1_epi8((char)hl),
+					      _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+		_mm_store_si128((__m128i *)t->head[n], _mm_and_si128(_mm_loadu_si128((const __m128i *)pos), keep));
+		t->hlen[n] = hl;
+		t->used[n] = false;
+		for (int c = 0; c < 2; c++) {
+			t->ch[n][c] = c < wk ? key_child(w->c[c], nd[c], k, kn, w->end) : PAT_NONE;
+			t->used[n] |= t->ch[n][c] != PAT_NONE;
+		}
+		pos = q + 2;
+		if (*pos == '"' || *pos == '{' || *pos == '[')
+			return false;
+		pos = scalar_end(pos);
+		n++;
+		if (*pos == '}') {
+			if (pos + 1 != end)
+				return false;
+			t->n = n;
+			return true;
+		}
+		if (*pos != ',')
+			return false;
+	}
+}
+
 /* The walk, once per instruction set and number of cores. */
 #define WATTR
 #define WC(x) x##_sse2

@@ -263,6 +263,73 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 	}
 }
 
+/* The object element at p read with its array's template t (pat_walk.c): true, *out just past its '}',
+ * when every member's head has the template's bytes and its value is a scalar — an unused one ends
+ * where the member loop's would, a used one is read as leaf() reads it, and the values are then given
+ * to the cores as leaf() gives them. false when the element is written otherwise: nothing was given,
+ * and the member loop reads it (it answers the same for any bytes both accept). */
+WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t, uint32_t elem, const char **out)
+{
+	const char *e = w->end, *pos = p;
+	pat_value v[PAT_TMPL_MAX];
+	for (unsigned m = 0; m < t->n; m++) {
+		if (e - pos < 16)
+			return false;
+		unsigned hm = (1u << t->hlen[m]) - 1;
+		__m128i b = _mm_loadu_si128((const __m128i *)pos);
+		if (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_load_si128((const __m128i *)t->head[m]))) & hm) !=
+		    hm)
+			return false;
+		pos += t->hlen[m];
+		char c0 = *pos;
+		if (c0 == '"' || c0 == '{' || c0 == '[')
+			return false;
+		if (!t->used[m]) {
+			pos = scalar_end(pos);
+			continue;
+		}
+		value_init(&v[m]);
+		v[m].s = pos;
+		if (c0 == 't' || c0 == 'f' || c0 == 'n') {
+			const char *lit = c0 == 't' ? "true" : c0 == 'f' ? "false" : "null";
+			size_t ln = c0 == 'f' ? 5 : 4;
+			if ((size_t)(e - pos) < ln || memcmp(pos, lit, ln))
+				return false;
+			v[m].t = c0 == 't' ? PV_TRUE : c0 == 'f' ? PV_FALSE : PV_NULL;
+			v[m].n = ln;
+			pos += ln;
+		} else {
+			pat_numparts np;
+			const char *q = scan_number(pos, e, &np);
+			if (!q)
+				return false;
+			v[m].t = PV_NUM;
+			v[m].n = (size_t)(q - pos);
+			v[m].parts = true;
+			v[m].nparts = np;
+			pos = q;
+		}
+	}
+	if (*pos != '}')
+		return false;
+	for (unsigned m = 0; m < t->n; m++) {
+		if (!t->used[m])
+			continue;
+		for (int c = 0; c < WK; c++) {
+			uint32_t nd = t->ch[m][c];
+			int32_t f = nd == PAT_NONE ? -1 : w->c[c]->nodes[nd].field;
+			if (f < 0)
+				continue;
+			if (v[m].t == PV_NUM)
+				emit_num(w, c, (uint32_t)f, &v[m], elem);
+			else
+				emit(w, c, (uint32_t)f, &v[m], elem);
+		}
+	}
+	*out = pos + 1;
+	return true;
+}
+
 /* An array's elements; p just after its '['. Whether the cores' nodes have children is the same for
  * every element, so it is read once: an object element goes straight to walk_object (or is skipped). */
 WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uint32_t *nd, const uint32_t *lab,
@@ -278,13 +345,27 @@ WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uin
 		return p + 1;
 	if (depth + 1 > PAT_MAX_EVENT_DEPTH) /* as walk_value's test of each element */
 		return bad(w);
+	pat_tmpl *t = kids ? tmpl_for(w, WK, nd) : NULL; /* the scratch's, for these nodes */
+	bool tried = false;
 	for (;;) {
 		if (*p == '{') {
 			if (kids) {
 				uint32_t en = new_elem(w, elem, aid);
 				if (w->sc->oom)
 					return NULL;
-				p = WNAME(walk_object)(w, p + 1, nd, lab, en, depth + 1);
+				const char *q;
+				if (t->n && WNAME(tmpl_elem)(w, p, t, en, &q)) {
+					p = q;
+				} else {
+					q = p;
+					p = WNAME(walk_object)(w, p + 1, nd, lab, en, depth + 1);
+					/* the element's own arrays may have taken the slot: take it back */
+					t = tmpl_for(w, WK, nd);
+					if (p && !tried) {
+						tried = true;
+						(void)tmpl_build(w, WK, q, p, nd, t);
+					}
+				}
 			} else {
 				p = WC(skip)(&w->cur, p);
 				if (!p)

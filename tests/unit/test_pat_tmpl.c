@@ -1,0 +1,231 @@
+/* tests/unit/test_pat_tmpl.c — the walk's element templates (pat_walk.c tmpl_build, pat_walk_impl.h
+ * tmpl_elem): arrays of small records read by comparing member heads with the first element's must
+ * answer exactly as the member loop does. Randomized against the reference matcher (pat_ref.h): events
+ * hold arrays of records that mostly share one tight shape, with per-element departures — whitespace,
+ * reordered, missing, extra, duplicate, escaped or dotted keys, string/object/array/literal values,
+ * number spellings (exponents, long digit runs, -0), scalars and nested arrays among the records — and
+ * a scratch reused across events and sets (its kept templates: another set, or another array, must
+ * never use them), with the set as one core and as base + delta.
+ * Environment: BB_TMPL_ITERS (events, default 4000), BB_TMPL_SEED.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/pattern/pat.h"
+#include "pat_ref.h"
+
+static uint64_t rs;
+
+static unsigned rn(unsigned n)
+{
+	rs += 0x9E3779B97F4A7C15ULL;
+	uint64_t z = rs;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return (unsigned)((z ^ (z >> 31)) % n);
+}
+
+static const char *const pats[] = {
+	"{\"a\":{\"x\":[{\"numeric\":[\"<\",-122.416]}]}}",
+	"{\"a\":{\"x\":[{\"numeric\":[\">\",-122.416,\"<\",-122.4]}]}}",
+	"{\"a\":{\"x\":[-122.42916360922355]}}",
+	"{\"a\":{\"x\":[3],\"y\":[4]}}",
+	"{\"a\":{\"y\":[{\"numeric\":[\">=\",37.7]}],\"z\":[0]}}",
+	"{\"a\":{\"z\":[{\"exists\":false}],\"x\":[3]}}",
+	"{\"a\":{\"w\":[{\"exists\":true}]}}",
+	"{\"a\":{\"y\":[null]}}",
+	"{\"a\":{\"z\":[true]}}",
+	"{\"a\":{\"y\":[{\"anything-but\":[4]}]}}",
+	"{\"a\":{\"x\":[{\"prefix\":\"s\"}]}}",
+	"{\"a\":{\"x\":{\"q\":[1]}}}",
+	"{\"a\":{\"x.q\":[2]}}",
+	"{\"b\":{\"x\":[3]},\"a\":{\"y\":[4]}}",
+	"{\"t\":[\"P\"],\"a\":{\"x\":[{\"numeric\":[\"<\",0]}]}}",
+	"{\"a\":{\"a\":{\"x\":[3]}}}",
+};
+enum { NP = sizeof pats / sizeof pats[0] };
+
+typedef struct sb {
+	char p[8192];
+	size_t n;
+} sb;
+
+static void put(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(b->p + b->n, sizeof b->p - b->n, fmt, ap);
+	va_end(ap);
+	assert_true(k >= 0 && (size_t)k < sizeof b->p - b->n);
+	b->n += (size_t)k;
+}
+
+static void number(sb *b)
+{
+	static const char *const odd[] = {"1e5",	"-0",	 "0.0",	   "3.0",   "4e0", "-1.22416e2",
+					  "12345678901234567890123456789012345678901", "0.000000000000000000001",
+					  "3",		"4",	 "37.8",   "-122.5"};
+	switch (rn(6)) {
+	case 0: put(b, "%s", odd[rn(sizeof odd / sizeof odd[0])]); break;
+	case 1: put(b, "%u", rn(6)); break;
+	default: put(b, "%s%u.%0*u", rn(2) ? "-" : "", 120 + rn(5), 1 + (int)rn(9), rn(1000000000)); break;
+	}
+}
+
+static void value(sb *b, int depth)
+{
+	switch (rn(20)) {
+	case 0: put(b, "\"s%u\"", rn(3)); break;
+	case 1: put(b, "%s", rn(3) == 0 ? "null" : rn(2) ? "true" : "false"); break;
+	case 2:
+		if (depth < 2) {
+			put(b, "{\"q\":");
+			number(b);
+			put(b, "}");
+			break;
+		}
+		/* fall through */
+	case 3:
+		if (depth < 2) {
+			put(b, "[");
+			number(b);
+			put(b, "]");
+			break;
+		}
+		/* fall through */
+	default: number(b); break;
+	}
+}
+
+/* One record: mostly {"x":n,"y":n,"z":n} written tightly. */
+static void record(sb *b, int depth, unsigned shape)
+{
+	static const char *const keys[] = {"x", "y", "z", "w", "x.q", "\\u0078", "xx", "a"};
+	const char *ws = rn(12) == 0 ? " " : "";
+	unsigned n = rn(10) == 0 ? rn(5) : 3;
+	put(b, "{%s", ws);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = shape == 0 ? i : (i + shape) % 3;
+		if (rn(14) == 0)
+			k = rn(sizeof keys / sizeof keys[0]);
+		put(b, "%s\"%s\"%s:%s", i ? "," : "", keys[k], rn(25) == 0 ? " " : "", rn(25) == 0 ? " " : "");
+		value(b, depth);
+	}
+	put(b, "%s}", rn(25) == 0 ? " " : "");
+}
+
+static void array(sb *b, int depth, unsigned shape)
+{
+	unsigned n = rn(8);
+	put(b, "[");
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			put(b, rn(20) == 0 ? ", " : ",");
+		unsigned r = rn(16);
+		if (r == 0 && depth < 2)
+			array(b, depth + 1, shape);
+		else if (r == 1)
+			number(b);
+		else
+			record(b, depth, shape);
+	}
+	put(b, "]");
+}
+
+static void event(sb *b)
+{
+	unsigned shape = rn(4) == 0 ? rn(3) : 0;
+	b->n = 0;
+	put(b, "{\"t\":\"%s\",\"a\":", rn(2) ? "P" : "M");
+	if (rn(10) == 0)
+		record(b, 0, shape);
+	else
+		array(b, 0, shape);
+	if (rn(3) == 0) {
+		put(b, ",\"b\":");
+		array(b, 0, shape);
+	}
+	if (rn(4) == 0) {
+		put(b, ",\"a\":{\"a\":");
+		array(b, 1, shape);
+		put(b, "}");
+	}
+	put(b, "}");
+}
+
+static void templates_agree(void **st)
+{
+	(void)st;
+	const char *it_env = getenv("BB_TMPL_ITERS"), *seed_env = getenv("BB_TMPL_SEED");
+	unsigned iters = it_env ? (unsigned)strtoul(it_env, NULL, 10) : 4000;
+	rs = seed_env ? strtoull(seed_env, NULL, 0) : 0x7e3b1a7e5ULL;
+	pat_ref *ref[NP];
+	pat_rule *rule[NP];
+	char reason[PAT_REASON_MAX];
+	for (int i = 0; i < NP; i++) {
+		ref[i] = pat_ref_compile(pats[i], strlen(pats[i]), NULL, 0);
+		assert_non_null(ref[i]);
+		assert_int_equal(pat_compile(pats[i], strlen(pats[i]), NULL, &rule[i], reason, sizeof reason), BB_OK);
+	}
+	/* set 0: every pattern in one core; set 1: half in the base and half in a delta; set 2: one of
+	 * them alone (other nodes, same scratch) */
+	pat_builder *b0 = pat_builder_new(), *b1 = pat_builder_new(), *b2 = pat_builder_new();
+	for (int i = 0; i < NP; i++) {
+		assert_int_equal(pat_builder_add(b0, (uint32_t)i, rule[i]), BB_OK);
+		if (i < NP / 2)
+			assert_int_equal(pat_builder_add(b1, (uint32_t)i, rule[i]), BB_OK);
+	}
+	pat_set *s1base = pat_builder_publish(b1);
+	for (int i = NP / 2; i < NP; i++)
+		assert_int_equal(pat_builder_add(b1, (uint32_t)i, rule[i]), BB_OK);
+	assert_int_equal(pat_builder_add(b2, 3, rule[3]), BB_OK);
+	pat_set *sets[3] = {pat_builder_publish(b0), pat_builder_publish(b1), pat_builder_publish(b2)};
+	pat_set_release(s1base);
+	pat_scratch *sc = pat_scratch_new();
+	sb ev;
+	for (unsigned it = 0; it < iters; it++) {
+		event(&ev);
+		uint32_t want = 0;
+		for (int i = 0; i < NP; i++) {
+			int r = pat_ref_match(ref[i], ev.p, ev.n);
+			assert_true(r >= 0);
+			want |= (uint32_t)(r == 1) << i;
+		}
+		for (int k = 0; k < 4; k++) { /* the second round of set 0 meets the templates it kept */
+			int si = k == 3 ? 0 : k;
+			uint32_t ids[NP + 1], got = 0;
+			size_t n = 0;
+			assert_int_equal(pat_match(sets[si], sc, ev.p, ev.n, ids, NP + 1, &n), BB_OK);
+			for (size_t j = 0; j < n; j++)
+				got |= 1u << ids[j];
+			uint32_t exp = si == 2 ? want & (1u << 3) : want;
+			if (got != exp)
+				fail_msg("iteration %u set %d: engine %#x, reference %#x, event %.*s", it, si, got, exp,
+					 (int)ev.n, ev.p);
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		pat_set_release(sets[i]);
+	pat_scratch_free(sc);
+	pat_builder_free(b0);
+	pat_builder_free(b1);
+	pat_builder_free(b2);
+	for (int i = 0; i < NP; i++) {
+		pat_ref_free(ref[i]);
+		pat_rule_free(rule[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(templates_agree)};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
