@@ -136,8 +136,14 @@ typedef struct pat_walk {
 	pat_stop_fn stop_scan; /* the scanner for this CPU (pat_walk_event sets it) */
 } pat_walk;
 
-/* Runs the probes deferred during the walk (pat_walk.c). */
+/* Runs the probes deferred during the walk (pat_emit.c). */
 void pat_walk_deferred(pat_walk *w);
+
+/* A leaf value v of field fid for core k, inside array element elem (0: outside arrays): every index
+ * and matcher of the field (pat_emit.c). pat_emit_number is its number part alone, for a num_only
+ * field. The walk's thread; v's lazily parsed parts (numstate, ipstate) may be filled in. */
+void pat_emit(pat_walk *w, int k, uint32_t fid, pat_value *v, uint32_t elem);
+void pat_emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, uint32_t elem);
 
 /* Walks the event's top-level object (p at its '{') and records every leaf value of a used path.
  * Returns the position after the closing '}', or NULL (w->bad or w->sc->oom says why). Walks c[0],

@@ -323,7 +323,7 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 			if (v[m].t == PV_NUM)
 				emit_num(w, c, (uint32_t)f, &v[m], elem);
 			else
-				emit(w, c, (uint32_t)f, &v[m], elem);
+				pat_emit(w, c, (uint32_t)f, &v[m], elem);
 		}
 	}
 	*out = pos + 1;
@@ -452,7 +452,7 @@ WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_w
 			if (v.t == PV_NUM)
 				emit_num(w, c, (uint32_t)field[c], &v, elem);
 			else
-				emit(w, c, (uint32_t)field[c], &v, elem);
+				pat_emit(w, c, (uint32_t)field[c], &v, elem);
 		}
 	return q;
 }
