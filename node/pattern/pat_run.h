@@ -136,6 +136,11 @@ typedef struct pat_walk {
 	pat_stop_fn stop_scan; /* the scanner for this CPU (pat_walk_event sets it) */
 } pat_walk;
 
+/* The walk's number scan at p (the number's first byte; [lo, e) readable, the event ending with a
+ * delimiter before e): its end or NULL, its digits split into t. general: the general path
+ * (scan_number_slow) instead of the fast one. For tests: both must answer alike. (pat_walk.c) */
+const char *pat_number_scan(const char *lo, const char *p, const char *e, pat_numparts *t, bool general);
+
 /* Runs the probes deferred during the walk (pat_emit.c). */
 void pat_walk_deferred(pat_walk *w);
 

@@ -57,6 +57,21 @@ bool pat_push2_grow(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size
 	return true;
 }
 
+/* Whether the number v, split by the walk's scan, is surely outside what field f (num_only) could
+ * match: its approximate value (within two ulps for up to 19 digits, as pat_emit.c's) is outside the
+ * widened hulls of the field's exact numbers and of its ranges. The element template's cheap test
+ * before the call: a record's other coordinates seldom come near a pattern's one number. */
+static inline bool num_outside(const pat_field *f, const pat_value *v)
+{
+	static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+				       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+	if (!f->num_only || !f->need_num || f->numtext.e || !v->nparts.plain || v->nparts.f > 22)
+		return false;
+	double x = (double)v->nparts.M / p10[v->nparts.f];
+	double a = v->nparts.neg ? -x : x;
+	return !(f->nnumv && a >= f->ntlo && a <= f->nthi) && !(f->nranges && a >= f->rtlo && a <= f->rthi);
+}
+
 /* emit for a number, inline in the walk where the field asks nothing of it but its value (no
  * exists, exists:false or generic matcher): the common numeric field, as in coordinates. */
 static inline __attribute__((always_inline)) void emit_num(pat_walk *w, int k, uint32_t fid, pat_value *v,
@@ -214,12 +229,32 @@ static inline uint64_t digits_at(const char *p, unsigned n)
 	return digits_value(v - 0x3030303030303030ULL, n);
 }
 
+/* The value of the n (9..16) ASCII digits that end at end, the 16 bytes before end readable: the
+ * digits as bytes (those before them masked to 0), combined in 16-bit lanes (2 digits, then 4) and
+ * 32-bit ones (8), SSE2 only. */
+static inline uint64_t digits16(const char *end, unsigned n)
+{
+	static const uint8_t keep[32] = {0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+					 0,    0,    0,    0,    0,    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+					 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+	__m128i v = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(end - 16)), _mm_set1_epi8('0'));
+	v = _mm_and_si128(v, _mm_loadu_si128((const __m128i *)(keep + n)));
+	const __m128i z = _mm_setzero_si128(), m10 = _mm_setr_epi16(10, 1, 10, 1, 10, 1, 10, 1);
+	__m128i lo = _mm_madd_epi16(_mm_unpacklo_epi8(v, z), m10), hi = _mm_madd_epi16(_mm_unpackhi_epi8(v, z), m10);
+	__m128i t = _mm_madd_epi16(_mm_packs_epi32(lo, hi), _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+	t = _mm_madd_epi16(_mm_packs_epi32(t, t), _mm_setr_epi16(10000, 1, 10000, 1, 0, 0, 0, 0));
+	uint64_t a = (uint32_t)_mm_cvtsi128_si32(t), b = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(t, 4));
+	return a * 100000000ULL + b;
+}
+
 /* scan_number_slow's answer, read from one 32-byte digit mask for the common shape — an integer part
  * of at most 8 digits without a leading zero (or a single 0), an optional fraction of at most 16
  * digits, at most 19 significant digits, no exponent, within 32 readable bytes: the lengths come from
- * the mask and the digits in at most three 8-byte lanes, with no loop per digit. Any other number
+ * the mask and the digits in 8-byte lanes (a fraction of more than 8 in one 16-byte step, when the 16
+ * bytes before its end are in [lo, e)), with no loop per digit. Any other number
  * takes the general path, which gives the same answer (tests/unit/test_pat_scale: number_scanners). */
-static inline __attribute__((always_inline)) const char *scan_number(const char *p, const char *e, pat_numparts *t)
+static inline __attribute__((always_inline)) const char *scan_number(const char *lo, const char *p, const char *e,
+								     pat_numparts *t)
 {
 	const char *s = p + (*p == '-');
 	if (__builtin_expect(e - s < 32, 0))
@@ -241,6 +276,8 @@ static inline __attribute__((always_inline)) const char *scan_number(const char 
 		const char *fs = q + 1;
 		if (j <= 8)
 			m = m * pow10_big[j] + digits_at(fs, j);
+		else if (fs + j - lo >= 16)
+			m = m * pow10_big[j] + digits16(fs + j, j);
 		else
 			m = (m * 100000000ULL + digits_at(fs, 8)) * pow10_big[j - 8] + digits_at(fs + 8, j - 8);
 		q = fs + j;
@@ -253,6 +290,11 @@ static inline __attribute__((always_inline)) const char *scan_number(const char 
 	t->neg = *p == '-';
 	t->plain = true;
 	return q;
+}
+
+const char *pat_number_scan(const char *lo, const char *p, const char *e, pat_numparts *t, bool general)
+{
+	return general ? scan_number_slow(p, e, t) : scan_number(lo, p, e, t);
 }
 
 static uint32_t new_elem(pat_walk *w, uint32_t parent, uint32_t array)

@@ -300,7 +300,7 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 			pos += ln;
 		} else {
 			pat_numparts np;
-			const char *q = scan_number(pos, e, &np);
+			const char *q = scan_number(w->start, pos, e, &np);
 			if (!q)
 				return false;
 			v[m].t = PV_NUM;
@@ -320,10 +320,13 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 			int32_t f = nd == PAT_NONE ? -1 : w->c[c]->nodes[nd].field;
 			if (f < 0)
 				continue;
-			if (v[m].t == PV_NUM)
-				emit_num(w, c, (uint32_t)f, &v[m], elem);
-			else
+			if (v[m].t == PV_NUM) {
+				if (!num_outside(&w->c[c]->fields[f], &v[m]))
+					emit_num(w, c, (uint32_t)f, &v[m], elem);
+			}
+			else {
 				pat_emit(w, c, (uint32_t)f, &v[m], elem);
+			}
 		}
 	}
 	*out = pos + 1;
@@ -435,7 +438,7 @@ WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_w
 		v.n = ln;
 	} else {
 		pat_numparts t;
-		q = scan_number(p, e, &t);
+		q = scan_number(w->start, p, e, &t);
 		if (!q)
 			return bad(w);
 		if (!leaf)
