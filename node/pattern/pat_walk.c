@@ -403,14 +403,7 @@ static inline __attribute__((always_inline)) uint32_t key_child(const pat_core *
 			       ? kd->node
 			       : PAT_NONE;
 	}
-	if (nd->nchild > PAT_SMALL_KIDS)
-		return pat_kmap_get(c, node, k, n, w0, w1);
-	const pat_kid *kd = c->kid + nd->kid_off;
-	for (uint32_t i = 0; i < nd->nchild; i++)
-		if (kd[i].len == n && kd[i].w0 == w0 && kd[i].w1 == w1 &&
-		    (n <= 16 || memcmp(c->blob + kd[i].off + 16, k + 16, n - 16) == 0))
-			return kd[i].node;
-	return PAT_NONE;
+	return pat_child(c, node, k, n, w0, w1);
 }
 
 #include "pat_classify.h"
