@@ -237,20 +237,12 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 	}
 }
 
-/* v's double when it is cheap: exact for a plain number of at most 15 significant digits (then also
- * known to be comparable), within two ulps for 16 to 19 digits. false when only the exact path can
- * tell (exponents, more digits). */
+/* v's double when it is cheap (pat_num_approx), or the exact one once computed. */
 static bool num_approx(pat_value *v, double *d)
 {
-	static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-				       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 	if (v->numstate)
 		return (*d = v->d, v->numstate > 0);
-	if (!v->parts || !v->nparts.plain || v->nparts.f > 22)
-		return false;
-	double x = (double)v->nparts.M / p10[v->nparts.f];
-	*d = v->nparts.neg ? -x : x;
-	return true;
+	return v->parts && pat_num_approx(&v->nparts, d);
 }
 
 /* Whether x is within a few ulps of the value v (the tolerance of pat_core.c's widened bounds). */

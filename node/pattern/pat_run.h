@@ -68,8 +68,8 @@ typedef struct pat_tmpl {
 	_Alignas(16) uint8_t head[PAT_TMPL_MAX][16]; /* zero-padded */
 	unsigned n;                   /* members; 0: none yet */
 	unsigned hlen[PAT_TMPL_MAX];  /* head bytes (at most 16) */
-	uint32_t ch[PAT_TMPL_MAX][2]; /* the member's node for each core (PAT_NONE: unused) */
-	bool used[PAT_TMPL_MAX];      /* some core has a node there */
+	int32_t field[PAT_TMPL_MAX][2]; /* the member's field for each core (-1: none) */
+	bool used[PAT_TMPL_MAX];        /* some core has a node there (its value is read as leaf() does) */
 	uint64_t uid[2];              /* whose: the cores (0: no delta) ... */
 	uint32_t nd[2];               /* ... and the array's nodes */
 } pat_tmpl;
@@ -135,6 +135,20 @@ typedef struct pat_walk {
 	const char *stop_next; /* no early-stop test before this position (one found a label there) */
 	pat_stop_fn stop_scan; /* the scanner for this CPU (pat_walk_event sets it) */
 } pat_walk;
+
+/* A number's double from the walk's split of it (t), when that is cheap: exact for a plain number of
+ * at most 15 significant digits, within two ulps for 16 to 19 digits; false when only the exact path
+ * can tell (exponents, more digits). pat_emit.c's test of a number and the walk's pre-test share it. */
+static inline bool pat_num_approx(const pat_numparts *t, double *d)
+{
+	static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+				       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+	if (!t->plain || t->f > 22)
+		return false;
+	double x = (double)t->M / p10[t->f];
+	*d = t->neg ? -x : x;
+	return true;
+}
 
 /* The walk's number scan at p (the number's first byte; [lo, e) readable, the event ending with a
  * delimiter before e): its end or NULL, its digits split into t. general: the general path

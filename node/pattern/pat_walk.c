@@ -4,10 +4,10 @@
  * escapes removed, the in-string mask as the prefix XOR of the quotes (one carry-less multiply),
  * brackets outside strings, dots and backslashes. The walk (pat_walk_impl.h) follows only the object
  * keys that are in a core's path trie: a key's end is the next quote bit, a key mask (length, first and
- * last byte) rejects most unused keys before their bytes are read, and an unused value is skipped — a string by its closing
- * quote bit, a container by counting brackets with popcount, 64 bytes per step. Dotted event keys are
- * walked segment by segment, so "a.b" ≡ a→b. Later duplicate or dotted keys are still seen
- * (event-ruler reads them), so the walk reads on until a test at a member boundary (try_stop,
+ * last byte) rejects most unused keys before their bytes are read, and an unused value is skipped — a
+ * string by its closing quote bit, a container by counting brackets with popcount, 64 bytes per step.
+ * Dotted event keys are walked segment by segment, so "a.b" ≡ a→b. Later duplicate or dotted keys
+ * are still seen (event-ruler reads them), so the walk reads on until a test at a member boundary (try_stop,
  * pat_stop.c) shows that the rest holds no backslash and no label of the trie path it is on: then no
  * later key can add a value for a used path and the walk stops; a test that fails still lets the walk
  * jump to the later key of the same object where the scan found the first label (try_stop, jump).
@@ -58,30 +58,28 @@ bool pat_push2_grow(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size
 }
 
 /* Whether the number v, split by the walk's scan, is surely outside what field f (num_only) could
- * match: its approximate value (within two ulps for up to 19 digits, as pat_emit.c's) is outside the
- * widened hulls of the field's exact numbers and of its ranges. The element template's cheap test
- * before the call: a record's other coordinates seldom come near a pattern's one number. */
+ * match: its approximation (pat_num_approx) is outside the widened hulls of the field's exact numbers
+ * and of its ranges — pat_emit_number would want nothing of it. Tested inline before that call: a
+ * record's other coordinates seldom come near a pattern's one number. */
 static inline bool num_outside(const pat_field *f, const pat_value *v)
 {
-	static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-				       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-	if (!f->num_only || !f->need_num || f->numtext.e || !v->nparts.plain || v->nparts.f > 22)
+	double a;
+	if (!f->need_num || f->numtext.e || !pat_num_approx(&v->nparts, &a))
 		return false;
-	double x = (double)v->nparts.M / p10[v->nparts.f];
-	double a = v->nparts.neg ? -x : x;
 	return !(f->nnumv && a >= f->ntlo && a <= f->nthi) && !(f->nranges && a >= f->rtlo && a <= f->rthi);
 }
 
-/* emit for a number, inline in the walk where the field asks nothing of it but its value (no
- * exists, exists:false or generic matcher): the common numeric field, as in coordinates. */
+/* pat_emit for a number split by the walk's scan (v->parts), inline in the walk where the field asks
+ * nothing of it but its value (no exists, exists:false or generic matcher): the common numeric field,
+ * as in coordinates. */
 static inline __attribute__((always_inline)) void emit_num(pat_walk *w, int k, uint32_t fid, pat_value *v,
 							   uint32_t elem)
 {
 	const pat_field *f = &w->c[k]->fields[fid];
-	if (f->num_only)
-		pat_emit_number(w, k, f, v, elem);
-	else
+	if (!f->num_only)
 		pat_emit(w, k, fid, v, elem);
+	else if (!num_outside(f, v))
+		pat_emit_number(w, k, f, v, elem);
 }
 
 /* ---- scanning ------------------------------------------------------------------------------------ */
@@ -342,6 +340,31 @@ static inline void value_init(pat_value *v)
 	v->d = 0;
 }
 
+/* The literal or number at p (the caller saw no '"', '{' or '['), read into v as the walk gives it:
+ * its end, or NULL when malformed. lo: the event's start (scan_number's bound). */
+static inline __attribute__((always_inline)) const char *scalar_value(const char *lo, const char *p, const char *e,
+								       pat_value *v)
+{
+	value_init(v);
+	v->s = p;
+	if (*p == 't' || *p == 'f' || *p == 'n') {
+		const char *lit = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+		size_t ln = *p == 'f' ? 5 : 4;
+		if ((size_t)(e - p) < ln || memcmp(p, lit, ln))
+			return NULL;
+		v->t = *p == 't' ? PV_TRUE : *p == 'f' ? PV_FALSE : PV_NULL;
+		v->n = ln;
+		return p + ln;
+	}
+	const char *q = scan_number(lo, p, e, &v->nparts);
+	if (!q)
+		return NULL;
+	v->t = PV_NUM;
+	v->n = (size_t)(q - p);
+	v->parts = true;
+	return q;
+}
+
 static bool string_value(pat_walk *w, const char *p, const char *q, bool esc, pat_value *v)
 {
 	value_init(v);
@@ -370,12 +393,18 @@ static bool string_value(pat_walk *w, const char *p, const char *q, bool esc, pa
 }
 
 /* The first 16 bytes of key k[0..n) zero-padded (one load when 16 bytes are readable). */
+/* The n (<= 16) bytes at k zero-padded to 16, k[0..16) readable. */
+static inline __m128i first_bytes(const char *k, size_t n)
+{
+	return _mm_and_si128(_mm_loadu_si128((const __m128i *)k),
+			     _mm_cmpgt_epi8(_mm_set1_epi8((char)n),
+					    _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
+}
+
 static inline __attribute__((always_inline)) void key_words(const char *k, size_t n, const char *end, uint64_t *w0, uint64_t *w1)
 {
 	if (n <= 16 && end - k >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)k);
-		x = _mm_and_si128(x, _mm_cmpgt_epi8(_mm_set1_epi8((char)n),
-						   _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
+		__m128i x = first_bytes(k, n);
 		*w0 = (uint64_t)_mm_cvtsi128_si64(x);
 		*w1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
 		return;
@@ -487,14 +516,13 @@ static bool tmpl_build(const pat_walk *w, int wk, const char *p, const char *end
 		unsigned hl = (unsigned)(q + 2 - pos); /* at most 1 + 1 + 12 + 1 + 1 */
 		if (w->end - pos < 16)
 			return false; /* tmpl_elem could not read it either */
-		__m128i keep = _mm_cmpgt_epi8(_mm_set1_epi8((char)hl),
-					      _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-		_mm_store_si128((__m128i *)t->head[n], _mm_and_si128(_mm_loadu_si128((const __m128i *)pos), keep));
+		_mm_store_si128((__m128i *)t->head[n], first_bytes(pos, hl));
 		t->hlen[n] = hl;
 		t->used[n] = false;
 		for (int c = 0; c < 2; c++) {
-			t->ch[n][c] = c < wk ? key_child(w->c[c], nd[c], k, kn, w->end) : PAT_NONE;
-			t->used[n] |= t->ch[n][c] != PAT_NONE;
+			uint32_t ch = c < wk ? key_child(w->c[c], nd[c], k, kn, w->end) : PAT_NONE;
+			t->field[n][c] = ch == PAT_NONE ? -1 : w->c[c]->nodes[ch].field;
+			t->used[n] |= ch != PAT_NONE;
 		}
 		pos = q + 2;
 		if (*pos == '"' || *pos == '{' || *pos == '[')

@@ -79,9 +79,10 @@ WATTR static inline bool WNAME(has_escape)(const pat_cur *cur, const char *k, co
 /* After a failed early-stop test at the member boundary p (its key's opening quote) whose scan found
  * the first label or backslash at x: the key quote just before x when that is the start of a later
  * member of this object — no bracket outside strings in between (so the same depth), x - 1 a quote
- * bit that opens a string, preceded by ',' — else NULL. Every member in between has a key without a label and without a
- * backslash, so none is used by any core here: the walk goes straight to x - 1 (their bytes are not
- * checked for well-formedness; pat.h). The cursor moves only when the answer is not NULL. */
+ * bit that opens a string, preceded by ',' — else NULL. Every member in between has a key without a
+ * label and without a backslash, so none is used by any core here: the walk goes straight to x - 1
+ * (their bytes are not checked for well-formedness; pat.h). The cursor moves only when the answer is
+ * not NULL. */
 WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, const char *x)
 {
 	if (!x || x - 1 <= p || x >= w->end || x[-1] != '"')
@@ -108,7 +109,8 @@ WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, c
 	/* q must open a string (a value may end in ','): the string state just after q is the block's
 	 * incoming state (its outgoing one less the parity of all its quotes) and the parity of its
 	 * quotes up to q */
-	unsigned all = (unsigned)__builtin_popcountll(t.quote), upto = (unsigned)__builtin_popcountll(t.quote & ((2ULL << b) - 1));
+	unsigned all = (unsigned)__builtin_popcountll(t.quote);
+	unsigned upto = (unsigned)__builtin_popcountll(t.quote & ((2ULL << b) - 1));
 	if (!(((unsigned)t.in_str ^ all ^ upto) & 1))
 		return NULL;
 	*cur = t;
@@ -263,6 +265,19 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 	}
 }
 
+/* Gives the leaf value v (inside array element elem) to each core c with a field field[c] >= 0. */
+WATTR static inline __attribute__((always_inline)) void WNAME(give)(pat_walk *w, const int32_t *field, pat_value *v,
+								   uint32_t elem)
+{
+	for (int c = 0; c < WK; c++)
+		if (field[c] >= 0) {
+			if (v->t == PV_NUM)
+				emit_num(w, c, (uint32_t)field[c], v, elem);
+			else
+				pat_emit(w, c, (uint32_t)field[c], v, elem);
+		}
+}
+
 /* The object element at p read with its array's template t (pat_walk.c): true, *out just past its '}',
  * when every member's head has the template's bytes and its value is a scalar — an unused one ends
  * where the member loop's would, a used one is read as leaf() reads it, and the values are then given
@@ -276,59 +291,21 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 		if (e - pos < 16)
 			return false;
 		unsigned hm = (1u << t->hlen[m]) - 1;
-		__m128i b = _mm_loadu_si128((const __m128i *)pos);
-		if (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_load_si128((const __m128i *)t->head[m]))) & hm) !=
-		    hm)
+		__m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)pos), _mm_load_si128((const __m128i *)t->head[m]));
+		if (((unsigned)_mm_movemask_epi8(b) & hm) != hm)
 			return false;
 		pos += t->hlen[m];
-		char c0 = *pos;
-		if (c0 == '"' || c0 == '{' || c0 == '[')
+		if (*pos == '"' || *pos == '{' || *pos == '[')
 			return false;
-		if (!t->used[m]) {
-			pos = scalar_end(pos);
-			continue;
-		}
-		value_init(&v[m]);
-		v[m].s = pos;
-		if (c0 == 't' || c0 == 'f' || c0 == 'n') {
-			const char *lit = c0 == 't' ? "true" : c0 == 'f' ? "false" : "null";
-			size_t ln = c0 == 'f' ? 5 : 4;
-			if ((size_t)(e - pos) < ln || memcmp(pos, lit, ln))
-				return false;
-			v[m].t = c0 == 't' ? PV_TRUE : c0 == 'f' ? PV_FALSE : PV_NULL;
-			v[m].n = ln;
-			pos += ln;
-		} else {
-			pat_numparts np;
-			const char *q = scan_number(w->start, pos, e, &np);
-			if (!q)
-				return false;
-			v[m].t = PV_NUM;
-			v[m].n = (size_t)(q - pos);
-			v[m].parts = true;
-			v[m].nparts = np;
-			pos = q;
-		}
+		pos = t->used[m] ? scalar_value(w->start, pos, e, &v[m]) : scalar_end(pos);
+		if (!pos)
+			return false;
 	}
 	if (*pos != '}')
 		return false;
-	for (unsigned m = 0; m < t->n; m++) {
-		if (!t->used[m])
-			continue;
-		for (int c = 0; c < WK; c++) {
-			uint32_t nd = t->ch[m][c];
-			int32_t f = nd == PAT_NONE ? -1 : w->c[c]->nodes[nd].field;
-			if (f < 0)
-				continue;
-			if (v[m].t == PV_NUM) {
-				if (!num_outside(&w->c[c]->fields[f], &v[m]))
-					emit_num(w, c, (uint32_t)f, &v[m], elem);
-			}
-			else {
-				pat_emit(w, c, (uint32_t)f, &v[m], elem);
-			}
-		}
-	}
+	for (unsigned m = 0; m < t->n; m++)
+		if (t->used[m])
+			WNAME(give)(w, t->field[m], &v[m], elem);
 	*out = pos + 1;
 	return true;
 }
@@ -406,7 +383,6 @@ WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uin
 WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_walk *w, const char *p,
 									  const uint32_t *nd, uint32_t elem)
 {
-	const char *e = w->end;
 	int32_t field[WK];
 	bool leaf = false;
 	for (int c = 0; c < WK; c++) {
@@ -424,39 +400,14 @@ WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_w
 		if (!string_value(w, p, q, WNAME(has_escape)(&w->cur, p + 1, q), &v))
 			return bad(w);
 		q++;
-	} else if (*p == 't' || *p == 'f' || *p == 'n') {
-		const char *lit = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
-		size_t ln = *p == 'f' ? 5 : 4;
-		if ((size_t)(e - p) < ln || memcmp(p, lit, ln))
-			return bad(w);
-		q = p + ln;
-		if (!leaf)
-			return q;
-		value_init(&v);
-		v.t = *p == 't' ? PV_TRUE : *p == 'f' ? PV_FALSE : PV_NULL;
-		v.s = p;
-		v.n = ln;
 	} else {
-		pat_numparts t;
-		q = scan_number(w->start, p, e, &t);
+		q = scalar_value(w->start, p, w->end, &v);
 		if (!q)
 			return bad(w);
 		if (!leaf)
 			return q;
-		value_init(&v);
-		v.t = PV_NUM;
-		v.s = p;
-		v.n = (size_t)(q - p);
-		v.parts = true;
-		v.nparts = t;
 	}
-	for (int c = 0; c < WK; c++)
-		if (field[c] >= 0) {
-			if (v.t == PV_NUM)
-				emit_num(w, c, (uint32_t)field[c], &v, elem);
-			else
-				pat_emit(w, c, (uint32_t)field[c], &v, elem);
-		}
+	WNAME(give)(w, field, &v, elem);
 	return q;
 }
 

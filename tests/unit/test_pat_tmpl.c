@@ -82,26 +82,17 @@ static void number(sb *b)
 
 static void value(sb *b, int depth)
 {
-	switch (rn(20)) {
-	case 0: put(b, "\"s%u\"", rn(3)); break;
-	case 1: put(b, "%s", rn(3) == 0 ? "null" : rn(2) ? "true" : "false"); break;
-	case 2:
-		if (depth < 2) {
-			put(b, "{\"q\":");
-			number(b);
-			put(b, "}");
-			break;
-		}
-		/* fall through */
-	case 3:
-		if (depth < 2) {
-			put(b, "[");
-			number(b);
-			put(b, "]");
-			break;
-		}
-		/* fall through */
-	default: number(b); break;
+	unsigned r = rn(20);
+	if (r == 0) {
+		put(b, "\"s%u\"", rn(3));
+	} else if (r == 1) {
+		put(b, "%s", rn(3) == 0 ? "null" : rn(2) ? "true" : "false");
+	} else if (r <= 3 && depth < 2) { /* a container: {"q":n} or [n] */
+		put(b, r == 2 ? "{\"q\":" : "[");
+		number(b);
+		put(b, r == 2 ? "}" : "]");
+	} else {
+		number(b);
 	}
 }
 
