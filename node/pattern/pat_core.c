@@ -23,6 +23,8 @@ typedef struct bctx {
 	pat_core *s;
 	pat_buf blob;
 	bool oom;
+	pat_matcher **synth; /* the matchers exclusions() made (each a calloc'd array), freed after the build */
+	uint32_t nsynth, synth_cap;
 } bctx;
 
 /* growable arrays */
@@ -56,6 +58,7 @@ typedef struct mtmp {
 	uint32_t *preds;
 	uint32_t npred, cap;
 	uint64_t hash;
+	uint32_t abbit; /* an anything-but ment indexed by exclusion: its bit + 1, else 0 */
 } mtmp;
 
 typedef struct gtmp {
@@ -111,6 +114,56 @@ static void ment_add_pred(bctx *b, mtmp *t, uint32_t pred)
 	GROW(t->preds, t->npred, t->cap, b);
 	if (!b->oom)
 		t->preds[t->npred++] = pred;
+}
+
+/* The matcher kind an anything-but kind excludes by, or PM_ABSENT for other kinds. */
+static pat_mkind excluded_kind(pat_mkind k)
+{
+	switch (k) {
+	case PM_AB_STR: return PM_EXACT_STR;
+	case PM_AB_NUM: return PM_EXACT_NUM;
+	case PM_AB_PREFIX: return PM_PREFIX;
+	case PM_AB_SUFFIX: return PM_SUFFIX;
+	case PM_AB_EIC: return PM_EIC;
+	case PM_AB_WILDCARD: return PM_WILDCARD;
+	default: return PM_ABSENT;
+	}
+}
+
+/* Anything-but ment t (new) of field: "v is not a string (number for AB_NUM), or no value of the list
+ * matches it" — so each listed value becomes the field's ordinary matcher of the excluded kind
+ * (found or made; pat_value.c gives both the same meaning), whose predicates also hold PAT_XPRED |
+ * bit. The walk then learns what a leaf value excludes from the probes it makes anyway, instead of
+ * testing every anything-but of the field one by one. A field's matchers past PAT_AB_MAX stay
+ * generic. */
+static bool exclusions(bctx *b, gtmp *g, uint32_t field, uint32_t t)
+{
+	pat_field *f = &b->s->fields[field];
+	const pat_matcher *m = g->v[t].m;
+	pat_mkind xk = excluded_kind(m->kind);
+	if (xk == PM_ABSENT || f->nab == PAT_AB_MAX)
+		return true;
+	uint32_t bit = f->nab++;
+	g->v[t].abbit = bit + 1;
+	GROW(b->synth, b->nsynth, b->synth_cap, b);
+	pat_matcher *x = b->oom ? NULL : calloc(m->nvals, sizeof(pat_matcher));
+	if (!x)
+		return false;
+	b->synth[b->nsynth++] = x;
+	for (uint32_t j = 0; j < m->nvals; j++) {
+		x[j].kind = xk;
+		if (xk == PM_EXACT_NUM)
+			x[j].lo = m->nums[j];
+		else
+			x[j].s = m->vals[j]; /* borrowed from the rule, which outlives the build */
+		uint32_t u = ment_get(b, g, field, &x[j]);
+		if (u == PAT_NONE)
+			return false;
+		ment_add_pred(b, &g->v[u], PAT_XPRED | bit);
+		if (b->oom)
+			return false;
+	}
+	return true;
 }
 
 static void gtmp_free(gtmp *g)
@@ -318,6 +371,25 @@ static bool affix_small(pat_affix *a)
 	return true;
 }
 
+/* Lists f's exact strings in f->exsm when there are few and short ones (pat_field). */
+static bool exact_small(pat_field *f)
+{
+	const pat_smap *m = &f->exact;
+	if (!m->e || m->n > PAT_AFFIX_SMALL)
+		return true;
+	for (uint32_t i = 0; i <= m->mask; i++)
+		if (m->e[i].hash && m->e[i].len > 16)
+			return true;
+	f->exsm = malloc(m->n * sizeof(pat_affix_small));
+	if (!f->exsm)
+		return false;
+	for (uint32_t i = 0; i <= m->mask; i++)
+		if (m->e[i].hash)
+			f->exsm[f->nexsm++] = (pat_affix_small){.w0 = m->e[i].w0, .w1 = m->e[i].w1, .len = m->e[i].len,
+								.val = m->e[i].val};
+	return true;
+}
+
 static bool ascii(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -364,7 +436,7 @@ static bool ment_text(bctx *b, uint32_t i, const pat_matcher *m)
 /* The rule an exact-string ment matches by itself, or PAT_NONE. */
 static uint32_t direct_rule(const pat_core *s, const mtmp *t)
 {
-	if (t->npred != 1)
+	if (t->npred != 1 || (t->preds[0] & PAT_XPRED))
 		return PAT_NONE;
 	uint32_t pred = t->preds[0];
 	const pat_br *br = &s->br[s->pred_branch[pred]];
@@ -386,6 +458,10 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 	pat_field *f = &s->fields[t->field];
 	const pat_matcher *m = t->m;
 	bool generic = false;
+	if (t->abbit) { /* by exclusion: its values are the field's other ments */
+		f->ab_val[t->abbit - 1] = direct_val(s, t, i);
+		return true;
+	}
 	switch (m->kind) {
 	case PM_EXACT_STR: {
 		uint32_t off = blob_add(b, m->s.p, m->s.n);
@@ -545,6 +621,7 @@ static void core_free(pat_core *s)
 	for (uint32_t i = 0; i < s->nfields; i++) {
 		pat_field *f = &s->fields[i];
 		free(f->exact.e);
+		free(f->exsm);
 		free(f->numtext.e);
 		free(f->num.e);
 		pat_affix *as[6] = {&f->prefix, &f->suffix, &f->prefix_ic, &f->suffix_ic, &f->wpre, &f->wsuf};
@@ -558,6 +635,7 @@ static void core_free(pat_core *s)
 		free(f->gen);
 		free(f->ranges);
 		free(f->numv);
+		free(f->ab_val);
 		pat_itree_free(&f->rtree);
 	}
 	for (uint32_t i = 0; i < s->ngm; i++)
@@ -607,7 +685,7 @@ static size_t core_bytes(const pat_core *s)
 		if (f->num.e)
 			t += (f->num.mask + 1) * sizeof(pat_nmap_ent);
 		t += f->ngen * 4 + f->nranges * sizeof(pat_range) + f->nnumv * sizeof(double) + pat_itree_bytes(&f->rtree);
-		t += (f->prefix.nsm + f->wpre.nsm) * sizeof(pat_affix_small);
+		t += (f->prefix.nsm + f->wpre.nsm + f->nexsm) * sizeof(pat_affix_small) + f->nab * sizeof(uint32_t);
 	}
 	return t;
 }
@@ -686,8 +764,9 @@ static bool add_rules(bctx *b, gtmp *g, const uint32_t *ids, const pat_rule *con
 					uint32_t t = ment_get(b, g, field, &pc->m[k]);
 					if (t == PAT_NONE)
 						return false;
+					bool fresh = g->v[t].npred == 0;
 					ment_add_pred(b, &g->v[t], pred);
-					if (b->oom)
+					if (b->oom || (fresh && !exclusions(b, g, field, t)))
 						return false;
 				}
 			}
@@ -730,7 +809,7 @@ static void tolerant_bounds(pat_field *f)
 		f->ntlo = widen_lo(f->numv[0]);
 		f->nthi = widen_hi(f->numv[f->nnumv - 1]);
 	}
-	f->num_only = !f->need_absent && f->ment_exists == PAT_NONE && f->ngen == 0;
+	f->num_only = !f->need_absent && f->ment_exists == PAT_NONE && f->ngen == 0 && f->nab == 0;
 }
 
 
@@ -755,6 +834,15 @@ static bool add_ments(bctx *b, gtmp *g)
 		memcpy(s->pred_lists + npl, g->v[i].preds, g->v[i].npred * sizeof(uint32_t));
 		npl += g->v[i].npred;
 	}
+	for (uint32_t i = 0; i < s->nfields; i++) {
+		pat_field *f = &s->fields[i];
+		if (!f->nab)
+			continue;
+		f->ab_all = f->nab == PAT_AB_MAX ? ~0ULL : (1ULL << f->nab) - 1;
+		f->ab_val = malloc(f->nab * sizeof(uint32_t));
+		if (!f->ab_val)
+			return false;
+	}
 	size_t gcap = 0;
 	for (uint32_t i = 0; i < g->n; i++)
 		if (!index_ment(b, i, &g->v[i], &gcap))
@@ -764,7 +852,7 @@ static bool add_ments(bctx *b, gtmp *g)
 		tolerant_bounds(f);
 		if (f->nranges > PAT_ITREE_MIN && !pat_itree_build(&f->rtree, f->ranges, f->nranges))
 			return false;
-		if (!affix_small(&f->prefix) || !affix_small(&f->wpre))
+		if (!affix_small(&f->prefix) || !affix_small(&f->wpre) || !exact_small(f))
 			return false;
 	}
 	return true;
@@ -782,6 +870,9 @@ pat_core *pat_core_build(const uint32_t *ids, const pat_rule *const *rules, uint
 	gtmp g = {0};
 	bool ok = add_rules(&b, &g, ids, rules, n) && !b.oom && add_ments(&b, &g) && !b.oom;
 	gtmp_free(&g);
+	for (uint32_t i = 0; i < b.nsynth; i++)
+		free(b.synth[i]);
+	free(b.synth);
 	s->blob = b.blob.p;
 	s->blob_len = b.blob.len;
 	if (!ok || !build_kids(s) || !build_stops(s)) {
@@ -789,5 +880,6 @@ pat_core *pat_core_build(const uint32_t *ids, const pat_rule *const *rules, uint
 		return NULL;
 	}
 	s->memory = core_bytes(s);
+	s->stamp_hits = s->nrules <= PAT_STAMP_HITS_MAX;
 	return s;
 }

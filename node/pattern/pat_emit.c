@@ -58,18 +58,24 @@ static void hit_ment(pat_walk *w, int k, uint32_t ment, uint32_t elem)
 	const pat_core *c = w->c[k];
 	const pat_ment *m = &c->ments[ment];
 	const uint32_t *pl = c->pred_lists + m->pred_off;
-	for (uint32_t i = 0; i < m->npred; i++)
-		hit_pred(w, k, pl[i], elem);
+	for (uint32_t i = 0; i < m->npred; i++) {
+		if (pl[i] & PAT_XPRED)
+			w->xmask |= 1ULL << (pl[i] & 63);
+		else
+			hit_pred(w, k, pl[i], elem);
+	}
 }
 
-/* A rule matched by one value alone (PAT_DIRECT). The few hits of an event are deduplicated by
- * looking through them (no access to the rule-sized stamp array, which is a cache miss when the set is
- * large); pat_match.c stamps them only if the core also has candidate branches to check. */
-/* Whether rule is already a direct hit of this event: the first 16 are looked up in the list, the
- * rest by stamp (hit_rule stamps the list when it passes 16). */
-static inline bool direct_seen(const pat_cs *cs, uint32_t rule, uint32_t ep)
+/* A rule matched by one value alone (PAT_DIRECT). In a core of many rules the few hits of an event
+ * are deduplicated by looking through them (no access to the rule-sized stamp array, which is a cache
+ * miss when the set is large; pat_match.c stamps them only if the core also has candidate branches to
+ * check); a core of few rules (stamp_hits) stamps every hit: its stamps stay in cache, and an event
+ * that hits many of its rules (a field's anything-buts) does not look through a list per hit. */
+/* Whether rule is already a direct hit of this event: by stamp, or the first 16 are looked up in the
+ * list and the rest by stamp (hit_rule stamps the list when it passes 16). */
+static inline bool direct_seen(const pat_core *c, const pat_cs *cs, uint32_t rule, uint32_t ep)
 {
-	if (cs->nhits <= 16) {
+	if (!c->stamp_hits && cs->nhits <= 16) {
 		for (size_t i = 0; i < cs->nhits; i++)
 			if (cs->hits[i] == rule)
 				return true;
@@ -81,9 +87,11 @@ static inline bool direct_seen(const pat_cs *cs, uint32_t rule, uint32_t ep)
 static void hit_rule(pat_walk *w, int k, uint32_t rule)
 {
 	pat_cs *cs = w->cs[k];
-	if (direct_seen(cs, rule, w->ep))
+	if (direct_seen(w->c[k], cs, rule, w->ep))
 		return;
-	if (cs->nhits >= 16) {
+	if (w->c[k]->stamp_hits) {
+		cs->rule_stamp[rule] = w->ep;
+	} else if (cs->nhits >= 16) {
 		if (cs->nhits == 16) /* switching to stamps: stamp the ones listed so far */
 			for (size_t i = 0; i < 16; i++)
 				cs->rule_stamp[cs->hits[i]] = w->ep;
@@ -168,13 +176,25 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 {
 	const pat_core *c = w->c[k];
 	pat_scratch *sc = w->sc;
-	if (f->exact.e) {
+	if (f->exsm) {
+		if (v->n <= 16) { /* no key is longer */
+			uint64_t w0 = v->w0, w1 = v->w1;
+			if (!v->hw) /* near the event's end, or decoded */
+				pat_words(v->s, v->n, &w0, &w1);
+			for (uint32_t i = 0; i < f->nexsm; i++)
+				if (f->exsm[i].len == v->n && f->exsm[i].w0 == w0 && f->exsm[i].w1 == w1) {
+					hit(w, k, f->exsm[i].val, elem);
+					break;
+				}
+		}
+	} else if (f->exact.e) {
 		uint64_t w0 = v->w0, w1 = v->w1;
 		if (!v->hw)
 			pat_words(v->s, v->n, &w0, &w1);
 		uint64_t h = v->n <= 16 ? pat_hash16(w0, w1, v->n, PAT_SEED_EXACT) : pat_hash(v->s, v->n, PAT_SEED_EXACT);
 		bool in_event = v->s >= w->start && v->s < w->end; /* not decoded into scratch */
-		if (f->exact.mask >= PAT_DEFER_SLOTS && in_event && sc->ndefer < PAT_DEFER_MAX) {
+		/* deferred unless the probe may exclude an anything-but (pat_emit needs that now) */
+		if (f->exact.mask >= PAT_DEFER_SLOTS && in_event && sc->ndefer < PAT_DEFER_MAX && !f->nab) {
 			const pat_smap_ent *slot = &f->exact.e[(uint32_t)(h >> 32) & f->exact.mask];
 			__builtin_prefetch(slot, 0, 3);
 			__builtin_prefetch(slot + 2, 0, 3); /* the next line: probes run on */
@@ -295,11 +315,11 @@ static bool hit_open(const pat_walk *w, int k, uint32_t val)
 	const pat_core *c = w->c[k];
 	const pat_cs *cs = w->cs[k];
 	if (val & PAT_DIRECT)
-		return !direct_seen(cs, val & ~PAT_DIRECT, w->ep);
+		return !direct_seen(c, cs, val & ~PAT_DIRECT, w->ep);
 	const pat_ment *m = &c->ments[val];
 	const uint32_t *pl = c->pred_lists + m->pred_off;
 	for (uint32_t i = 0; i < m->npred; i++)
-		if (!c->conds[pl[i]].solo || cs->pred_seen[pl[i]] != w->ep)
+		if ((pl[i] & PAT_XPRED) || !c->conds[pl[i]].solo || cs->pred_seen[pl[i]] != w->ep)
 			return true;
 	return false;
 }
@@ -390,6 +410,7 @@ void pat_emit(pat_walk *w, int k, uint32_t fid, pat_value *v, uint32_t elem)
 	}
 	if (f->ment_exists != PAT_NONE)
 		hit_ment(w, k, f->ment_exists, elem);
+	w->xmask = 0;
 	switch (v->t) {
 	case PV_STR:
 		emit_string(w, k, f, v, elem);
@@ -415,6 +436,9 @@ void pat_emit(pat_walk *w, int k, uint32_t fid, pat_value *v, uint32_t elem)
 		if (pat_value_match(&c->gm[g], v))
 			hit(w, k, c->gm_ment[g], elem);
 	}
+	/* every anything-but the probes above did not exclude (they set w->xmask) */
+	for (uint64_t m = f->ab_all & ~w->xmask; m; m &= m - 1)
+		hit(w, k, f->ab_val[__builtin_ctzll(m)], elem);
 }
 
 void pat_walk_deferred(pat_walk *w)

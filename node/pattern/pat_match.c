@@ -235,7 +235,7 @@ static void collect(pat_walk *w, const pat_set *s, int k, uint32_t *ids, size_t 
 {
 	const pat_core *core = w->c[k];
 	pat_cs *cs = w->cs[k];
-	if (cs->ncand || core->nalways) /* candidates must not repeat a direct hit */
+	if (!core->stamp_hits && (cs->ncand || core->nalways)) /* candidates must not repeat a direct hit */
 		for (size_t i = 0; i < cs->nhits; i++)
 			cs->rule_stamp[cs->hits[i]] = w->ep;
 	for (size_t i = 0; i < cs->nhits; i++) {

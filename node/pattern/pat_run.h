@@ -134,6 +134,7 @@ typedef struct pat_walk {
 	bool stop_live; /* early-stop tests may run in this event (pat_scratch.stop_off_until) */
 	const char *stop_next; /* no early-stop test before this position (one found a label there) */
 	pat_stop_fn stop_scan; /* the scanner for this CPU (pat_walk_event sets it) */
+	uint64_t xmask; /* the anything-but bits the value being emitted excludes (pat_emit.c) */
 } pat_walk;
 
 /* A number's double from the walk's split of it (t), when that is cheap: exact for a plain number of

@@ -108,6 +108,9 @@ void pat_itree_visit(const pat_itree *t, const pat_range *r, double x, void (*fn
 
 typedef struct pat_field {
 	pat_smap exact;     /* decoded string -> ment */
+	pat_affix_small *exsm; /* NULL, or exact's few keys when all are short (m0/m1 unused): a value of
+				* at most 16 bytes compares its words with each instead of hashing */
+	uint32_t nexsm;
 	pat_smap numtext;   /* non-comparable number text -> ment */
 	pat_nmap num;       /* comparable double bits -> ment */
 	int32_t lit[3];     /* null/true/false -> ment or -1 */
@@ -130,7 +133,19 @@ typedef struct pat_field {
 			     * matcher (the walk's inline path for coordinates) */
 	bool need_absent;   /* some condition says exists:false here: track where its values are */
 	uint32_t ment_exists; /* UINT32_MAX or ment */
+	/* anything-but by exclusion (pat_core.c: exclusions): the field's first PAT_AB_MAX anything-but
+	 * matchers, each a bit. Every value they exclude is an ordinary matcher of this field (exact,
+	 * prefix, suffix, equals-ignore-case, wildcard, exact number) whose predicate list also holds
+	 * PAT_XPRED | bit; a leaf value hits, after its probes, the ab_val of every bit not excluded. */
+	uint32_t *ab_val;   /* bit -> ment, or rule with PAT_DIRECT */
+	uint32_t nab;
+	uint64_t ab_all;    /* the nab low bits */
 } pat_field;
+
+/* A predicate list entry with this bit set is not a predicate: it excludes anything-but bit
+ * (entry & 63) of the ment's field for the value being emitted. */
+#define PAT_XPRED 0x80000000u
+#define PAT_AB_MAX 64 /* the bits of a uint64_t */
 
 /* Trie of path segments: node 0 is the root. Children of a node are found by (length, first 16
  * bytes) in a short array (nodes with at most PAT_SMALL_KIDS children) or through the kids hash map;
@@ -222,6 +237,7 @@ typedef struct pat_core {
 	uint32_t *rule_ids; /* caller's id of each rule */
 	uint32_t nrules;
 	size_t memory;
+	bool stamp_hits; /* few rules: direct hits are deduplicated by rule stamp (pat_emit.c) */
 	uint64_t uid; /* unique in the process (never 0): what a scratch's caches are about */
 } pat_core;
 
@@ -240,6 +256,9 @@ void pat_core_retain(pat_core *c);
 void pat_core_release(pat_core *c);
 
 #define PAT_NONE UINT32_MAX
+
+/* A core of at most this many rules deduplicates direct hits by stamp (16 KiB of stamps). */
+#define PAT_STAMP_HITS_MAX 4096
 
 /* The keymask bit of a segment of n bytes whose first and last bytes are a and b (both '"' when n is
  * 0: an event key's bytes are between quotes). Length and both ends tell the used keys of one object

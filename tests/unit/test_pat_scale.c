@@ -3,6 +3,8 @@
  *  - many numeric ranges on one field (the interval tree) with bounds that the values hit exactly;
  *  - many wildcards and prefixes on one field (the affix indexes);
  *  - many exact values on one field (probes deferred to the end of the walk, direct hits);
+ *  - many anything-buts of every kind on one field (excluded through the field's other indexes; past
+ *    the first 64, generic), sharing values with positive matchers;
  *  - incremental publishing: a random stream of add / replace / remove with a publish after each
  *    step (delta cores and dead base rules) must always match exactly like a fresh full build;
  *  - the portable SSE2 walk must answer exactly like the AVX2 one on the same events.
@@ -190,6 +192,73 @@ static void many_affixes(void **st)
 		for (int k = 0; k < parts; k++)
 			strcat(v, vs[rnd(8)]);
 		snprintf(ev, sizeof ev, "{\"s\":\"%s\"}", v);
+		check_event(s, sc, rules, N, ev);
+	}
+	for (uint32_t i = 1; i <= N; i++)
+		pat_rule_free(rules[i]);
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
+/* 240 anything-buts of every kind on two fields, more than PAT_AB_MAX on one: the first 64 of a
+ * field are excluded through its exact, affix, equals-ignore-case, wildcard and number indexes, the
+ * rest are generic. Lists share values with each other and with positive rules; some rules add a
+ * second condition (counted, not direct). Values: strings of the lists' alphabet in any case, numbers,
+ * literals, arrays of two, and absent fields. */
+static void many_anything_but(void **st)
+{
+	(void)st;
+	enum { N = 240, EVENTS = 800 };
+	static const char *const words[] = {"a", "b", "ab", "AB", "ba", "abc", "cab", "x", "\u00c9t\u00e9", "\u00e9T\u00c9"};
+	static const char *const nums[] = {"1", "2.5", "-3", "0", "1e2", "100"};
+	pat_rule *rules[N + 1] = {0};
+	pat_builder *b = pat_builder_new();
+	char p[512], list[256];
+	for (uint32_t i = 1; i <= N; i++) {
+		unsigned kind = rnd(8), nv = 1 + rnd(3);
+		list[0] = 0;
+		for (unsigned k = 0; k < nv; k++) {
+			char one[32];
+			if (kind == 1)
+				snprintf(one, sizeof one, "%s%s", k ? "," : "", nums[rnd(6)]);
+			else if (kind == 5)
+				snprintf(one, sizeof one, "%s\"%s*%s\"", k ? "," : "", words[rnd(8)], rnd(2) ? "b" : "");
+			else
+				snprintf(one, sizeof one, "%s\"%s\"", k ? "," : "", words[rnd(10)]);
+			strcat(list, one);
+		}
+		static const char *const op[] = {"", "", "{\"prefix\":", "{\"suffix\":", "{\"equals-ignore-case\":",
+						 "{\"wildcard\":"};
+		const char *field = rnd(3) ? "s" : "t";
+		if (kind >= 6) { /* a positive matcher on the same values */
+			snprintf(p, sizeof p, "{\"%s\":[%s]}", field, list);
+		} else {
+			snprintf(p, sizeof p, "{\"%s\":[{\"anything-but\":%s[%s]%s}]%s}", field, op[kind], list,
+				 kind >= 2 ? "}" : "", rnd(4) ? "" : ",\"u\":[\"y\"]");
+		}
+		rules[i] = compile(p);
+		assert_int_equal(pat_builder_add(b, i, rules[i]), BB_OK);
+	}
+	pat_set *s = pat_builder_publish(b);
+	pat_scratch *sc = pat_scratch_new();
+	char ev[256], val[2][64];
+	for (int e = 0; e < EVENTS; e++) {
+		for (int k = 0; k < 2; k++) {
+			unsigned r = rnd(10);
+			if (r < 6)
+				snprintf(val[k], sizeof val[k], "\"%s%s\"", words[rnd(10)], rnd(4) ? "" : words[rnd(8)]);
+			else if (r < 8)
+				snprintf(val[k], sizeof val[k], "%s", nums[rnd(6)]);
+			else
+				snprintf(val[k], sizeof val[k], "%s", r == 8 ? "null" : "true");
+		}
+		switch (rnd(4)) {
+		case 0: snprintf(ev, sizeof ev, "{\"s\":%s,\"t\":%s,\"u\":\"y\"}", val[0], val[1]); break;
+		case 1: snprintf(ev, sizeof ev, "{\"s\":[%s,%s],\"u\":\"y\"}", val[0], val[1]); break;
+		case 2: snprintf(ev, sizeof ev, "{\"t\":[%s],\"s\":%s}", val[0], val[1]); break;
+		default: snprintf(ev, sizeof ev, "{\"u\":\"y\",\"t\":%s}", val[0]);
+		}
 		check_event(s, sc, rules, N, ev);
 	}
 	for (uint32_t i = 1; i <= N; i++)
@@ -577,7 +646,7 @@ static void portable_walk(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(many_ranges), cmocka_unit_test(ranges_in_arrays),
-					   cmocka_unit_test(many_affixes),
+					   cmocka_unit_test(many_affixes), cmocka_unit_test(many_anything_but),
 					   cmocka_unit_test(many_exact), cmocka_unit_test(batch_like_single),
 					   cmocka_unit_test(incremental), cmocka_unit_test(number_scanners), cmocka_unit_test(portable_walk)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
