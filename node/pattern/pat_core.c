@@ -346,8 +346,9 @@ static void affix_add(bctx *b, pat_affix *a, const char *k, size_t n, uint32_t m
 	a->lens[i] = (uint32_t)n;
 }
 
-/* Lists a's affixes in a->sm when there are few and short ones (pat_affix). */
-static bool affix_small(pat_affix *a)
+/* Lists a's affixes in a->sm when there are few and short ones (pat_affix); right-aligned for a
+ * suffix table. */
+static bool affix_small(pat_affix *a, bool suffix)
 {
 	if (!a->map.e || a->map.n > PAT_AFFIX_SMALL || a->lens[a->nlens - 1] > 16)
 		return true;
@@ -366,7 +367,21 @@ static bool affix_small(pat_affix *a)
 		uint32_t L = e->len; /* <= 16 */
 		uint64_t m0 = L >= 8 ? ~0ULL : (1ULL << (8 * L)) - 1;
 		uint64_t m1 = L <= 8 ? 0 : L == 16 ? ~0ULL : (1ULL << (8 * (L - 8))) - 1;
-		a->sm[j] = (pat_affix_small){.w0 = e->w0, .w1 = e->w1, .m0 = m0, .m1 = m1, .len = L, .val = e->val};
+		pat_affix_small x = {.w0 = e->w0, .w1 = e->w1, .m0 = m0, .m1 = m1, .len = L, .val = e->val};
+		if (suffix) { /* shift the 16 bytes (and masks) up by 16 - L */
+			unsigned char b[16], mb[16];
+			memset(b, 0, 16);
+			memset(mb, 0, 16);
+			memcpy(b + 16 - L, &e->w0, L < 8 ? L : 8);
+			if (L > 8)
+				memcpy(b + 16 - L + 8, &e->w1, L - 8);
+			memset(mb + 16 - L, 0xFF, L);
+			memcpy(&x.w0, b, 8);
+			memcpy(&x.w1, b + 8, 8);
+			memcpy(&x.m0, mb, 8);
+			memcpy(&x.m1, mb + 8, 8);
+		}
+		a->sm[j] = x;
 	}
 	return true;
 }
@@ -685,7 +700,7 @@ static size_t core_bytes(const pat_core *s)
 		if (f->num.e)
 			t += (f->num.mask + 1) * sizeof(pat_nmap_ent);
 		t += f->ngen * 4 + f->nranges * sizeof(pat_range) + f->nnumv * sizeof(double) + pat_itree_bytes(&f->rtree);
-		t += (f->prefix.nsm + f->wpre.nsm + f->nexsm) * sizeof(pat_affix_small) + f->nab * sizeof(uint32_t);
+		t += (f->prefix.nsm + f->wpre.nsm + f->suffix.nsm + f->wsuf.nsm + f->nexsm) * sizeof(pat_affix_small) + f->nab * sizeof(uint32_t);
 	}
 	return t;
 }
@@ -852,7 +867,8 @@ static bool add_ments(bctx *b, gtmp *g)
 		tolerant_bounds(f);
 		if (f->nranges > PAT_ITREE_MIN && !pat_itree_build(&f->rtree, f->ranges, f->nranges))
 			return false;
-		if (!affix_small(&f->prefix) || !affix_small(&f->wpre) || !exact_small(f))
+		if (!affix_small(&f->prefix, false) || !affix_small(&f->wpre, false) || !affix_small(&f->suffix, true) ||
+		    !affix_small(&f->wsuf, true) || !exact_small(f))
 			return false;
 	}
 	return true;

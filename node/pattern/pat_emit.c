@@ -125,10 +125,20 @@ static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value 
 			bool wild, uint32_t elem)
 {
 	const pat_core *c = w->c[k];
-	if (a->sm && !suffix && s == v->s && v->hw) { /* few short prefixes: compare words */
+	/* few short affixes: compare words — a prefix's with the value's first 16 bytes (loaded by the
+	 * walk), a suffix's with the 16 ending at the value's end (inside the event, which starts
+	 * earlier) */
+	uint64_t t0 = v->w0, t1 = v->w1;
+	bool small = a->sm && s == v->s && (suffix ? v->s >= w->start && v->s + v->n < w->end && v->s + v->n - w->start >= 16
+					       : v->hw);
+	if (small && suffix) {
+		memcpy(&t0, v->s + v->n - 16, 8);
+		memcpy(&t1, v->s + v->n - 8, 8);
+	}
+	if (small) {
 		for (uint32_t i = 0; i < a->nsm && a->sm[i].len <= v->n; i++) {
 			const pat_affix_small *e = &a->sm[i];
-			if ((v->w0 & e->m0) != e->w0 || (v->w1 & e->m1) != e->w1)
+			if ((t0 & e->m0) != e->w0 || (t1 & e->m1) != e->w1)
 				continue;
 			for (uint32_t m = e->val; m != PAT_NONE; m = c->alias_next[m])
 				if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))

@@ -50,7 +50,9 @@ typedef struct pat_nmap {
 } pat_nmap;
 
 /* An affix of a small table, by its bytes zero-padded to 16 (as pat_words gives them) and the masks
- * of its length over a value's first 16 bytes: a value starts with it when (w & m) == affix. */
+ * of its length over a value's first 16 bytes: a value starts with it when (w & m) == affix. A
+ * suffix table's are right-aligned instead (its bytes at 16 - len .. 15, masks over a value's last
+ * 16 bytes). */
 typedef struct pat_affix_small {
 	uint64_t w0, w1, m0, m1;
 	uint32_t len, val;
@@ -58,7 +60,7 @@ typedef struct pat_affix_small {
 
 /* Prefix/suffix table: one map keyed by the affix bytes, and the distinct affix lengths. A table of
  * at most PAT_AFFIX_SMALL affixes of at most 16 bytes also lists them (sm, by ascending length): a
- * short value compares its leading words with each instead of hashing once per length. */
+ * value compares its leading (trailing) words with each instead of hashing once per length. */
 #define PAT_AFFIX_SMALL 8
 typedef struct pat_affix {
 	pat_smap map;
