@@ -338,16 +338,27 @@ static bool hit_open(const pat_walk *w, int k, uint32_t val)
  * tolerance (the widened tlo/thi of pat_core.c): with one tolerance for both, a range with an
  * unbounded side (±DBL_MAX) would be near every value, and a "> v" range never hit in an event would
  * keep every number of the event on the exact path. A field with the interval tree is not looked
- * through: always true. */
-static bool ranges_open(const pat_walk *w, int k, const pat_field *f, double x)
+ * through: always true. When none near x is open, the event's hull of f's ranges (pat_in_open_ranges)
+ * narrows to the open ones: in an array of numbers, a "< v" range once hit no longer keeps the
+ * numbers below v on this path (nor, through the walk's pre-test, on any). */
+static bool ranges_open(const pat_walk *w, int k, uint32_t fid, const pat_field *f, double x)
 {
 	if (f->nranges > PAT_ITREE_MIN)
 		return true;
+	double lo = INFINITY, hi = -INFINITY;
 	for (uint32_t i = 0; i < f->nranges; i++) {
 		const pat_range *r = &f->ranges[i];
-		if (x >= r->tlo && x <= r->thi && hit_open(w, k, r->ment))
+		if (!hit_open(w, k, r->ment))
+			continue;
+		if (x >= r->tlo && x <= r->thi)
 			return true;
+		lo = r->tlo < lo ? r->tlo : lo;
+		hi = r->thi > hi ? r->thi : hi;
 	}
+	pat_cs *cs = w->cs[k];
+	cs->hull_at[fid] = w->ep;
+	cs->hull[2 * fid] = lo;
+	cs->hull[2 * fid + 1] = hi;
 	return false;
 }
 
@@ -359,11 +370,12 @@ void pat_emit_number(pat_walk *w, int k, const pat_field *f, pat_value *v, uint3
 {
 	const pat_core *c = w->c[k];
 	if (f->need_num) {
+		uint32_t fid = (uint32_t)(f - c->fields);
 		double a;
 		bool want = true;
 		if (num_approx(v, &a))
 			want = (f->nnumv && a >= f->ntlo && a <= f->nthi && near_any(f->numv, f->nnumv, a)) ||
-			       (f->nranges && a >= f->rtlo && a <= f->rthi && ranges_open(w, k, f, a));
+			       (f->nranges && pat_in_open_ranges(w, k, fid, f, a) && ranges_open(w, k, fid, f, a));
 		if (want && v->numstate == 0)
 			v->numstate = (v->parts ? pat_num_comparable_parts(&v->nparts, v->s, v->n, &v->d)
 						: pat_num_comparable(v->s, v->n, &v->d))

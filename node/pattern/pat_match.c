@@ -27,10 +27,11 @@ pat_scratch *pat_scratch_new(void)
 static void cs_free(pat_cs *c)
 {
 	uint32_t *arrs[] = {c->pred_seen, c->pred_free, c->pred_head, c->br_stamp, c->br_cnt, c->rule_stamp,
-			    c->field_seen, c->field_free, c->field_head, c->pair_node, c->pair_next, c->fv_node,
+			    c->field_seen, c->field_free, c->field_head, c->hull_at, c->pair_node, c->pair_next, c->fv_node,
 			    c->fv_next, c->cand, c->hits};
 	for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
 		free(arrs[i]);
+	free(c->hull);
 }
 
 void pat_scratch_free(pat_scratch *sc)
@@ -79,6 +80,7 @@ static void cs_zero(pat_cs *cs)
 	if (cs->field_seen) {
 		memset(cs->field_seen, 0, cs->nfield_cap * 4);
 		memset(cs->field_free, 0, cs->nfield_cap * 4);
+		memset(cs->hull_at, 0, cs->nfield_cap * 4);
 	}
 }
 
@@ -89,10 +91,17 @@ static bool cs_fit(pat_cs *cs, const pat_core *c)
 	uint32_t **p3[] = {&cs->pred_seen, &cs->pred_free, &cs->pred_head};
 	uint32_t **b2[] = {&cs->br_stamp, &cs->br_cnt};
 	uint32_t **r1[] = {&cs->rule_stamp};
-	uint32_t **f3[] = {&cs->field_seen, &cs->field_free, &cs->field_head};
+	uint32_t **f4[] = {&cs->field_seen, &cs->field_free, &cs->field_head, &cs->hull_at};
 	if (!grow(p3, 3, c->npreds, &cs->npred_cap) || !grow(b2, 2, c->nbr, &cs->nbr_cap) ||
-	    !grow(r1, 1, c->nrules, &cs->nrule_cap) || !grow(f3, 3, c->nfields, &cs->nfield_cap))
+	    !grow(r1, 1, c->nrules, &cs->nrule_cap) || !grow(f4, 4, c->nfields, &cs->nfield_cap))
 		return false;
+	if (cs->nhull_cap < cs->nfield_cap) { /* read only where hull_at says this epoch */
+		double *h = realloc(cs->hull, cs->nfield_cap * 2 * sizeof(double));
+		if (!h)
+			return false;
+		cs->hull = h;
+		cs->nhull_cap = cs->nfield_cap;
+	}
 	cs->ncand = cs->npairs = cs->nfv = cs->nhits = 0;
 	return true;
 }

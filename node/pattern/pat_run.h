@@ -21,6 +21,11 @@ typedef struct pat_cs {
 	uint32_t *rule_stamp;
 	size_t nrule_cap;
 	uint32_t *field_seen, *field_free, *field_head;
+	/* field -> the widened hull of its ranges that can still change the result, when hull_at is this
+	 * epoch (pat_emit.c: ranges_open narrows it; before, the field's whole rtlo..rthi) */
+	uint32_t *hull_at;
+	double *hull; /* [2 * field], [2 * field + 1] */
+	size_t nhull_cap;
 	size_t nfield_cap;
 	/* (pred, element) pairs for values inside arrays of objects */
 	uint32_t *pair_node, *pair_next;
@@ -155,6 +160,16 @@ static inline bool pat_num_approx(const pat_numparts *t, double *d)
  * delimiter before e): its end or NULL, its digits split into t. general: the general path
  * (scan_number_slow) instead of the fast one. For tests: both must answer alike. (pat_walk.c) */
 const char *pat_number_scan(const char *lo, const char *p, const char *e, pat_numparts *t, bool general);
+
+/* Whether a (a number's approximation) is in the hull of field fid's (f's) ranges that could still
+ * change core k's result in this event. */
+static inline bool pat_in_open_ranges(const pat_walk *w, int k, uint32_t fid, const pat_field *f, double a)
+{
+	const pat_cs *cs = w->cs[k];
+	if (cs->hull_at[fid] == w->ep)
+		return a >= cs->hull[2 * fid] && a <= cs->hull[2 * fid + 1];
+	return a >= f->rtlo && a <= f->rthi;
+}
 
 /* Runs the probes deferred during the walk (pat_emit.c). */
 void pat_walk_deferred(pat_walk *w);

@@ -57,16 +57,17 @@ bool pat_push2_grow(pat_scratch *sc, uint32_t **a, uint32_t **b, size_t *n, size
 	return true;
 }
 
-/* Whether the number v, split by the walk's scan, is surely outside what field f (num_only) could
- * match: its approximation (pat_num_approx) is outside the widened hulls of the field's exact numbers
- * and of its ranges — pat_emit_number would want nothing of it. Tested inline before that call: a
- * record's other coordinates seldom come near a pattern's one number. */
-static inline bool num_outside(const pat_field *f, const pat_value *v)
+/* Whether the number v, split by the walk's scan, is surely outside what field fid (f, num_only) of
+ * core k could match: its approximation (pat_num_approx) is outside the widened hulls of the field's
+ * exact numbers and of its ranges that can still change the event's result (pat_in_open_ranges) —
+ * pat_emit_number would want nothing of it. Tested inline before that call: a record's other
+ * coordinates seldom come near a pattern's one number, and one-condition ranges are soon hit. */
+static inline bool num_outside(const pat_walk *w, int k, uint32_t fid, const pat_field *f, const pat_value *v)
 {
 	double a;
 	if (!f->need_num || f->numtext.e || !pat_num_approx(&v->nparts, &a))
 		return false;
-	return !(f->nnumv && a >= f->ntlo && a <= f->nthi) && !(f->nranges && a >= f->rtlo && a <= f->rthi);
+	return !(f->nnumv && a >= f->ntlo && a <= f->nthi) && !(f->nranges && pat_in_open_ranges(w, k, fid, f, a));
 }
 
 /* pat_emit for a number split by the walk's scan (v->parts), inline in the walk where the field asks
@@ -78,7 +79,7 @@ static inline __attribute__((always_inline)) void emit_num(pat_walk *w, int k, u
 	const pat_field *f = &w->c[k]->fields[fid];
 	if (!f->num_only)
 		pat_emit(w, k, fid, v, elem);
-	else if (!num_outside(f, v))
+	else if (!num_outside(w, k, fid, f, v))
 		pat_emit_number(w, k, f, v, elem);
 }
 
@@ -99,14 +100,29 @@ static inline const char *ws(const char *p, const char *e)
 	return (unsigned char)*p <= ' ' ? ws_slow(p, e) : p;
 }
 
-/* Bytes that end a number or literal. */
-static const bool delim[256] = {[','] = true, ['}'] = true, [']'] = true, [' '] = true,
-				['\t'] = true, ['\n'] = true, ['\r'] = true, [':'] = true};
-
-/* The end of a number or literal: bounded by the event's final '}'. */
-static inline const char *scalar_end(const char *p)
+/* Whether byte c ends a number or literal that is skipped, not read: ',', '}', ']', ':', and every
+ * byte no well-formed scalar holds that is a space or control byte or not ASCII (so one signed
+ * compare finds them; the walk then tells a malformed event from its next byte). */
+static inline bool delim(unsigned char c)
 {
-	while (!delim[(unsigned char)*p])
+	return c <= ' ' || c >= 0x80 || c == ',' || c == '}' || c == ']' || c == ':';
+}
+
+/* The end of a number or literal that is skipped: bounded by the event's final '}'; the first 16
+ * bytes in one SSE2 step when they are in the event (e: its end). */
+static inline const char *scalar_end(const char *p, const char *e)
+{
+	if (__builtin_expect(e - p >= 16, 1)) {
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		__m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x21)), /* and >= 0x80: negative */
+					 _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('}')));
+		m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
+		unsigned b = (unsigned)_mm_movemask_epi8(m); /* '}' or ']' (0x5D | 0x20 == 0x7D) */
+		if (b)
+			return p + __builtin_ctz(b);
+		p += 16;
+	}
+	while (!delim((unsigned char)*p))
 		p++;
 	return p;
 }
@@ -527,7 +543,7 @@ static bool tmpl_build(const pat_walk *w, int wk, const char *p, const char *end
 		pos = q + 2;
 		if (*pos == '"' || *pos == '{' || *pos == '[')
 			return false;
-		pos = scalar_end(pos);
+		pos = scalar_end(pos, w->end);
 		n++;
 		if (*pos == '}') {
 			if (pos + 1 != end)

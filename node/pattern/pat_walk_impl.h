@@ -222,7 +222,7 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 				if (!p || p >= e)
 					return bad(w);
 			} else {
-				p = scalar_end(p);
+				p = scalar_end(p, e);
 			}
 		} else {
 			p = *p == '{' || *p == '[' ? WNAME(walk_value)(w, p, ch, lab, elem, depth + 1)
@@ -297,7 +297,7 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 		pos += t->hlen[m];
 		if (*pos == '"' || *pos == '{' || *pos == '[')
 			return false;
-		pos = t->used[m] ? scalar_value(w->start, pos, e, &v[m]) : scalar_end(pos);
+		pos = t->used[m] ? scalar_value(w->start, pos, e, &v[m]) : scalar_end(pos, e);
 		if (!pos)
 			return false;
 	}
