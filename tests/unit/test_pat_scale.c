@@ -66,6 +66,16 @@ static void check_event(pat_set *s, pat_scratch *sc, pat_rule **rules, uint32_t 
 	free(got);
 }
 
+/* Frees rules[1..n], the set, the scratch and the builder of a test. */
+static void free_all(pat_rule **rules, uint32_t n, pat_set *s, pat_scratch *sc, pat_builder *b)
+{
+	for (uint32_t i = 1; i <= n; i++)
+		pat_rule_free(rules[i]);
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
 static void many_ranges(void **st)
 {
 	(void)st;
@@ -101,11 +111,7 @@ static void many_ranges(void **st)
 			snprintf(ev, sizeof ev, "{\"n\":[%g,\"x\",%g]}", v, v + 0.25);
 		check_event(s, sc, rules, N, ev);
 	}
-	for (uint32_t i = 1; i <= N; i++)
-		pat_rule_free(rules[i]);
-	pat_set_release(s);
-	pat_scratch_free(sc);
-	pat_builder_free(b);
+	free_all(rules, N, s, sc, b);
 }
 
 /* A few ranges (no tree) on fields of an array of objects with many numbers, as in coordinates: once a
@@ -145,11 +151,7 @@ static void ranges_in_arrays(void **st)
 		snprintf(ev + len, sizeof ev - (size_t)len, "]%s}", rnd(2) ? ",\"k\":\"v\"" : "");
 		check_event(s, sc, rules, N, ev);
 	}
-	for (uint32_t i = 1; i <= N; i++)
-		pat_rule_free(rules[i]);
-	pat_set_release(s);
-	pat_scratch_free(sc);
-	pat_builder_free(b);
+	free_all(rules, N, s, sc, b);
 }
 
 static void many_affixes(void **st)
@@ -194,11 +196,7 @@ static void many_affixes(void **st)
 		snprintf(ev, sizeof ev, "{\"s\":\"%s\"}", v);
 		check_event(s, sc, rules, N, ev);
 	}
-	for (uint32_t i = 1; i <= N; i++)
-		pat_rule_free(rules[i]);
-	pat_set_release(s);
-	pat_scratch_free(sc);
-	pat_builder_free(b);
+	free_all(rules, N, s, sc, b);
 }
 
 /* 240 anything-buts of every kind on two fields, more than PAT_AB_MAX on one: the first 64 of a
@@ -261,11 +259,7 @@ static void many_anything_but(void **st)
 		}
 		check_event(s, sc, rules, N, ev);
 	}
-	for (uint32_t i = 1; i <= N; i++)
-		pat_rule_free(rules[i]);
-	pat_set_release(s);
-	pat_scratch_free(sc);
-	pat_builder_free(b);
+	free_all(rules, N, s, sc, b);
 }
 
 /* 20,000 exact values on one field: the map is large enough that its probes are deferred to the end
