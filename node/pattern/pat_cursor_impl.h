@@ -63,6 +63,7 @@ CUR_ATTR static inline void CUR(init)(pat_cur *c, const char *start, const char 
 	c->start = c->blk = start;
 	c->end = end;
 	c->in_str = c->esc = 0;
+	c->sync = NULL;
 	CUR(fill)(c);
 }
 
@@ -79,10 +80,34 @@ CUR_ATTR static inline __attribute__((always_inline)) bool CUR(advance)(pat_cur 
 	return true;
 }
 
+/* Moves the cursor to the block holding p without classifying the blocks before it, when p is known
+ * to be outside every string and not escaped — c->sync, just after a container the walk read without
+ * the cursor (arrays read with element templates, pat_walk_impl.h) — and blocks ahead. The
+ * block's incoming string state is taken as the parity of its quotes before p, so every bit from p
+ * on is as a classification from the event's start would have it (bits before p are not: nothing
+ * reads them, the cursor only moves forward); no escape reaches p, whose byte before is ']'. */
+CUR_ATTR static __attribute__((noinline)) void CUR(resync_far)(pat_cur *c, const char *p)
+{
+	c->blk = c->start + ((size_t)(p - c->start) & ~(size_t)63);
+	c->in_str = c->esc = 0;
+	CUR(fill)(c);
+	uint64_t before = (1ULL << (p - c->blk)) - 1; /* p - c->blk < 64 */
+	if (__builtin_popcountll(c->quote & before) & 1) {
+		c->in_str = ~0ULL;
+		c->esc = 0;
+		CUR(fill)(c);
+	}
+}
+
 /* Bit index of p in the current block after moving the cursor forward to the block holding p
  * (p >= c->blk); 64 when p is at or past the end. */
 CUR_ATTR static inline __attribute__((always_inline)) unsigned CUR(seek)(pat_cur *c, const char *p)
 {
+	if (__builtin_expect(c->sync != NULL, 0)) { /* only ever asked about positions from sync on */
+		if (c->sync - c->blk >= 128 && c->sync < c->end) /* nearer, advancing is as cheap */
+			CUR(resync_far)(c, c->sync);
+		c->sync = NULL;
+	}
 	while (p - c->blk >= 64)
 		if (!CUR(advance)(c))
 			return 64;

@@ -112,6 +112,8 @@ typedef struct pat_cur {
 	const char *blk, *start, *end;
 	uint64_t quote, bslash, dot, open, close;
 	uint64_t in_str, esc;
+	const char *sync; /* NULL, or a later position known to be outside strings (pat_cursor_impl.h:
+			   * seek goes straight there instead of classifying every block before it) */
 } pat_cur;
 
 /* At most this many labels in one test: PAT_STOP_MAX per core. */

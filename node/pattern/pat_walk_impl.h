@@ -372,8 +372,11 @@ WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uin
 			p = ws(p + 1, e);
 			continue;
 		}
-		if (*p == ']')
+		if (*p == ']') {
+			if (t && t->n) /* elements read without the cursor: it may go straight here */
+				w->cur.sync = p + 1;
 			return p + 1;
+		}
 		return bad(w);
 	}
 }
