@@ -14,6 +14,7 @@
  * Cost: about 100 ns per simple rule; memory is reported by core->memory.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -809,6 +810,34 @@ static double widen_hi(double x)
 	return x + fabs(x) * 0x1p-49 + 0x1p-1070;
 }
 
+/* f->npre (pat_set.h): the texts of the hull's bounds moved out by 8 more ulps (printed to 17
+ * significant digits, each within an ulp of its double, so they still enclose the hull) and their
+ * common prefix. Both must be plain decimals with a point in the prefix: then they have the same
+ * sign and integer digits, every decimal between them (texts of one integer length order as their
+ * digits do) starts with that prefix, and so does every JSON text of such a value (no leading zeros,
+ * trailing zeros only add digits). */
+static void number_prefix(pat_field *f)
+{
+	double lo = f->ntlo, hi = f->nthi;
+	for (int i = 0; i < 8; i++) {
+		lo = nextafter(lo, -INFINITY);
+		hi = nextafter(hi, INFINITY);
+	}
+	char a[40], b[40];
+	snprintf(a, sizeof a, "%.17g", lo);
+	snprintf(b, sizeof b, "%.17g", hi);
+	if (strpbrk(a, "eEin") || strpbrk(b, "eEin"))
+		return;
+	size_t n = 0;
+	while (a[n] && a[n] == b[n] && n < sizeof f->npre)
+		n++;
+	if (n < 3 || !memchr(a, '.', n))
+		return;
+	memset(f->npre, 0, sizeof f->npre);
+	memcpy(f->npre, a, n);
+	f->npre_len = (uint8_t)n;
+}
+
 static void tolerant_bounds(pat_field *f)
 {
 	for (uint32_t i = 0; i < f->nranges; i++) {
@@ -825,6 +854,8 @@ static void tolerant_bounds(pat_field *f)
 		f->nthi = widen_hi(f->numv[f->nnumv - 1]);
 	}
 	f->num_only = !f->need_absent && f->ment_exists == PAT_NONE && f->ngen == 0 && f->nab == 0;
+	if (f->num_only && f->nnumv && !f->nranges && !f->numtext.e)
+		number_prefix(f);
 }
 
 

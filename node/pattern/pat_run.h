@@ -75,6 +75,8 @@ typedef struct pat_tmpl {
 	unsigned hlen[PAT_TMPL_MAX];  /* head bytes (at most 16) */
 	int32_t field[PAT_TMPL_MAX][2]; /* the member's field for each core (-1: none) */
 	bool used[PAT_TMPL_MAX];        /* some core has a node there (its value is read as leaf() does) */
+	const char *npre[PAT_TMPL_MAX]; /* the member's one field's number prefix (pat_field.npre) or NULL */
+	uint8_t npre_len[PAT_TMPL_MAX];
 	uint64_t uid[2];              /* whose: the cores (0: no delta) ... */
 	uint32_t nd[2];               /* ... and the array's nodes */
 } pat_tmpl;
@@ -162,6 +164,9 @@ static inline bool pat_num_approx(const pat_numparts *t, double *d)
  * delimiter before e): its end or NULL, its digits split into t. general: the general path
  * (scan_number_slow) instead of the fast one. For tests: both must answer alike. (pat_walk.c) */
 const char *pat_number_scan(const char *lo, const char *p, const char *e, pat_numparts *t, bool general);
+/* The end of the number at p when the fast scan reads it (pat_walk.c fast_shape: what the element
+ * templates may skip unread), else NULL. For tests. */
+const char *pat_number_shape(const char *p, const char *e);
 
 /* Whether a (a number's approximation) is in the hull of field fid's (f's) ranges that could still
  * change core k's result in this event. */

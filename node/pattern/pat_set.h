@@ -133,6 +133,12 @@ typedef struct pat_field {
 	bool need_num, need_ip;
 	bool num_only;      /* a number here asks only for its value: no exists, exists:false or generic
 			     * matcher (the walk's inline path for coordinates) */
+	/* a num_only field with exact numbers, no ranges and no non-comparable texts: the common leading
+	 * text (sign, digits, point) of its widened hull's bounds, npre_len >= 3, else 0. Every plain
+	 * decimal in the hull starts with it, so one written otherwise (an exponent aside) is outside
+	 * and is skipped unread (pat_walk.c: num_skip) */
+	char npre[16];
+	uint8_t npre_len;
 	bool need_absent;   /* some condition says exists:false here: track where its values are */
 	uint32_t ment_exists; /* UINT32_MAX or ment */
 	/* anything-but by exclusion (pat_core.c: exclusions): the field's first PAT_AB_MAX anything-but

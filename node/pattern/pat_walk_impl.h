@@ -287,7 +287,9 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 {
 	const char *e = w->end, *pos = p;
 	pat_value v[PAT_TMPL_MAX];
+	bool give[PAT_TMPL_MAX]; /* members whose values are given */
 	for (unsigned m = 0; m < t->n; m++) {
+		give[m] = false;
 		if (e - pos < 16)
 			return false;
 		unsigned hm = (1u << t->hlen[m]) - 1;
@@ -297,6 +299,12 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 		pos += t->hlen[m];
 		if (*pos == '"' || *pos == '{' || *pos == '[')
 			return false;
+		const char *q = t->npre[m] ? num_skip(pos, e, t->npre[m], t->npre_len[m]) : NULL;
+		if (q) { /* a number its one field cannot want */
+			pos = q;
+			continue;
+		}
+		give[m] = t->used[m];
 		pos = t->used[m] ? scalar_value(w->start, pos, e, &v[m]) : scalar_end(pos, e);
 		if (!pos)
 			return false;
@@ -304,7 +312,7 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 	if (*pos != '}')
 		return false;
 	for (unsigned m = 0; m < t->n; m++)
-		if (t->used[m])
+		if (give[m])
 			WNAME(give)(w, t->field[m], &v[m], elem);
 	*out = pos + 1;
 	return true;

@@ -522,6 +522,10 @@ static void scanners_alike(const char *num, size_t n, unsigned at)
 			fail_msg("%s at %u: fast end %td plain %d M %llu k %d f %d, general end %td plain %d M %llu k %d f %d",
 				 num, at, qa ? qa - p : -1, a.plain, (unsigned long long)a.M, a.k, a.f, qb ? qb - p : -1,
 				 b.plain, (unsigned long long)b.M, b.k, b.f);
+		/* what the element templates may skip unread ends where reading it would, a plain decimal */
+		const char *qs = pat_number_shape(p, e);
+		if (qs && (qs != qb || !b.plain))
+			fail_msg("%s at %u: shape end %td, general end %td plain %d", num, at, qs - p, qb ? qb - p : -1, b.plain);
 	}
 }
 
