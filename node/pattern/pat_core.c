@@ -5,12 +5,14 @@
  * the unique matchers of each field ("ments", deduplicated across rules) into that field's indexes:
  * exact strings and non-comparable number texts in hash maps, comparable numbers by their double
  * bits, prefixes and suffixes in one map per field probed once per distinct affix length (ASCII
- * case-insensitive affixes lowercased the same way), equals-ignore-case by fold key with exact
- * confirmation, everything else (wildcards, ranges, cidr, anything-but, non-ASCII case-folded
- * affixes) in a short generic list. Each ment lists the predicates it satisfies; an exact-string ment
- * that is the whole of a one-condition branch maps straight to its rule (PAT_DIRECT), so the common
- * "field equals value" rule costs one probe and no counting. Finally every trie node gets a compact
- * child array and a mask of its children's key lengths for the walk.
+ * case-insensitive affixes lowercased the same way; few short ones, and few short exact strings, also
+ * as word lists), wildcards by their literal end, equals-ignore-case by fold key with exact
+ * confirmation, ranges in a list or interval tree, everything else (cidr, non-ASCII case-folded
+ * affixes, quote-touching affixes) in a short generic list. An anything-but is indexed by what it
+ * excludes (exclusions: its listed values are the field's ordinary ments, marked with its bit). Each
+ * ment lists the predicates it satisfies; a ment that is the whole of a one-condition branch maps
+ * straight to its rule (PAT_DIRECT), so the common "field equals value" rule costs one probe and no
+ * counting. Finally every trie node gets a compact child array and key masks for the walk.
  * Cost: about 100 ns per simple rule; memory is reported by core->memory.
  */
 #include <math.h>
@@ -369,18 +371,12 @@ static bool affix_small(pat_affix *a, bool suffix)
 		uint64_t m0 = L >= 8 ? ~0ULL : (1ULL << (8 * L)) - 1;
 		uint64_t m1 = L <= 8 ? 0 : L == 16 ? ~0ULL : (1ULL << (8 * (L - 8))) - 1;
 		pat_affix_small x = {.w0 = e->w0, .w1 = e->w1, .m0 = m0, .m1 = m1, .len = L, .val = e->val};
-		if (suffix) { /* shift the 16 bytes (and masks) up by 16 - L */
-			unsigned char b[16], mb[16];
-			memset(b, 0, 16);
-			memset(mb, 0, 16);
-			memcpy(b + 16 - L, &e->w0, L < 8 ? L : 8);
-			if (L > 8)
-				memcpy(b + 16 - L + 8, &e->w1, L - 8);
-			memset(mb + 16 - L, 0xFF, L);
-			memcpy(&x.w0, b, 8);
-			memcpy(&x.w1, b + 8, 8);
-			memcpy(&x.m0, mb, 8);
-			memcpy(&x.m1, mb + 8, 8);
+		if (suffix) { /* the 16 bytes (and the masks) moved up by 16 - L bytes: right-aligned */
+			unsigned sh = 8 * (16 - L);
+			unsigned __int128 k = ((unsigned __int128)x.w1 << 64 | x.w0) << sh;
+			unsigned __int128 m = ((unsigned __int128)x.m1 << 64 | x.m0) << sh;
+			x = (pat_affix_small){.w0 = (uint64_t)k, .w1 = (uint64_t)(k >> 64), .m0 = (uint64_t)m,
+					      .m1 = (uint64_t)(m >> 64), .len = L, .val = e->val};
 		}
 		a->sm[j] = x;
 	}

@@ -3,8 +3,9 @@
  *
  * A value is looked up in its field's indexes: exact strings and numbers in hash maps, prefixes and
  * suffixes (and their case-insensitive and wildcard-candidate forms) by length in affix maps or a few
- * word compares, equals-ignore-case by fold key, numeric ranges by a cheap approximation first, the
- * rest (anything-but, cidr, ...) by the generic matchers. Every matcher hit satisfies predicates (one
+ * word compares, equals-ignore-case by fold key, numeric ranges by a cheap approximation first (and
+ * only while some range near it can still change the result), the rest (cidr, ...) by the generic
+ * matchers; the anything-buts the probes did not exclude are hit last. Every matcher hit satisfies predicates (one
  * per branch condition), counted per branch with epoch stamps; a branch whose value conditions are
  * all satisfied becomes a candidate for pat_match.c; an exact string that alone makes a one-condition
  * branch matches its rule at once (PAT_DIRECT). Values inside arrays of objects also record their
@@ -186,21 +187,17 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 {
 	const pat_core *c = w->c[k];
 	pat_scratch *sc = w->sc;
+	uint64_t w0 = v->w0, w1 = v->w1; /* the value's first 16 bytes, zero-padded */
+	if ((f->exsm || f->exact.e) && !v->hw) /* long, near the event's end, or decoded */
+		pat_words(v->s, v->n, &w0, &w1);
 	if (f->exsm) {
-		if (v->n <= 16) { /* no key is longer */
-			uint64_t w0 = v->w0, w1 = v->w1;
-			if (!v->hw) /* near the event's end, or decoded */
-				pat_words(v->s, v->n, &w0, &w1);
+		if (v->n <= 16) /* no key is longer */
 			for (uint32_t i = 0; i < f->nexsm; i++)
 				if (f->exsm[i].len == v->n && f->exsm[i].w0 == w0 && f->exsm[i].w1 == w1) {
 					hit(w, k, f->exsm[i].val, elem);
 					break;
 				}
-		}
 	} else if (f->exact.e) {
-		uint64_t w0 = v->w0, w1 = v->w1;
-		if (!v->hw)
-			pat_words(v->s, v->n, &w0, &w1);
 		uint64_t h = v->n <= 16 ? pat_hash16(w0, w1, v->n, PAT_SEED_EXACT) : pat_hash(v->s, v->n, PAT_SEED_EXACT);
 		bool in_event = v->s >= w->start && v->s < w->end; /* not decoded into scratch */
 		/* deferred unless the probe may exclude an anything-but (pat_emit needs that now) */

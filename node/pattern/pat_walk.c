@@ -296,10 +296,8 @@ static inline __attribute__((always_inline)) const char *fast_shape(const char *
 	return q;
 }
 
-/* scan_number_slow's answer, read from one 32-byte digit mask for the common shape — an integer part
- * of at most 8 digits without a leading zero (or a single 0), an optional fraction of at most 16
- * digits, at most 19 significant digits, no exponent, within 32 readable bytes: the lengths come from
- * the mask and the digits in 8-byte lanes (a fraction of more than 8 in one 16-byte step, when the 16
+/* scan_number_slow's answer, read from one 32-byte digit mask for the common shape (fast_shape's):
+ * the lengths come from the mask and the digits in 8-byte lanes (a fraction of more than 8 in one 16-byte step, when the 16
  * bytes before its end are in [lo, e)), with no loop per digit. Any other number
  * takes the general path, which gives the same answer (tests/unit/test_pat_scale: number_scanners). */
 static inline __attribute__((always_inline)) const char *scan_number(const char *lo, const char *p, const char *e,
@@ -401,8 +399,6 @@ static const char *bad(pat_walk *w)
 	return NULL;
 }
 
-/* The string value between the quotes at p and q as a pat_value (decoded when esc); false when
- * malformed. */
 /* The members of a fresh value that say "not computed yet" (the rest is set by whoever fills it). */
 static inline void value_init(pat_value *v)
 {
@@ -438,6 +434,23 @@ static inline __attribute__((always_inline)) const char *scalar_value(const char
 	return q;
 }
 
+/* The n (<= 16) bytes at k zero-padded to 16, k[0..16) readable. */
+static inline __m128i first_bytes(const char *k, size_t n)
+{
+	return _mm_and_si128(_mm_loadu_si128((const __m128i *)k),
+			     _mm_cmpgt_epi8(_mm_set1_epi8((char)n),
+					    _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
+}
+
+/* The two words of x (w0: its first 8 bytes). */
+static inline void split_words(__m128i x, uint64_t *w0, uint64_t *w1)
+{
+	*w0 = (uint64_t)_mm_cvtsi128_si64(x);
+	*w1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
+}
+
+/* The string value between the quotes at p and q as a pat_value (decoded when esc; its first 16
+ * bytes loaded when it is short and they are in the event); false when malformed. */
 static bool string_value(pat_walk *w, const char *p, const char *q, bool esc, pat_value *v)
 {
 	value_init(v);
@@ -455,31 +468,17 @@ static bool string_value(pat_walk *w, const char *p, const char *q, bool esc, pa
 		if ((unsigned char)v->s[i] < 0x20)
 			return false;
 	if (v->n <= 16 && w->end - v->s >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)v->s);
-		x = _mm_and_si128(x, _mm_cmpgt_epi8(_mm_set1_epi8((char)v->n),
-						   _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
-		v->w0 = (uint64_t)_mm_cvtsi128_si64(x);
-		v->w1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
+		split_words(first_bytes(v->s, v->n), &v->w0, &v->w1);
 		v->hw = true;
 	}
 	return true;
 }
 
 /* The first 16 bytes of key k[0..n) zero-padded (one load when 16 bytes are readable). */
-/* The n (<= 16) bytes at k zero-padded to 16, k[0..16) readable. */
-static inline __m128i first_bytes(const char *k, size_t n)
-{
-	return _mm_and_si128(_mm_loadu_si128((const __m128i *)k),
-			     _mm_cmpgt_epi8(_mm_set1_epi8((char)n),
-					    _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
-}
-
 static inline __attribute__((always_inline)) void key_words(const char *k, size_t n, const char *end, uint64_t *w0, uint64_t *w1)
 {
 	if (n <= 16 && end - k >= 16) {
-		__m128i x = first_bytes(k, n);
-		*w0 = (uint64_t)_mm_cvtsi128_si64(x);
-		*w1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
+		split_words(first_bytes(k, n), w0, w1);
 		return;
 	}
 	pat_words(k, n, w0, w1);
@@ -597,11 +596,16 @@ static bool tmpl_build(const pat_walk *w, int wk, const char *p, const char *end
 			t->field[n][c] = ch == PAT_NONE ? -1 : w->c[c]->nodes[ch].field;
 			t->used[n] |= ch != PAT_NONE;
 		}
-		/* one core's field with a number prefix: its numbers outside the hull are skipped unread */
-		int only = t->field[n][1] < 0 ? 0 : t->field[n][0] < 0 ? 1 : -1;
-		const pat_field *of = only >= 0 && t->field[n][only] >= 0 ? &w->c[only]->fields[t->field[n][only]] : NULL;
-		t->npre[n] = of && of->npre_len ? of->npre : NULL;
-		t->npre_len[n] = of ? of->npre_len : 0;
+		/* the field of exactly one core, with a number prefix: its numbers outside the hull are
+		 * skipped unread */
+		t->npre[n] = NULL;
+		t->npre_len[n] = 0;
+		if ((t->field[n][0] >= 0) != (t->field[n][1] >= 0)) {
+			int c = t->field[n][0] >= 0 ? 0 : 1;
+			const pat_field *f = &w->c[c]->fields[t->field[n][c]];
+			t->npre[n] = f->npre_len ? f->npre : NULL;
+			t->npre_len[n] = f->npre_len;
+		}
 		pos = q + 2;
 		if (*pos == '"' || *pos == '{' || *pos == '[')
 			return false;
