@@ -371,7 +371,8 @@ static bool affix_small(pat_affix *a, bool suffix)
 		uint64_t m0 = L >= 8 ? ~0ULL : (1ULL << (8 * L)) - 1;
 		uint64_t m1 = L <= 8 ? 0 : L == 16 ? ~0ULL : (1ULL << (8 * (L - 8))) - 1;
 		pat_affix_small x = {.w0 = e->w0, .w1 = e->w1, .m0 = m0, .m1 = m1, .len = L, .val = e->val};
-		if (suffix) { /* the 16 bytes (and the masks) moved up by 16 - L bytes: right-aligned */
+		if (suffix && L) { /* the 16 bytes (and the masks) moved up by 16 - L bytes: right-aligned (an
+				    * empty suffix's are all zero either way) */
 			unsigned sh = 8 * (16 - L);
 			unsigned __int128 k = ((unsigned __int128)x.w1 << 64 | x.w0) << sh;
 			unsigned __int128 m = ((unsigned __int128)x.m1 << 64 | x.m0) << sh;
