@@ -34,7 +34,9 @@ typedef struct pat_limits {
 	unsigned max_depth;           /* 0 = 64 nesting levels */
 } pat_limits;
 
-#define PAT_REASON_MAX 512
+/* Room for a reason: the message, and up to three Jackson locations each quoting up to 500
+ * characters of the pattern (event-ruler's texts, as AWS returns them). */
+#define PAT_REASON_MAX 8192
 
 typedef struct pat_rule pat_rule;
 typedef struct pat_builder pat_builder;
@@ -42,8 +44,9 @@ typedef struct pat_set pat_set;
 typedef struct pat_scratch pat_scratch;
 
 /* Compiles one pattern. On success *out owns a new rule (free with pat_rule_free). On failure returns
- * BB_EPATTERN with AWS's reason text (without the "Event pattern is not valid. Reason: " prefix) in
- * reason[cap], or BB_ENOMEM. limits may be NULL (defaults). */
+ * BB_EPATTERN with AWS's reason text (without the "Event pattern is not valid. Reason: " prefix; with
+ * the "\n at [Source: ...]" location(s) AWS appends) in reason[cap] (PAT_REASON_MAX holds any), or
+ * BB_ENOMEM. limits may be NULL (defaults). */
 bb_err pat_compile(const char *json, size_t len, const pat_limits *limits, pat_rule **out, char *reason,
 		   size_t cap);
 void pat_rule_free(pat_rule *r);

@@ -338,8 +338,6 @@ static void parse_object(cc *c, cbrs *rules, bool in_or)
 			pj_oom(j);
 		if (pat_buf_put(&c->path, s, n))
 			pj_oom(j);
-		char step[PAT_REASON_MAX];
-		snprintf(step, sizeof(step), "%.*s", (int)n, s);
 		switch (pj_next(j)) {
 		case PJ_START_OBJECT:
 			parse_object(c, rules, in_or);
@@ -347,8 +345,8 @@ static void parse_object(cc *c, cbrs *rules, bool in_or)
 		case PJ_START_ARRAY:
 			write_rules(c, rules, c->path.p, c->path.len);
 			break;
-		default:
-			pj_fail(j, "\"%s\" must be an object or an array", step);
+		default: /* the step is the path's last n bytes (pj_next leaves the path alone) */
+			pj_fail(j, "\"%.*s\" must be an object or an array", (int)n, n ? c->path.p + c->path.len - n : "");
 		}
 		c->path.len = save;
 		if (c->path.p)
@@ -400,11 +398,13 @@ static void cc_free(cc *c)
 	pj_free(&c->j);
 }
 
-static bool or_structural(const char *e)
+/* Whether the message e[0..n) (without its locations) is an $or structure error. */
+static bool or_structural(const char *e, size_t n)
 {
-	size_t n = strlen(e), rn = strlen(MSG_OR_RESERVED);
-	return !strcmp(e, MSG_OR_ARRAY) || !strcmp(e, MSG_OR_OBJ) || !strcmp(e, MSG_OR_TWO) ||
-	       (n > rn && !strcmp(e + n - rn, MSG_OR_RESERVED));
+	size_t rn = strlen(MSG_OR_RESERVED);
+#define IS(m) (n == strlen(m) && !memcmp(e, m, n))
+	return IS(MSG_OR_ARRAY) || IS(MSG_OR_OBJ) || IS(MSG_OR_TWO) || (n > rn && !memcmp(e + n - rn, MSG_OR_RESERVED, rn));
+#undef IS
 }
 
 /* Builds the pat_rule from the compiled branches (conditions sorted by path). */
@@ -526,7 +526,7 @@ bb_err pat_compile(const char *json, size_t len, const pat_limits *limits, pat_r
 	cc_zero(c);
 	c->max_or = max_or;
 	bb_err e = run(c, json, len, depth);
-	if (e == BB_EPATTERN && or_structural(c->j.err)) {
+	if (e == BB_EPATTERN && or_structural(c->j.err, c->j.err_base)) {
 		cc_free(c);
 		cc_zero(c);
 		c->max_or = max_or;

@@ -15,7 +15,7 @@
 
 static _Noreturn void cannot_compare(cc *c, const char *s, size_t n)
 {
-	pj_fail(&c->j, "Cannot compare number : %.*s", (int)n, s);
+	pj_fail_iae(&c->j, "Cannot compare number : %.*s", (int)n, s);
 }
 
 static double num_value(cc *c, const char *s, size_t n)
@@ -80,7 +80,7 @@ static void make_cidr(cc *c, const char *s, size_t n, pat_matcher *m)
 	if (n == 0)
 		np = 1;
 	if (np != 2)
-		pj_fail(&c->j, "Malformed CIDR, one '/' required");
+		pj_fail_iae(&c->j, "Malformed CIDR, one '/' required");
 	const char *ms = s + parts[1][0];
 	size_t mn = parts[1][1];
 	long bits = 0;
@@ -89,20 +89,20 @@ static void make_cidr(cc *c, const char *s, size_t n, pat_matcher *m)
 	if (k < mn && (ms[k] == '-' || ms[k] == '+'))
 		neg = ms[k++] == '-';
 	if (k == mn)
-		pj_fail(&c->j, "Malformed CIDR, mask bits must be an integer");
+		pj_fail_iae(&c->j, "Malformed CIDR, mask bits must be an integer");
 	for (; k < mn; k++) {
 		if (ms[k] < '0' || ms[k] > '9')
-			pj_fail(&c->j, "Malformed CIDR, mask bits must be an integer");
+			pj_fail_iae(&c->j, "Malformed CIDR, mask bits must be an integer");
 		bits = bits * 10 + (ms[k] - '0');
 		if (bits > 2147483648L)
-			pj_fail(&c->j, "Malformed CIDR, mask bits must be an integer");
+			pj_fail_iae(&c->j, "Malformed CIDR, mask bits must be an integer");
 	}
 	if (neg)
 		bits = -bits;
 	if (bits > 2147483647L)
-		pj_fail(&c->j, "Malformed CIDR, mask bits must be an integer");
+		pj_fail_iae(&c->j, "Malformed CIDR, mask bits must be an integer");
 	if (bits < 0)
-		pj_fail(&c->j, "Malformed CIDR, mask bits must not be negative");
+		pj_fail_iae(&c->j, "Malformed CIDR, mask bits must not be negative");
 	const char *ip = s + parts[0][0];
 	size_t ipn = parts[0][1];
 	uint8_t a[16] = {0};
@@ -110,14 +110,14 @@ static void make_cidr(cc *c, const char *s, size_t n, pat_matcher *m)
 	if (pat_cc_is_ip_regex(ip, ipn)) {
 		fam = pat_ip_parse(ip, ipn, a);
 		if (!fam)
-			pj_fail(&c->j, "Invalid IP address: %.*s", (int)ipn, ip);
+			pj_fail_iae(&c->j, "Invalid IP address: %.*s", (int)ipn, ip);
 	} else {
-		pj_fail(&c->j, "Nonstandard IP address: %.*s", (int)ipn, ip);
+		pj_fail_iae(&c->j, "Nonstandard IP address: %.*s", (int)ipn, ip);
 	}
 	if (fam == 4 && bits > 31)
-		pj_fail(&c->j, "IPv4 mask bits must be < 32");
+		pj_fail_iae(&c->j, "IPv4 mask bits must be < 32");
 	if (fam == 16 && bits > 127)
-		pj_fail(&c->j, "IPv6 mask bits must be < 128");
+		pj_fail_iae(&c->j, "IPv6 mask bits must be < 128");
 	memset(m, 0, sizeof(*m));
 	m->kind = PM_CIDR;
 	m->fam = (uint8_t)fam;
@@ -161,8 +161,17 @@ static void range(pat_matcher *m, double lo, bool olo, double hi, bool ohi)
 	m->open_hi = ohi;
 }
 
-/* processNumericMatchExpression; the current token is START_ARRAY */
+/* processNumericMatchExpression; the current token is START_ARRAY. Its IllegalArgumentExceptions
+ * (numbers that cannot be compared, bottom not below top) are re-raised with a location. */
+static void numeric_body(cc *c, pat_matcher *m);
 static void numeric_expr(cc *c, pat_matcher *m)
+{
+	c->j.catch_iae++;
+	numeric_body(c, m);
+	c->j.catch_iae--;
+}
+
+static void numeric_body(cc *c, pat_matcher *m)
 {
 	pj *j = &c->j;
 	pj_tok t = pj_next(j);
@@ -192,7 +201,7 @@ static void numeric_expr(cc *c, pat_matcher *m)
 			pj_fail(j, TOO_MANY);
 		double d;
 		if (n >= sizeof(val) || !pat_num_comparable(val, vn, &d))
-			pj_fail(j, "Cannot compare number : %s", val);
+			pj_fail_iae(j, "Cannot compare number : %s", val);
 		memset(m, 0, sizeof(*m));
 		m->kind = PM_EXACT_NUM;
 		m->lo = d;
@@ -246,7 +255,7 @@ static void numeric_expr(cc *c, pat_matcher *m)
 	double lo = num_value(c, vbuf, vn);
 	double hi = num_value(c, tbuf, strlen(tbuf));
 	if (!(lo < hi))
-		pj_fail(j, "Bottom must be less than top");
+		pj_fail_iae(j, "Bottom must be less than top");
 	range(m, lo, open_bottom, hi, open_top);
 }
 
@@ -329,6 +338,7 @@ static void anything_but(cc *c, pat_matcher *m)
 	if (t == PJ_START_ARRAY) {
 		if (!set) {
 			bool has_num = false, has_str = false;
+			j->catch_io++; /* event-ruler re-raises every error of the list's loop */
 			while ((t = pj_next(j)) != PJ_END_ARRAY) {
 				if (t == PJ_STRING) {
 					pj_text(j, &s, &n);
@@ -350,6 +360,7 @@ static void anything_but(cc *c, pat_matcher *m)
 					pj_fail(j, "Inside anything but list, start|null|boolean is not supported.");
 				}
 			}
+			j->catch_io--;
 			if (has_num == has_str)
 				pj_fail(j, "Inside anything but list, either all values are number or string, mixed type is "
 					   "not supported");
@@ -361,6 +372,7 @@ static void anything_but(cc *c, pat_matcher *m)
 				m->vals = NULL;
 			}
 		} else {
+			j->catch_io++;
 			while ((t = pj_next(j)) != PJ_END_ARRAY) {
 				if (t != PJ_STRING)
 					pj_fail(j, "%s", nsmsg);
@@ -369,6 +381,7 @@ static void anything_but(cc *c, pat_matcher *m)
 					pj_fail(j, "Null prefix/suffix not allowed");
 				ab_push_str(c, m, s, n);
 			}
+			j->catch_io--;
 			if (kind == PM_AB_WILDCARD) {
 				for (uint32_t i = 0; i < m->nvals; i++) {
 					char r[PAT_REASON_MAX];

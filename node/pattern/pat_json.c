@@ -3,7 +3,8 @@
  * Mirrors ReaderBasedJsonParser 2.x: nextToken() closes scopes first, then expects a comma, then in an
  * object parses the field name, the colon and pre-lexes the value (numbers and literals fully, strings
  * lazily); getText() decodes strings. Message texts and "[Source: (String)...; line: L, column: C]"
- * locations are Jackson's, columns counted in UTF-16 units like Java.
+ * locations are Jackson's, columns counted in UTF-16 units like Java. Every error ends with the
+ * location(s) Java's getLocalizedMessage() appends (pj_fail, pj_fail_iae: see pat_json.h).
  */
 #include "pat_json.h"
 
@@ -42,16 +43,6 @@ _Noreturn void pj_oom(pj *p)
 	longjmp(*p->fail, 1);
 }
 
-_Noreturn void pj_fail(pj *p, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(p->err, sizeof(p->err), fmt, ap);
-	va_end(ap);
-	p->fail_code = BB_EPATTERN;
-	longjmp(*p->fail, 1);
-}
-
 /* Number of UTF-16 units in src[a..b). */
 static size_t u16len(const char *s, size_t a, size_t b)
 {
@@ -64,22 +55,9 @@ static size_t u16len(const char *s, size_t a, size_t b)
 	return n;
 }
 
-/* Writes Jackson's "[Source: (String)"..."; line: L, column: C]" for byte offset off. */
-static void location(pj *p, size_t off, bool root, char *out, size_t cap)
+/* Writes Jackson's "[Source: (String)"..."; line: L, column: C]". */
+static void location_at(pj *p, size_t line, size_t col, char *out, size_t cap)
 {
-	size_t line = 1, ls = 0;
-	for (size_t i = 0; i < off && i < p->len; i++) {
-		if (p->src[i] == '\n') {
-			line++;
-			ls = i + 1;
-		} else if (p->src[i] == '\r') {
-			if (i + 1 < p->len && p->src[i + 1] == '\n')
-				i++;
-			line++;
-			ls = i + 1;
-		}
-	}
-	size_t col = root ? 0 : u16len(p->src, ls, off) + 1;
 	/* Jackson shows at most 500 chars of the source */
 	size_t chars = u16len(p->src, 0, p->len), shown = p->len, trunc = 0;
 	if (chars > 500) {
@@ -100,6 +78,64 @@ static void location(pj *p, size_t off, bool root, char *out, size_t cap)
 	snprintf(out, cap, "[Source: (String)\"%.*s\"%s; line: %zu, column: %zu]", (int)shown, p->src, tr, line, col);
 }
 
+/* The location of byte offset off (a scope's start marker; root: column 0). */
+static void location(pj *p, size_t off, bool root, char *out, size_t cap)
+{
+	size_t line = 1, ls = 0;
+	for (size_t i = 0; i < off && i < p->len; i++) {
+		if (p->src[i] == '\n') {
+			line++;
+			ls = i + 1;
+		} else if (p->src[i] == '\r') {
+			if (i + 1 < p->len && p->src[i + 1] == '\n')
+				i++;
+			line++;
+			ls = i + 1;
+		}
+	}
+	location_at(p, line, root ? 0 : u16len(p->src, ls, off) + 1, out, cap);
+}
+
+/* Raises p->err (err_base bytes of message) with `locs` copies of the parser's current location
+ * (Jackson's getCurrentLocation: the row it tracks, the column of the next byte to read). */
+static _Noreturn void raise_with(pj *p, int locs)
+{
+	p->err_base = strlen(p->err);
+	char loc[PAT_REASON_MAX];
+	location_at(p, p->row, u16len(p->src, p->row_start, p->pos) + 1 + p->loc_bump, loc, sizeof(loc));
+	for (int i = 0; i < locs; i++) {
+		size_t n = strlen(p->err);
+		snprintf(p->err + n, sizeof(p->err) - n, "\n at %s", loc);
+	}
+	p->fail_code = BB_EPATTERN;
+	longjmp(*p->fail, 1);
+}
+
+_Noreturn void pj_fail(pj *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+	raise_with(p, 1 + p->catch_io);
+}
+
+_Noreturn void pj_fail_iae(pj *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+	raise_with(p, p->catch_io || p->catch_iae ? 1 : 0);
+}
+
+/* An error about the character at off, which Jackson reports having read it (one UTF-16 unit). */
+static void at_char(pj *p, size_t off)
+{
+	p->pos = off;
+	p->loc_bump = 1;
+}
+
 /* Jackson's _getCharDesc for the character at byte offset off. */
 static void char_desc(pj *p, size_t off, char *out, size_t cap)
 {
@@ -118,6 +154,7 @@ static _Noreturn void unexpected_char(pj *p, size_t off, const char *comment)
 {
 	char d[64];
 	char_desc(p, off, d, sizeof(d));
+	at_char(p, off);
 	pj_fail(p, "Unexpected character (%s): %s", d, comment);
 }
 
@@ -125,6 +162,7 @@ static _Noreturn void unexpected_num_char(pj *p, size_t off, const char *comment
 {
 	char d[64];
 	char_desc(p, off, d, sizeof(d));
+	at_char(p, off);
 	pj_fail(p, "Unexpected character (%s) in numeric value: %s", d, comment);
 }
 
@@ -136,7 +174,7 @@ static const char *type_desc(char t)
 static _Noreturn void eof_in_ctx(pj *p)
 {
 	pj_ctx *c = &p->ctx[p->depth];
-	char loc[700];
+	char loc[PAT_REASON_MAX / 2];
 	location(p, c->start, c->type == 'r', loc, sizeof(loc));
 	pj_fail(p, "Unexpected end-of-input: expected close marker for %s (start marker at %s)", type_desc(c->type), loc);
 }
@@ -157,6 +195,7 @@ static _Noreturn void invalid_token(pj *p, size_t start, size_t pos, const char 
 {
 	while (pos < p->len && ident_part((unsigned char)p->src[pos]) && pos - start < 256)
 		pos++;
+	p->pos = pos; /* Jackson has read the token */
 	pj_fail(p, "Unrecognized token '%.*s': was expecting %s", (int)(pos - start), p->src + start, expect);
 }
 
@@ -183,6 +222,7 @@ static size_t skip_ws(pj *p)
 		} else if (c < 0x20) {
 			char d[64];
 			char_desc(p, p->pos, d, sizeof(d));
+			at_char(p, p->pos);
 			pj_fail(p, "Illegal character (%s): only regular white space (\\r, \\n, \\t) is allowed between tokens",
 				d);
 		} else {
@@ -304,6 +344,7 @@ static void read_string(pj *p, pat_buf *out, bool is_name)
 		if (c < 0x20) {
 			char d[64];
 			char_desc(p, p->pos, d, sizeof(d));
+			at_char(p, p->pos);
 			pj_fail(p, "Illegal unquoted character (%s): has to be escaped using backslash to be included in %s", d,
 				is_name ? "name" : "string value");
 		}
@@ -423,8 +464,9 @@ static void push_ctx(pj *p, char type, size_t start)
 static void mismatched(pj *p, char act, char exp)
 {
 	pj_ctx *c = &p->ctx[p->depth];
-	char loc[700];
+	char loc[PAT_REASON_MAX / 2];
 	location(p, c->start, c->type == 'r', loc, sizeof(loc));
+	at_char(p, p->tok_start);
 	pj_fail(p, "Unexpected close marker '%c': expected '%c' (for %s starting at %s)", act, exp, type_desc(c->type),
 		loc);
 }

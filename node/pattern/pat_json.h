@@ -54,7 +54,13 @@ typedef struct pj {
 	unsigned max_depth;
 	jmp_buf *fail;
 	bb_err fail_code;
+	/* event-ruler's try/catch regions the parse is inside: catch_io re-raises any error (its message,
+	 * location included) with the location appended again (the anything-but list loops); catch_iae
+	 * raises an IllegalArgumentException's bare message with a location (the numeric expression) */
+	int catch_io, catch_iae;
+	unsigned loc_bump; /* an error about the byte at pos: Jackson has read it (its column is past it) */
 	char err[PAT_REASON_MAX];
+	size_t err_base; /* err's message without the locations */
 } pj;
 
 void pj_init(pj *p, const char *src, size_t len, unsigned max_depth, jmp_buf *fail);
@@ -63,8 +69,13 @@ void pj_free(pj *p);
 pj_tok pj_next(pj *p);
 /* Text of the current token (Jackson getText()); decodes strings on demand. */
 void pj_text(pj *p, const char **s, size_t *n);
-/* Raises an error with the given message (ER's barf). Never returns. */
+/* Raises an error with the given message (ER's barf: a JsonParseException at the parser's current
+ * location, which Java's getLocalizedMessage() appends as "\n at [Source: ...; line: L, column: C]",
+ * once more per enclosing catch_io region). Never returns. */
 _Noreturn void pj_fail(pj *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Raises an IllegalArgumentException's message (ER's CIDR and ComparableNumber): bare, or with one
+ * location inside a catch_io or catch_iae region (which re-raise it as a barf). Never returns. */
+_Noreturn void pj_fail_iae(pj *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void pj_oom(pj *p);
 static inline bool pj_is_number(pj_tok t) { return t == PJ_INT || t == PJ_FLOAT; }
 

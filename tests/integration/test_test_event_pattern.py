@@ -290,3 +290,28 @@ def test_conformance_corpus_never_wrong(events):
     assert checked > 600
     assert not wrong, f"{len(wrong)} wrong answers of {checked}, first 15:\n" + "\n".join(
         f"  {n}: pattern {p[:200]} expected {e!r} got {g!r}" for n, p, e, g in wrong[:15])
+
+
+def test_corpus_error_texts_exact(events):
+    """§3.4: AWS answers `Event pattern is not valid. Reason: ` + event-ruler's text, Jackson's location(s)
+    `\\n at [Source: (String)"<pattern>"; line: L, column: C]` included. Every corpus error whose raw text
+    quotes the pattern as event-ruler's test wrote it is sent with that text and compared whole."""
+    loc = '\n at [Source: (String)"'
+    checked = 0
+    for c in _corpus():
+        raw = c.get("error_raw")
+        if c["expect"] != "error" or not raw:
+            continue
+        if loc in raw:
+            src = raw[raw.rindex(loc) + len(loc):]
+            if "[truncated " in src:
+                continue
+            ptxt = src[:src.index('"; line: ')]
+        elif isinstance(c["pattern"], str):
+            ptxt = c["pattern"]
+        else:
+            continue
+        got = tep(events, ptxt, envelope())
+        assert got == ("InvalidEventPatternException", PATTERN_PREFIX + raw), (c["name"], got)
+        checked += 1
+    assert checked >= 90, checked
