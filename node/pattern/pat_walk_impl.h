@@ -278,12 +278,42 @@ WATTR static inline __attribute__((always_inline)) void WNAME(give)(pat_walk *w,
 		}
 }
 
-/* The object element at p read with its array's template t (pat_walk.c): true, *out just past its '}',
- * when every member's head has the template's bytes and its value is a scalar — an unused one ends
- * where the member loop's would, a used one is read as leaf() reads it, and the values are then given
- * to the cores as leaf() gives them. false when the element is written otherwise: nothing was given,
- * and the member loop reads it (it answers the same for any bytes both accept). */
-WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t, uint32_t elem, const char **out)
+/* give for a value of an element read by a template, whose element record (*elem, 0 until then) is
+ * made only when a core wants something of the value: a number that a num_only field surely does not
+ * want (num_outside, the test emit_num makes) is not given, and an element none of whose values is
+ * given is never recorded — no value can refer to it. false when out of memory. */
+WATTR static inline __attribute__((always_inline)) bool WNAME(give_lazy)(pat_walk *w, const int32_t *field, pat_value *v,
+									uint32_t parent, uint32_t aid, uint32_t *elem)
+{
+	for (int c = 0; c < WK; c++) {
+		if (field[c] < 0)
+			continue;
+		const pat_field *f = &w->c[c]->fields[field[c]];
+		bool num = v->t == PV_NUM && f->num_only;
+		if (num && num_outside(w, c, (uint32_t)field[c], f, v))
+			continue;
+		if (!*elem) {
+			*elem = new_elem(w, parent, aid);
+			if (w->sc->oom)
+				return false;
+		}
+		if (num)
+			pat_emit_number(w, c, f, v, *elem);
+		else
+			pat_emit(w, c, (uint32_t)field[c], v, *elem);
+	}
+	return true;
+}
+
+/* The object element at p (of the array aid, inside element parent) read with its array's template t
+ * (pat_walk.c): true, *out just past its '}', when every member's head has the template's bytes and
+ * its value is a scalar — an unused one ends where the member loop's would, a used one is read as
+ * leaf() reads it, and the values are then given to the cores as leaf() gives them (give_lazy: the
+ * element is recorded only if one is wanted). false when the element is written otherwise: nothing
+ * was given, and the member loop reads it (it answers the same for any bytes both accept). Out of
+ * memory: true with *out NULL. */
+WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t, uint32_t parent, uint32_t aid,
+				   const char **out)
 {
 	const char *e = w->end, *pos = p;
 	pat_value v[PAT_TMPL_MAX];
@@ -311,9 +341,12 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 	}
 	if (*pos != '}')
 		return false;
+	uint32_t elem = 0;
 	for (unsigned m = 0; m < t->n; m++)
-		if (give[m])
-			WNAME(give)(w, t->field[m], &v[m], elem);
+		if (give[m] && !WNAME(give_lazy)(w, t->field[m], &v[m], parent, aid, &elem)) {
+			*out = NULL;
+			return true;
+		}
 	*out = pos + 1;
 	return true;
 }
@@ -338,13 +371,13 @@ WATTR static const char *WNAME(walk_array)(pat_walk *w, const char *p, const uin
 	for (;;) {
 		if (*p == '{') {
 			if (kids) {
-				uint32_t en = new_elem(w, elem, aid);
-				if (w->sc->oom)
-					return NULL;
 				const char *q;
-				if (t->n && WNAME(tmpl_elem)(w, p, t, en, &q)) {
+				if (t->n && WNAME(tmpl_elem)(w, p, t, elem, aid, &q)) {
 					p = q;
 				} else {
+					uint32_t en = new_elem(w, elem, aid);
+					if (w->sc->oom)
+						return NULL;
 					q = p;
 					p = WNAME(walk_object)(w, p + 1, nd, lab, en, depth + 1);
 					/* the element's own arrays may have taken the slot: take it back */
