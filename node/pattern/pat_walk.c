@@ -416,7 +416,7 @@ static inline __attribute__((always_inline)) const char *scalar_value(const char
 {
 	value_init(v);
 	v->s = p;
-	if (*p == 't' || *p == 'f' || *p == 'n') {
+	if (*p >= 'a') { /* true, false, null — or malformed, which their compare rejects as the scan would */
 		const char *lit = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
 		size_t ln = *p == 'f' ? 5 : 4;
 		if ((size_t)(e - p) < ln || memcmp(p, lit, ln))

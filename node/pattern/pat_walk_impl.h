@@ -327,7 +327,7 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 		if (((unsigned)_mm_movemask_epi8(b) & hm) != hm)
 			return false;
 		pos += t->hlen[m];
-		if (*pos == '"' || *pos == '{' || *pos == '[')
+		if (*pos == '"' || (*pos | 0x20) == '{') /* a string, object or array ('[' | 0x20 is '{') */
 			return false;
 		const char *q = t->npre[m] ? num_skip(pos, e, t->npre[m], t->npre_len[m]) : NULL;
 		if (q) { /* a number its one field cannot want */
