@@ -161,16 +161,7 @@ static void range(pat_matcher *m, double lo, bool olo, double hi, bool ohi)
 	m->open_hi = ohi;
 }
 
-/* processNumericMatchExpression; the current token is START_ARRAY. Its IllegalArgumentExceptions
- * (numbers that cannot be compared, bottom not below top) are re-raised with a location. */
-static void numeric_body(cc *c, pat_matcher *m);
-static void numeric_expr(cc *c, pat_matcher *m)
-{
-	c->j.catch_iae++;
-	numeric_body(c, m);
-	c->j.catch_iae--;
-}
-
+/* processNumericMatchExpression inside its try: see numeric_expr. */
 static void numeric_body(cc *c, pat_matcher *m)
 {
 	pj *j = &c->j;
@@ -257,6 +248,15 @@ static void numeric_body(cc *c, pat_matcher *m)
 	if (!(lo < hi))
 		pj_fail_iae(j, "Bottom must be less than top");
 	range(m, lo, open_bottom, hi, open_top);
+}
+
+/* processNumericMatchExpression; the current token is START_ARRAY. Its IllegalArgumentExceptions
+ * (numbers that cannot be compared, bottom not below top) are re-raised with a location. */
+static void numeric_expr(cc *c, pat_matcher *m)
+{
+	c->j.catch_iae++;
+	numeric_body(c, m);
+	c->j.catch_iae--;
 }
 
 static void ab_push_str(cc *c, pat_matcher *m, const char *s, size_t n)

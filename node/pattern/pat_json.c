@@ -101,7 +101,7 @@ static void location(pj *p, size_t off, bool root, char *out, size_t cap)
 static _Noreturn void raise_with(pj *p, int locs)
 {
 	p->err_base = strlen(p->err);
-	char loc[PAT_REASON_MAX];
+	char loc[PAT_REASON_MAX / 2];
 	location_at(p, p->row, u16len(p->src, p->row_start, p->pos) + 1 + p->loc_bump, loc, sizeof(loc));
 	for (int i = 0; i < locs; i++) {
 		size_t n = strlen(p->err);

@@ -70,19 +70,6 @@ static inline bool num_outside(const pat_walk *w, int k, uint32_t fid, const pat
 	return !(f->nnumv && a >= f->ntlo && a <= f->nthi) && !(f->nranges && pat_in_open_ranges(w, k, fid, f, a));
 }
 
-/* pat_emit for a number split by the walk's scan (v->parts), inline in the walk where the field asks
- * nothing of it but its value (no exists, exists:false or generic matcher): the common numeric field,
- * as in coordinates. */
-static inline __attribute__((always_inline)) void emit_num(pat_walk *w, int k, uint32_t fid, pat_value *v,
-							   uint32_t elem)
-{
-	const pat_field *f = &w->c[k]->fields[fid];
-	if (!f->num_only)
-		pat_emit(w, k, fid, v, elem);
-	else if (!num_outside(w, k, fid, f, v))
-		pat_emit_number(w, k, f, v, elem);
-}
-
 /* ---- scanning ------------------------------------------------------------------------------------ */
 
 enum { SC_WORDS = 1, SC_ESC = 2, SC_DOT = 4, SC_CTRL = 8 };

@@ -265,25 +265,14 @@ WATTR static const char *WNAME(walk_object)(pat_walk *w, const char *p, const ui
 	}
 }
 
-/* Gives the leaf value v (inside array element elem) to each core c with a field field[c] >= 0. */
-WATTR static inline __attribute__((always_inline)) void WNAME(give)(pat_walk *w, const int32_t *field, pat_value *v,
-								   uint32_t elem)
-{
-	for (int c = 0; c < WK; c++)
-		if (field[c] >= 0) {
-			if (v->t == PV_NUM)
-				emit_num(w, c, (uint32_t)field[c], v, elem);
-			else
-				pat_emit(w, c, (uint32_t)field[c], v, elem);
-		}
-}
-
-/* give for a value of an element read by a template, whose element record (*elem, 0 until then) is
- * made only when a core wants something of the value: a number that a num_only field surely does not
- * want (num_outside, the test emit_num makes) is not given, and an element none of whose values is
- * given is never recorded — no value can refer to it. false when out of memory. */
-WATTR static inline __attribute__((always_inline)) bool WNAME(give_lazy)(pat_walk *w, const int32_t *field, pat_value *v,
-									uint32_t parent, uint32_t aid, uint32_t *elem)
+/* Gives the leaf value v to each core c with a field field[c] >= 0; a number of a field that asks
+ * nothing of it but its value (num_only: no exists, exists:false or generic matcher — coordinates)
+ * goes straight to pat_emit_number, and only when num_outside does not rule it out. *elem is the
+ * value's array element; with aid != 0 it is not made yet (0) and is recorded (new_elem(parent, aid),
+ * for array consistency) the first time a core wants the value, so an element of a template none of
+ * whose values is wanted gets no record (no value can refer to it). false when out of memory. */
+WATTR static inline __attribute__((always_inline)) bool WNAME(give)(pat_walk *w, const int32_t *field, pat_value *v,
+								   uint32_t parent, uint32_t aid, uint32_t *elem)
 {
 	for (int c = 0; c < WK; c++) {
 		if (field[c] < 0)
@@ -292,7 +281,7 @@ WATTR static inline __attribute__((always_inline)) bool WNAME(give_lazy)(pat_wal
 		bool num = v->t == PV_NUM && f->num_only;
 		if (num && num_outside(w, c, (uint32_t)field[c], f, v))
 			continue;
-		if (!*elem) {
+		if (aid && !*elem) {
 			*elem = new_elem(w, parent, aid);
 			if (w->sc->oom)
 				return false;
@@ -308,7 +297,7 @@ WATTR static inline __attribute__((always_inline)) bool WNAME(give_lazy)(pat_wal
 /* The object element at p (of the array aid, inside element parent) read with its array's template t
  * (pat_walk.c): true, *out just past its '}', when every member's head has the template's bytes and
  * its value is a scalar — an unused one ends where the member loop's would, a used one is read as
- * leaf() reads it, and the values are then given to the cores as leaf() gives them (give_lazy: the
+ * leaf() reads it, and the values are then given to the cores as leaf() gives them (give: the
  * element is recorded only if one is wanted). false when the element is written otherwise: nothing
  * was given, and the member loop reads it (it answers the same for any bytes both accept). Out of
  * memory: true with *out NULL. */
@@ -343,7 +332,7 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 		return false;
 	uint32_t elem = 0;
 	for (unsigned m = 0; m < t->n; m++)
-		if (give[m] && !WNAME(give_lazy)(w, t->field[m], &v[m], parent, aid, &elem)) {
+		if (give[m] && !WNAME(give)(w, t->field[m], &v[m], parent, aid, &elem)) {
 			*out = NULL;
 			return true;
 		}
@@ -451,7 +440,7 @@ WATTR static inline __attribute__((always_inline)) const char *WNAME(leaf)(pat_w
 		if (!leaf)
 			return q;
 	}
-	WNAME(give)(w, field, &v, elem);
+	(void)WNAME(give)(w, field, &v, 0, 0, &elem); /* elem exists: nothing to allocate */
 	return q;
 }
 

@@ -85,7 +85,8 @@ static bool raw_member(const char *s, size_t n, const char *key, size_t *a, size
 
 /* The whole text event-ruler returned (raw: message and locations, each quoting the pattern as its
  * test wrote it, which the corpus's object form does not keep): compiling that quoted text must give
- * raw exactly. Raws that quote no text, or a truncated one, are compared by the bare reason alone. */
+ * raw exactly. A raw without a location must equal the reason got (none may be added); one quoting a
+ * truncated text cannot be recompiled and is left to the message comparison. */
 static bool raw_alike(const char *raw, const char *got)
 {
 	const char *q = NULL;
