@@ -12,6 +12,7 @@
 #   PASSES      passes per family             (default: 5)
 #   SIMD        engine SIMD level, --simd     (default: the best the CPU has)
 #   BATCH       events per pat_match_batch, --batch (default 16; 1 = pat_match per event)
+#   SMALL_PAGES 1: the events buffer in 4 KiB pages, --small-pages (default: 2 MiB pages asked)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-release}
@@ -31,5 +32,6 @@ else
 fi
 [ -n "${SIMD:-}" ] && set -- "$@" --simd "$SIMD"
 [ -n "${BATCH:-}" ] && set -- "$@" --batch "$BATCH"
+[ "${SMALL_PAGES:-0}" = 1 ] && set -- "$@" --small-pages
 echo "# busbar-bench match: $(uname -n), $(nproc) cores, passes=$PASSES, data=$DATA" >&2
 exec "$BUILD_DIR/busbar-bench" match --data "$DATA" --passes "$PASSES" "$@"
