@@ -835,11 +835,43 @@ static void number_prefix(pat_field *f)
 	f->npre_len = (uint8_t)n;
 }
 
+/* t (pat_set.h) for the bound b of a hull, lo its lower one: b moved 8 more ulps outwards (toward
+ * -inf when lo) printed to 17 significant digits (within an ulp of that double, so still beyond b),
+ * with ".0" added when it has no point. Without an exponent form, every plain decimal below (above)
+ * the text is below (above) b. */
+static void bound_text(double b, bool lo, pat_ntxt *t)
+{
+	memset(t, 0, sizeof *t);
+	if (!isfinite(b))
+		return;
+	for (int i = 0; i < 8; i++)
+		b = nextafter(b, lo ? -INFINITY : INFINITY);
+	char a[48];
+	snprintf(a, sizeof a, "%.17g", b);
+	if (strpbrk(a, "eEin"))
+		return;
+	size_t n = strlen(a);
+	const char *dot = strchr(a, '.');
+	if (!dot) {
+		memcpy(a + n, ".0", 3);
+		dot = a + n;
+		n += 2;
+	}
+	size_t di = (size_t)(dot - a);
+	if (di >= 14) /* the first difference must come after it, within 16 bytes */
+		return;
+	memcpy(t->s, a, n < 16 ? n : 16);
+	t->dot = (uint8_t)di;
+	t->ok = true;
+}
+
 static void tolerant_bounds(pat_field *f)
 {
 	for (uint32_t i = 0; i < f->nranges; i++) {
 		f->ranges[i].tlo = widen_lo(f->ranges[i].lo);
 		f->ranges[i].thi = widen_hi(f->ranges[i].hi);
+		bound_text(f->ranges[i].tlo, true, &f->ranges[i].tlo_t);
+		bound_text(f->ranges[i].thi, false, &f->ranges[i].thi_t);
 	}
 	if (f->nranges) {
 		double m = fabs(f->rmin) > fabs(f->rmax) ? fabs(f->rmin) : fabs(f->rmax);
@@ -853,6 +885,13 @@ static void tolerant_bounds(pat_field *f)
 	f->num_only = !f->need_absent && f->ment_exists == PAT_NONE && f->ngen == 0 && f->nab == 0;
 	if (f->num_only && f->nnumv && !f->nranges && !f->numtext.e)
 		number_prefix(f);
+	f->far = f->num_only && f->need_num && !f->numtext.e && !f->npre_len && (f->nnumv || f->nranges);
+	if (f->far) {
+		bound_text(f->ntlo, true, &f->ntlo_t);
+		bound_text(f->nthi, false, &f->nthi_t);
+		bound_text(f->rtlo, true, &f->rtlo_t);
+		bound_text(f->rthi, false, &f->rthi_t);
+	}
 }
 
 

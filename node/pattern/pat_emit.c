@@ -337,25 +337,35 @@ static bool hit_open(const pat_walk *w, int k, uint32_t val)
  * keep every number of the event on the exact path. A field with the interval tree is not looked
  * through: always true. When none near x is open, the event's hull of f's ranges (pat_in_open_ranges)
  * narrows to the open ones: in an array of numbers, a "< v" range once hit no longer keeps the
- * numbers below v on this path (nor, through the walk's pre-test, on any). */
+ * numbers below v on this path (nor, through the walk's pre-test, on any), and the texts of its
+ * bounds let element templates skip such numbers unread (pat_walk.c: num_far). */
 static bool ranges_open(const pat_walk *w, int k, uint32_t fid, const pat_field *f, double x)
 {
 	if (f->nranges > PAT_ITREE_MIN)
 		return true;
 	double lo = INFINITY, hi = -INFINITY;
+	const pat_ntxt *lt = NULL, *ht = NULL;
 	for (uint32_t i = 0; i < f->nranges; i++) {
 		const pat_range *r = &f->ranges[i];
 		if (!hit_open(w, k, r->ment))
 			continue;
 		if (x >= r->tlo && x <= r->thi)
 			return true;
-		lo = r->tlo < lo ? r->tlo : lo;
-		hi = r->thi > hi ? r->thi : hi;
+		if (r->tlo < lo) {
+			lo = r->tlo;
+			lt = &r->tlo_t;
+		}
+		if (r->thi > hi) {
+			hi = r->thi;
+			ht = &r->thi_t;
+		}
 	}
 	pat_cs *cs = w->cs[k];
 	cs->hull_at[fid] = w->ep;
 	cs->hull[2 * fid] = lo;
 	cs->hull[2 * fid + 1] = hi;
+	cs->hull_t[2 * fid] = lt && lt->ok ? lt : NULL;
+	cs->hull_t[2 * fid + 1] = ht && ht->ok ? ht : NULL;
 	return false;
 }
 

@@ -32,6 +32,7 @@ static void cs_free(pat_cs *c)
 	for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
 		free(arrs[i]);
 	free(c->hull);
+	free(c->hull_t);
 }
 
 void pat_scratch_free(pat_scratch *sc)
@@ -100,6 +101,10 @@ static bool cs_fit(pat_cs *cs, const pat_core *c)
 		if (!h)
 			return false;
 		cs->hull = h;
+		const pat_ntxt **ht = realloc(cs->hull_t, cs->nfield_cap * 2 * sizeof(*ht));
+		if (!ht)
+			return false;
+		cs->hull_t = ht;
 		cs->nhull_cap = cs->nfield_cap;
 	}
 	cs->ncand = cs->npairs = cs->nfv = cs->nhits = 0;

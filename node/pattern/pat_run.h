@@ -25,6 +25,7 @@ typedef struct pat_cs {
 	 * epoch (pat_emit.c: ranges_open narrows it; before, the field's whole rtlo..rthi) */
 	uint32_t *hull_at;
 	double *hull; /* [2 * field], [2 * field + 1] */
+	const pat_ntxt **hull_t; /* the same bounds as texts (pat_set.h; NULL: none), for num_far */
 	size_t nhull_cap;
 	size_t nfield_cap;
 	/* (pred, element) pairs for values inside arrays of objects */
@@ -77,6 +78,7 @@ typedef struct pat_tmpl {
 	bool used[PAT_TMPL_MAX];        /* some core has a node there (its value is read as leaf() does) */
 	const char *npre[PAT_TMPL_MAX]; /* the member's one field's number prefix (pat_field.npre) or NULL */
 	uint8_t npre_len[PAT_TMPL_MAX];
+	int8_t far[PAT_TMPL_MAX];       /* the core whose field is the member's only one and far, or -1 */
 	uint64_t uid[2];              /* whose: the cores (0: no delta) ... */
 	uint32_t nd[2];               /* ... and the array's nodes */
 } pat_tmpl;

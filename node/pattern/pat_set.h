@@ -76,11 +76,23 @@ typedef struct pat_ment {
 	uint32_t pred_off, npred;
 } pat_ment;
 
+/* A bound of a numeric hull as text (pat_core.c: bound_text): the first 16 bytes (zero-padded) of a
+ * plain decimal — sign, digits, '.', digits — a few ulps beyond the bound, and the index of its '.';
+ * ok is false when the bound has no such text (infinite, or only an exponent form). The walk
+ * compares a number's text with it to tell, unread, that the number is outside (pat_walk.c:
+ * num_far). */
+typedef struct pat_ntxt {
+	char s[16];
+	uint8_t dot;
+	bool ok;
+} pat_ntxt;
+
 /* A numeric range matcher. */
 typedef struct pat_range {
 	double lo, hi;
 	double tlo, thi;   /* lo and hi widened by a few ulps (pat_core.c: tolerant_bounds), for the walk's
 			    * cheap "could a value near x be in here?" test */
+	pat_ntxt tlo_t, thi_t; /* tlo and thi as texts, a few ulps further out */
 	bool open_lo, open_hi;
 	uint32_t ment;
 } pat_range;
@@ -139,6 +151,12 @@ typedef struct pat_field {
 	 * and is skipped unread (pat_walk.c: num_skip) */
 	char npre[16];
 	uint8_t npre_len;
+	/* a num_only field with exact numbers or ranges, no non-comparable texts and no npre: its
+	 * numbers outside both hulls (ntlo..nthi, and the ranges' that can still change the result) are
+	 * told by their text and skipped unread in element templates (pat_walk.c: num_far), with the
+	 * hulls' bounds as texts (ok false: that side tells nothing) */
+	bool far;
+	pat_ntxt ntlo_t, nthi_t, rtlo_t, rthi_t;
 	bool need_absent;   /* some condition says exists:false here: track where its values are */
 	uint32_t ment_exists; /* UINT32_MAX or ment */
 	/* anything-but by exclusion (pat_core.c: exclusions): the field's first PAT_AB_MAX anything-but

@@ -342,6 +342,84 @@ static inline __attribute__((always_inline)) const char *num_skip(const char *p,
 	return (same & want) == want ? NULL : q;
 }
 
+/* Which side of the bound text b the number at p is on — -1 below, 1 above, 0 not told — by the
+ * first byte where their texts differ (x: p's first 16 bytes): it must come after b's point (so the
+ * sign and integer digits are b's) and be a digit in both, or a digit 1-9 in one where the other has
+ * ended. *dot: b's point, when told. The bytes after the difference are checked by num_far. */
+static inline int txt_side(__m128i x, const char *p, const pat_ntxt *b, unsigned *dot)
+{
+	unsigned ne = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)b->s))) & 0xFFFFu;
+	if (!ne)
+		return 0;
+	unsigned d = (unsigned)__builtin_ctz(ne);
+	if (d <= b->dot)
+		return 0;
+	unsigned xc = (unsigned char)p[d] - '0', bc = (unsigned char)b->s[d] - '0';
+	int mag; /* |number| against |b| */
+	if (xc <= 9 && bc <= 9)
+		mag = xc > bc ? 1 : -1;
+	else if (xc <= 9) /* b ended: more digits */
+		mag = xc ? 1 : 0;
+	else if (bc <= 9) /* the number ended (num_far checks it is a delimiter) */
+		mag = bc ? -1 : 0;
+	else
+		return 0;
+	*dot = b->dot;
+	return b->s[0] == '-' ? -mag : mag;
+}
+
+/* For a far field f of core k (pat_set.h): the end of the number at p when its text shows it outside
+ * both of the field's hulls — its exact numbers' (ntlo..nthi) and its ranges' that can still change
+ * the result (as pat_in_open_ranges: this event's when ranges_open narrowed it, empty when every
+ * range is spent) — and it is a plain decimal: b's bytes up to past the point, then digits up to a
+ * ',', '}', ']' or whitespace. pat_emit_number would want nothing of it. NULL: it must be read. */
+static inline __attribute__((always_inline)) const char *num_far(const pat_walk *w, int k, uint32_t fid,
+								 const pat_field *f, const char *p, const char *e)
+{
+	if (e - p < 32)
+		return NULL;
+	__m128i x = _mm_loadu_si128((const __m128i *)p);
+	unsigned dot = 0;
+	if (f->nnumv && !((f->nthi_t.ok && txt_side(x, p, &f->nthi_t, &dot) > 0) ||
+			  (f->ntlo_t.ok && txt_side(x, p, &f->ntlo_t, &dot) < 0)))
+		return NULL;
+	if (f->nranges) {
+		const pat_cs *cs = w->cs[k];
+		const pat_ntxt *lo = &f->rtlo_t, *hi = &f->rthi_t;
+		bool empty = false;
+		if (cs->hull_at[fid] == w->ep) {
+			empty = cs->hull[2 * fid] > cs->hull[2 * fid + 1];
+			lo = cs->hull_t[2 * fid];
+			hi = cs->hull_t[2 * fid + 1];
+		}
+		if (!empty && !((hi && hi->ok && txt_side(x, p, hi, &dot) > 0) || (lo && lo->ok && txt_side(x, p, lo, &dot) < 0)))
+			return NULL;
+	}
+	/* digits from the point of a bound that told (every bound that told shares the bytes up to its
+	 * point with the number; with no bound needed, the empty hull, the shape is checked whole) */
+	if (!dot) {
+		const char *s = p + (*p == '-');
+		unsigned i = 0;
+		while (i < 9 && (unsigned)(s[i] - '0') <= 9)
+			i++;
+		if (i == 0 || i == 9 || (s[0] == '0' && i > 1) || s[i] != '.')
+			return NULL;
+		dot = (unsigned)(s + i - p);
+	}
+	__m128i z = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+	__m128i a = _mm_sub_epi8(x, z), b = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), z);
+	uint32_t dig = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(a, nine), a)) |
+		       (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(b, nine), b)) << 16;
+	uint32_t after = ~dig & (~0u << (dot + 1)); /* non-digits after the point */
+	if (!after)
+		return NULL;
+	unsigned end = (unsigned)__builtin_ctz(after);
+	char c = p[end];
+	if (end == dot + 1 || !(c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\r' || c == '\t'))
+		return NULL;
+	return p + end;
+}
+
 const char *pat_number_scan(const char *lo, const char *p, const char *e, pat_numparts *t, bool general)
 {
 	return general ? scan_number_slow(p, e, t) : scan_number(lo, p, e, t);
@@ -583,15 +661,17 @@ static bool tmpl_build(const pat_walk *w, int wk, const char *p, const char *end
 			t->field[n][c] = ch == PAT_NONE ? -1 : w->c[c]->nodes[ch].field;
 			t->used[n] |= ch != PAT_NONE;
 		}
-		/* the field of exactly one core, with a number prefix: its numbers outside the hull are
-		 * skipped unread */
+		/* the field of exactly one core, with a number prefix (or far): its numbers outside the
+		 * hull (hulls) are skipped unread */
 		t->npre[n] = NULL;
 		t->npre_len[n] = 0;
+		t->far[n] = -1;
 		if ((t->field[n][0] >= 0) != (t->field[n][1] >= 0)) {
 			int c = t->field[n][0] >= 0 ? 0 : 1;
 			const pat_field *f = &w->c[c]->fields[t->field[n][c]];
 			t->npre[n] = f->npre_len ? f->npre : NULL;
 			t->npre_len[n] = f->npre_len;
+			t->far[n] = f->far ? (int8_t)c : -1;
 		}
 		pos = q + 2;
 		if (*pos == '"' || *pos == '{' || *pos == '[')

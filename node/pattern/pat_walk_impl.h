@@ -318,7 +318,14 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 		pos += t->hlen[m];
 		if (*pos == '"' || (*pos | 0x20) == '{') /* a string, object or array ('[' | 0x20 is '{') */
 			return false;
-		const char *q = t->npre[m] ? num_skip(pos, e, t->npre[m], t->npre_len[m]) : NULL;
+		const char *q = NULL;
+		if (t->npre[m]) {
+			q = num_skip(pos, e, t->npre[m], t->npre_len[m]);
+		} else if (t->far[m] >= 0) {
+			int c = t->far[m];
+			uint32_t fid = (uint32_t)t->field[m][c];
+			q = num_far(w, c, fid, &w->c[c]->fields[fid], pos, e);
+		}
 		if (q) { /* a number its one field cannot want */
 			pos = q;
 			continue;

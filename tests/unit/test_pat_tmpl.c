@@ -56,6 +56,9 @@ static const char *const pats[] = {
 	"{\"t\":[\"P\"],\"a\":{\"y\":[37.8]}}",
 };
 enum { NP = sizeof pats / sizeof pats[0], EXACT_ONLY = 16 };
+/* set 4: fields with ranges and exact numbers and nothing else (x, y, z), whose numbers outside
+ * both hulls the templates skip unread by comparing their text with the bounds' (pat_field.far) */
+#define FAR_SET ((1u << 0) | (1u << 1) | (1u << 2) | (1u << 4))
 _Static_assert(NP <= 32, "the expected matches are a 32-bit mask");
 
 typedef struct sb {
@@ -74,14 +77,19 @@ static void put(sb *b, const char *fmt, ...)
 	b->n += (size_t)k;
 }
 
-/* Spellings of numbers at, next to and far from set 3's (fewer or more digits, trailing zeros,
- * exponents, the other sign, the neighbouring doubles). */
+/* Spellings of numbers at, next to and far from set 3's and the range bounds of set 4 (fewer or more
+ * digits, trailing zeros, exponents, the other sign, the neighbouring doubles); numbers that share
+ * the bounds' integer parts. */
 static const char *const near[] = {"-122.42916360922355", "-122.429163609223550", "-122.4291636092235",
 				   "-1.2242916360922355e2", "-122.42916360922354", "-122.42916360922356",
 				   "-122.4291636092236", "-122.42916360922355000000001", "122.42916360922355",
 				   "-122.42916360922", "-122.4", "37.729900216217324", "37.72990021621732",
 				   "37.7299002162173240000", "3.7729900216217324e1", "37.72990021621733",
-				   "-37.729900216217324", "37.8", "37.80", "37.7999999999999999999", "37.72", "37"};
+				   "-37.729900216217324", "37.8", "37.80", "37.7999999999999999999", "37.72", "37",
+				   "-122.416", "-122.4160", "-122.41600000000001", "-122.41599999999999",
+				   "-122.415999999999999999", "-122.4000", "-122.39999999999999", "-122.40000000000001",
+				   "37.7", "37.70", "37.69999999999999", "37.700000000000003", "37.7e0", "0", "-0.0",
+				   "0.0000000000000001", "-122.41600000000001e0", "-122.4159", "-122.4161"};
 
 static void number(sb *b)
 {
@@ -92,9 +100,14 @@ static void number(sb *b)
 	static const char *const odd[] = {"1e5",	"-0",	 "0.0",	   "3.0",   "4e0", "-1.22416e2",
 					  "12345678901234567890123456789012345678901", "0.000000000000000000001",
 					  "3",		"4",	 "37.8",   "-122.5"};
-	switch (rn(6)) {
+	static const char *const lead[] = {"-122.4", "-122.41", "-122.42", "-122.3", "-122.", "37.", "37.7", "37.6", "0."};
+	switch (rn(8)) {
 	case 0: put(b, "%s", odd[rn(sizeof odd / sizeof odd[0])]); break;
 	case 1: put(b, "%u", rn(6)); break;
+	case 2: /* the integer part of set 4's bounds, any fraction */
+		put(b, "%s%0*u%s", lead[rn(sizeof lead / sizeof lead[0])], 1 + (int)rn(9), rn(1000000000),
+		    rn(4) ? "" : rn(2) ? "0" : "1234567");
+		break;
 	default: put(b, "%s%u.%0*u", rn(2) ? "-" : "", 120 + rn(5), 1 + (int)rn(9), rn(1000000000)); break;
 	}
 }
@@ -188,8 +201,12 @@ static void templates_agree(void **st)
 	/* set 0: every pattern in one core; set 1: half in the base and half in a delta; set 2: one of
 	 * them alone (other nodes, same scratch) */
 	pat_builder *b0 = pat_builder_new(), *b1 = pat_builder_new(), *b2 = pat_builder_new(), *b3 = pat_builder_new();
+	pat_builder *b4 = pat_builder_new();
 	for (int i = EXACT_ONLY; i < NP; i++)
 		assert_int_equal(pat_builder_add(b3, (uint32_t)i, rule[i]), BB_OK);
+	for (int i = 0; i < NP; i++)
+		if (FAR_SET >> i & 1)
+			assert_int_equal(pat_builder_add(b4, (uint32_t)i, rule[i]), BB_OK);
 	for (int i = 0; i < NP; i++) {
 		assert_int_equal(pat_builder_add(b0, (uint32_t)i, rule[i]), BB_OK);
 		if (i < NP / 2)
@@ -199,8 +216,8 @@ static void templates_agree(void **st)
 	for (int i = NP / 2; i < NP; i++)
 		assert_int_equal(pat_builder_add(b1, (uint32_t)i, rule[i]), BB_OK);
 	assert_int_equal(pat_builder_add(b2, 3, rule[3]), BB_OK);
-	pat_set *sets[4] = {pat_builder_publish(b0), pat_builder_publish(b1), pat_builder_publish(b2),
-			    pat_builder_publish(b3)};
+	pat_set *sets[5] = {pat_builder_publish(b0), pat_builder_publish(b1), pat_builder_publish(b2),
+			    pat_builder_publish(b3), pat_builder_publish(b4)};
 	pat_set_release(s1base);
 	pat_scratch *sc = pat_scratch_new();
 	sb ev;
@@ -212,26 +229,30 @@ static void templates_agree(void **st)
 			assert_true(r >= 0);
 			want |= (uint32_t)(r == 1) << i;
 		}
-		for (int k = 0; k < 6; k++) { /* second rounds of sets 0 and 3 meet the templates they kept */
-			int si = k == 4 ? 0 : k == 5 ? 3 : k;
+		for (int k = 0; k < 8; k++) { /* second rounds of sets 0, 3 and 4 meet the templates they kept */
+			int si = k == 5 ? 0 : k == 6 ? 3 : k == 7 ? 4 : k;
 			uint32_t ids[NP + 1], got = 0;
 			size_t n = 0;
 			assert_int_equal(pat_match(sets[si], sc, ev.p, ev.n, ids, NP + 1, &n), BB_OK);
 			for (size_t j = 0; j < n; j++)
 				got |= 1u << ids[j];
-			uint32_t exp = si == 2 ? want & (1u << 3) : si == 3 ? want & (~0u << EXACT_ONLY) : want;
+			uint32_t exp = si == 2	 ? want & (1u << 3)
+				       : si == 3 ? want & (~0u << EXACT_ONLY)
+				       : si == 4 ? want & FAR_SET
+						 : want;
 			if (got != exp)
 				fail_msg("iteration %u set %d: engine %#x, reference %#x, event %.*s", it, si, got, exp,
 					 (int)ev.n, ev.p);
 		}
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		pat_set_release(sets[i]);
 	pat_scratch_free(sc);
 	pat_builder_free(b0);
 	pat_builder_free(b1);
 	pat_builder_free(b2);
 	pat_builder_free(b3);
+	pat_builder_free(b4);
 	for (int i = 0; i < NP; i++) {
 		pat_ref_free(ref[i]);
 		pat_rule_free(rule[i]);
