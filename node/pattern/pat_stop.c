@@ -19,12 +19,14 @@
 #include "pat_run.h"
 
 #ifndef PAT_STOP_PREFETCH
-#define PAT_STOP_PREFETCH 8192 /* bytes ahead of the AVX2/AVX-512 scans: events that follow one another
+#define PAT_STOP_PREFETCH 4096 /* bytes ahead of the AVX2/AVX-512 scans: events that follow one another
 				* in memory (a batch, the benchmark, a log being replayed) arrive in cache.
-				* Measured (busbar-bench match, Xeon VM, events from DRAM): 2048 -> 8192 took
-				* EXACT 6.85M -> 7.40M and PREFIX 5.27M -> 5.53M events/s; 4096 fell between.
-				* Only the bytes scanned are prefetched (shifted), so at most this many are
-				* fetched in vain at the end of a run of events */
+				* Measured (busbar-bench match, Xeon VM, events from DRAM, events/s): 2048 ->
+				* 4096 took EXACT 6.85M -> 7.28M, PREFIX 5.27M -> 5.43M, SCALE_EXACT_100000
+				* 5.41M -> 5.62M; 8192 gained 1-2 % more on the first two but lost 5 % on the
+				* third (its map probes wait behind the stream). Only the bytes scanned are
+				* prefetched (shifted), so at most this many are fetched in vain at the end
+				* of a run of events */
 #endif
 
 /* Whether a backslash or a label starts at p (p < end), by the plain definition. */
