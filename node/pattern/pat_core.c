@@ -813,17 +813,20 @@ static double widen_hi(double x)
  * sign and integer digits, every decimal between them (texts of one integer length order as their
  * digits do) starts with that prefix, and so does every JSON text of such a value (no leading zeros,
  * trailing zeros only add digits). */
+/* x moved 8 ulps further out (toward -inf when lo) printed to 17 significant digits into a: false
+ * when that text has an exponent or is not finite. */
+static bool widened_text(double x, bool lo, char a[48])
+{
+	for (int i = 0; i < 8; i++)
+		x = nextafter(x, lo ? -INFINITY : INFINITY);
+	snprintf(a, 48, "%.17g", x);
+	return !strpbrk(a, "eEin");
+}
+
 static void number_prefix(pat_field *f)
 {
-	double lo = f->ntlo, hi = f->nthi;
-	for (int i = 0; i < 8; i++) {
-		lo = nextafter(lo, -INFINITY);
-		hi = nextafter(hi, INFINITY);
-	}
-	char a[40], b[40];
-	snprintf(a, sizeof a, "%.17g", lo);
-	snprintf(b, sizeof b, "%.17g", hi);
-	if (strpbrk(a, "eEin") || strpbrk(b, "eEin"))
+	char a[48], b[48];
+	if (!widened_text(f->ntlo, true, a) || !widened_text(f->nthi, false, b))
 		return;
 	size_t n = 0;
 	while (a[n] && a[n] == b[n] && n < sizeof f->npre)
@@ -835,20 +838,14 @@ static void number_prefix(pat_field *f)
 	f->npre_len = (uint8_t)n;
 }
 
-/* t (pat_set.h) for the bound b of a hull, lo its lower one: b moved 8 more ulps outwards (toward
- * -inf when lo) printed to 17 significant digits (within an ulp of that double, so still beyond b),
- * with ".0" added when it has no point. Without an exponent form, every plain decimal below (above)
- * the text is below (above) b. */
+/* t (pat_set.h) for the bound b of a hull, lo its lower one: widened_text (within an ulp of a
+ * double 8 ulps beyond b, so still beyond it), with ".0" added when it has no point. Every plain
+ * decimal below (above) the text is below (above) b. */
 static void bound_text(double b, bool lo, pat_ntxt *t)
 {
 	memset(t, 0, sizeof *t);
-	if (!isfinite(b))
-		return;
-	for (int i = 0; i < 8; i++)
-		b = nextafter(b, lo ? -INFINITY : INFINITY);
 	char a[48];
-	snprintf(a, sizeof a, "%.17g", b);
-	if (strpbrk(a, "eEin"))
+	if (!widened_text(b, lo, a))
 		return;
 	size_t n = strlen(a);
 	const char *dot = strchr(a, '.');
@@ -870,8 +867,6 @@ static void tolerant_bounds(pat_field *f)
 	for (uint32_t i = 0; i < f->nranges; i++) {
 		f->ranges[i].tlo = widen_lo(f->ranges[i].lo);
 		f->ranges[i].thi = widen_hi(f->ranges[i].hi);
-		bound_text(f->ranges[i].tlo, true, &f->ranges[i].tlo_t);
-		bound_text(f->ranges[i].thi, false, &f->ranges[i].thi_t);
 	}
 	if (f->nranges) {
 		double m = fabs(f->rmin) > fabs(f->rmax) ? fabs(f->rmin) : fabs(f->rmax);
@@ -887,6 +882,10 @@ static void tolerant_bounds(pat_field *f)
 		number_prefix(f);
 	f->far = f->num_only && f->need_num && !f->numtext.e && !f->npre_len && (f->nnumv || f->nranges);
 	if (f->far) {
+		for (uint32_t i = 0; i < f->nranges; i++) {
+			bound_text(f->ranges[i].tlo, true, &f->ranges[i].tlo_t);
+			bound_text(f->ranges[i].thi, false, &f->ranges[i].thi_t);
+		}
 		bound_text(f->ntlo, true, &f->ntlo_t);
 		bound_text(f->nthi, false, &f->nthi_t);
 		bound_text(f->rtlo, true, &f->rtlo_t);

@@ -364,8 +364,8 @@ static bool ranges_open(const pat_walk *w, int k, uint32_t fid, const pat_field 
 	cs->hull_at[fid] = w->ep;
 	cs->hull[2 * fid] = lo;
 	cs->hull[2 * fid + 1] = hi;
-	cs->hull_t[2 * fid] = lt && lt->ok ? lt : NULL;
-	cs->hull_t[2 * fid + 1] = ht && ht->ok ? ht : NULL;
+	cs->hull_t[2 * fid] = lt;
+	cs->hull_t[2 * fid + 1] = ht;
 	return false;
 }
 

@@ -25,7 +25,7 @@ typedef struct pat_cs {
 	 * epoch (pat_emit.c: ranges_open narrows it; before, the field's whole rtlo..rthi) */
 	uint32_t *hull_at;
 	double *hull; /* [2 * field], [2 * field + 1] */
-	const pat_ntxt **hull_t; /* the same bounds as texts (pat_set.h; NULL: none), for num_far */
+	const pat_ntxt **hull_t; /* the same bounds' texts (pat_set.h; NULL: infinite), for num_far */
 	size_t nhull_cap;
 	size_t nfield_cap;
 	/* (pred, element) pairs for values inside arrays of objects */

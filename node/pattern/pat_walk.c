@@ -342,12 +342,15 @@ static inline __attribute__((always_inline)) const char *num_skip(const char *p,
 	return (same & want) == want ? NULL : q;
 }
 
-/* Which side of the bound text b the number at p is on — -1 below, 1 above, 0 not told — by the
- * first byte where their texts differ (x: p's first 16 bytes): it must come after b's point (so the
- * sign and integer digits are b's) and be a digit in both, or a digit 1-9 in one where the other has
- * ended. *dot: b's point, when told. The bytes after the difference are checked by num_far. */
+/* Which side of the bound text b the number at p is on — -1 below, 1 above, 0 not told (also for no
+ * b, or one without a text) — by the first byte where their texts differ (x: p's first 16 bytes): it
+ * must come after b's point (so the sign and integer digits are b's) and be a digit in both, or a
+ * digit 1-9 in one where the other has ended. *dot: b's point, when told. The bytes after the
+ * difference are checked by num_far. */
 static inline int txt_side(__m128i x, const char *p, const pat_ntxt *b, unsigned *dot)
 {
+	if (!b || !b->ok)
+		return 0;
 	unsigned ne = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)b->s))) & 0xFFFFu;
 	if (!ne)
 		return 0;
@@ -371,8 +374,8 @@ static inline int txt_side(__m128i x, const char *p, const pat_ntxt *b, unsigned
 /* For a far field f of core k (pat_set.h): the end of the number at p when its text shows it outside
  * both of the field's hulls — its exact numbers' (ntlo..nthi) and its ranges' that can still change
  * the result (as pat_in_open_ranges: this event's when ranges_open narrowed it, empty when every
- * range is spent) — and it is a plain decimal: b's bytes up to past the point, then digits up to a
- * ',', '}', ']' or whitespace. pat_emit_number would want nothing of it. NULL: it must be read. */
+ * range is spent) — and it is a plain decimal: a bound's bytes up to past its point, then digits up
+ * to a delimiter. pat_emit_number would want nothing of it. NULL: it must be read. */
 static inline __attribute__((always_inline)) const char *num_far(const pat_walk *w, int k, uint32_t fid,
 								 const pat_field *f, const char *p, const char *e)
 {
@@ -380,8 +383,7 @@ static inline __attribute__((always_inline)) const char *num_far(const pat_walk 
 		return NULL;
 	__m128i x = _mm_loadu_si128((const __m128i *)p);
 	unsigned dot = 0;
-	if (f->nnumv && !((f->nthi_t.ok && txt_side(x, p, &f->nthi_t, &dot) > 0) ||
-			  (f->ntlo_t.ok && txt_side(x, p, &f->ntlo_t, &dot) < 0)))
+	if (f->nnumv && !(txt_side(x, p, &f->nthi_t, &dot) > 0 || txt_side(x, p, &f->ntlo_t, &dot) < 0))
 		return NULL;
 	if (f->nranges) {
 		const pat_cs *cs = w->cs[k];
@@ -392,32 +394,20 @@ static inline __attribute__((always_inline)) const char *num_far(const pat_walk 
 			lo = cs->hull_t[2 * fid];
 			hi = cs->hull_t[2 * fid + 1];
 		}
-		if (!empty && !((hi && hi->ok && txt_side(x, p, hi, &dot) > 0) || (lo && lo->ok && txt_side(x, p, lo, &dot) < 0)))
+		if (!empty && !(txt_side(x, p, hi, &dot) > 0 || txt_side(x, p, lo, &dot) < 0))
 			return NULL;
+	}
+	if (!dot) { /* no bound was needed (the empty hull): any number of the fast scan's shape */
+		unsigned i, j;
+		return fast_shape(p, e, &i, &j);
 	}
 	/* digits from the point of a bound that told (every bound that told shares the bytes up to its
-	 * point with the number; with no bound needed, the empty hull, the shape is checked whole) */
-	if (!dot) {
-		const char *s = p + (*p == '-');
-		unsigned i = 0;
-		while (i < 9 && (unsigned)(s[i] - '0') <= 9)
-			i++;
-		if (i == 0 || i == 9 || (s[0] == '0' && i > 1) || s[i] != '.')
-			return NULL;
-		dot = (unsigned)(s + i - p);
-	}
-	__m128i z = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
-	__m128i a = _mm_sub_epi8(x, z), b = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), z);
-	uint32_t dig = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(a, nine), a)) |
-		       (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(b, nine), b)) << 16;
-	uint32_t after = ~dig & (~0u << (dot + 1)); /* non-digits after the point */
+	 * point with the number) up to a delimiter */
+	uint32_t after = ~digit_bits32(p) & (~0u << (dot + 1)); /* non-digits after the point */
 	if (!after)
 		return NULL;
 	unsigned end = (unsigned)__builtin_ctz(after);
-	char c = p[end];
-	if (end == dot + 1 || !(c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\r' || c == '\t'))
-		return NULL;
-	return p + end;
+	return end == dot + 1 || !delim((unsigned char)p[end]) ? NULL : p + end;
 }
 
 const char *pat_number_scan(const char *lo, const char *p, const char *e, pat_numparts *t, bool general)
