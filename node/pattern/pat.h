@@ -77,7 +77,8 @@ pat_scratch *pat_scratch_new(void);
 void pat_scratch_free(pat_scratch *sc);
 
 /* Matches event against every rule of s. Writes up to cap matching ids (each once, any order) into
- * ids and the total number of matches into *n (may exceed cap). Returns BB_OK, or BB_EINVAL when the
+ * ids and the total number of matches into *n (may exceed cap); ids[*n..cap) may be written too
+ * (their contents mean nothing). Returns BB_OK, or BB_EINVAL when the
  * event is not one well-formed JSON object (then *n = 0). The event is meant to be well-formed (the
  * data plane builds it; pat_match_rule checks it first): the walk stops reading once nothing later can
  * change the result, and jumps over members whose keys cannot be used, so a malformed event may also

@@ -327,7 +327,7 @@ static void affix_add(bctx *b, pat_affix *a, const char *k, size_t n, uint32_t m
 	uint32_t off = blob_add(b, k, n);
 	if (b->oom)
 		return;
-	uint32_t got = pat_smap_put(&a->map, b->blob.p, off, (uint32_t)n, PAT_SEED_AFFIX, ment, &b->oom);
+	uint32_t got = pat_smap_put(&a->map, b->blob.p, off, (uint32_t)n, PAT_SEED_AFFIX, ment, 0, &b->oom);
 	if (got != ment && got != PAT_NONE) {
 		b->s->alias_next[ment] = b->s->alias_next[got];
 		b->s->alias_next[got] = ment;
@@ -478,14 +478,16 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 	switch (m->kind) {
 	case PM_EXACT_STR: {
 		uint32_t off = blob_add(b, m->s.p, m->s.n);
+		uint32_t val = direct_val(s, t, i);
 		if (!b->oom)
-			pat_smap_put(&f->exact, b->blob.p, off, m->s.n, PAT_SEED_EXACT, direct_val(s, t, i), &b->oom);
+			pat_smap_put(&f->exact, b->blob.p, off, m->s.n, PAT_SEED_EXACT, val,
+				     val & PAT_DIRECT ? s->rule_ids[val & ~PAT_DIRECT] : 0, &b->oom);
 		break;
 	}
 	case PM_EXACT_NUMTEXT: {
 		uint32_t off = blob_add(b, m->s.p, m->s.n);
 		if (!b->oom)
-			pat_smap_put(&f->numtext, b->blob.p, off, m->s.n, PAT_SEED_EXACT, i, &b->oom);
+			pat_smap_put(&f->numtext, b->blob.p, off, m->s.n, PAT_SEED_EXACT, i, 0, &b->oom);
 		break;
 	}
 	case PM_EXACT_NUM: {
@@ -598,7 +600,7 @@ static bool index_ment(bctx *b, uint32_t i, const mtmp *t, size_t *gcap)
 			f->eic_next = malloc(s->nments * sizeof(uint32_t));
 		if (b->oom || !f->eic_next)
 			return false;
-		uint32_t got = pat_smap_put(&f->eic, b->blob.p, off, (uint32_t)(b->blob.len - off), PAT_SEED_EIC, i, &b->oom);
+		uint32_t got = pat_smap_put(&f->eic, b->blob.p, off, (uint32_t)(b->blob.len - off), PAT_SEED_EIC, i, 0, &b->oom);
 		if (!ment_text(b, i, m))
 			return false;
 		f->eic_next[i] = PAT_NONE;

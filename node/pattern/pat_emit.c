@@ -202,7 +202,7 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 		bool in_event = v->s >= w->start && v->s < w->end; /* not decoded into scratch */
 		/* deferred unless the probe may exclude an anything-but (pat_emit needs that now) */
 		if (f->exact.mask >= PAT_DEFER_SLOTS && in_event && sc->ndefer < PAT_DEFER_MAX && !f->nab) {
-			const pat_smap_ent *slot = &f->exact.e[(uint32_t)(h >> 32) & f->exact.mask];
+			const pat_smap_ent *slot = &f->exact.e[pat_home(h, f->exact.mask)];
 			__builtin_prefetch(slot, 0, 3);
 			__builtin_prefetch(slot + 2, 0, 3); /* the next line: probes run on */
 			sc->defer[sc->ndefer++] = (pat_defer){.map = &f->exact, .s = v->s, .n = (uint32_t)v->n,
@@ -475,9 +475,22 @@ void pat_walk_deferred(pat_walk *w)
 	pat_scratch *sc = w->sc;
 	for (uint32_t i = 0; i < sc->ndefer; i++) {
 		const pat_defer *d = &sc->defer[i];
-		uint32_t m = pat_smap_get(w->c[d->k], d->map, d->s, d->n, d->w0, d->w1, d->h);
-		if (m != PAT_NONE)
+		const pat_core *c = w->c[d->k];
+		pat_cs *cs = w->cs[d->k];
+		uint32_t id;
+		uint32_t m = pat_smap_get3(c, d->map, d->s, d->n, d->w0, d->w1, d->h, &id);
+		/* a core of many rules' first direct hit, or none, is recorded without a branch on which
+		 * (PAT_NONE has the PAT_DIRECT bit; hit_rule would only append it), with the rule's id
+		 * from the entry (long keys have none there: 0, and collect reads rule_ids) */
+		if ((m & PAT_DIRECT) && cs->nhits == 0 && cs->hits_cap && !c->stamp_hits && d->n <= 16) {
+			uint32_t got = m != PAT_NONE;
+			cs->hits[0] = (m & ~PAT_DIRECT) & (0u - got);
+			cs->nhits = got;
+			cs->hit0_id = id;
+			cs->hit0_ep = w->ep;
+		} else if (m != PAT_NONE) {
 			hit(w, d->k, m, d->elem);
+		}
 	}
 	sc->ndefer = 0;
 }

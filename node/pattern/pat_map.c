@@ -13,23 +13,13 @@
 
 #include "pat_set.h"
 
-static inline uint32_t h32(uint64_t h)
-{
-	return (uint32_t)h | 1u;
-}
-
-static inline uint32_t home(uint64_t h, uint32_t mask)
-{
-	return (uint32_t)(h >> 32) & mask;
-}
-
 uint32_t pat_smap_get(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1,
 		      uint64_t hh)
 {
 	if (!m->e)
 		return PAT_NONE;
-	uint32_t h = h32(hh);
-	for (uint32_t i = home(hh, m->mask);; i = (i + 1) & m->mask) {
+	uint32_t h = pat_h32(hh);
+	for (uint32_t i = pat_home(hh, m->mask);; i = (i + 1) & m->mask) {
 		const pat_smap_ent *e = &m->e[i];
 		if (!e->hash)
 			return PAT_NONE;
@@ -37,6 +27,20 @@ uint32_t pat_smap_get(const pat_core *s, const pat_smap *m, const char *k, size_
 		    (n <= 16 || memcmp(s->blob + e->off + 16, k + 16, n - 16) == 0))
 			return e->val;
 	}
+}
+
+uint32_t pat_smap_get3_slow(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1,
+			    uint64_t hh, uint32_t *id)
+{
+	*id = 0;
+	uint32_t v = pat_smap_get(s, m, k, n, w0, w1, hh);
+	if (v != PAT_NONE && n <= 16) /* the key is there: find its entry for the id */
+		for (uint32_t h = pat_h32(hh), i = pat_home(hh, m->mask);; i = (i + 1) & m->mask)
+			if (m->e[i].hash == h && m->e[i].len == n && m->e[i].w0 == w0 && m->e[i].w1 == w1) {
+				*id = m->e[i].id;
+				break;
+			}
+	return v;
 }
 
 static uint64_t nmap_hash(uint64_t key)
@@ -48,7 +52,7 @@ uint32_t pat_nmap_get(const pat_nmap *m, uint64_t key)
 {
 	if (!m->e)
 		return PAT_NONE;
-	for (uint32_t i = home(nmap_hash(key), m->mask);; i = (i + 1) & m->mask) {
+	for (uint32_t i = pat_home(nmap_hash(key), m->mask);; i = (i + 1) & m->mask) {
 		const pat_nmap_ent *e = &m->e[i];
 		if (!e->used)
 			return PAT_NONE;
@@ -63,7 +67,7 @@ uint32_t pat_kmap_get(const pat_core *s, uint32_t parent, const char *seg, size_
 	if (!m->e)
 		return PAT_NONE;
 	uint64_t hh = n <= 16 ? pat_hash16(w0, w1, n, PAT_SEED_KID(parent)) : pat_hash(seg, n, PAT_SEED_KID(parent));
-	for (uint32_t i = home(hh, m->mask);; i = (i + 1) & m->mask) {
+	for (uint32_t i = pat_home(hh, m->mask);; i = (i + 1) & m->mask) {
 		const pat_kid *e = &m->e[i];
 		if (!e->node)
 			return PAT_NONE;
@@ -92,7 +96,8 @@ static bool smap_grow(pat_smap *m, const char *blob, uint64_t seed)
 		const pat_smap_ent *e = &m->e[i];
 		if (!e->hash)
 			continue;
-		uint32_t j = home(pat_hash(blob + e->off, e->len, seed), cap - 1);
+		uint64_t hh = e->len <= 16 ? pat_hash16(e->w0, e->w1, e->len, seed) : pat_hash(blob + e->off, e->len, seed);
+		uint32_t j = pat_home(hh, cap - 1);
 		while (ne[j].hash)
 			j = (j + 1) & (cap - 1);
 		ne[j] = *e;
@@ -104,7 +109,7 @@ static bool smap_grow(pat_smap *m, const char *blob, uint64_t seed)
 }
 
 uint32_t pat_smap_put(pat_smap *m, const char *blob, uint32_t off, uint32_t len, uint64_t seed, uint32_t val,
-		      bool *oom)
+		      uint32_t id, bool *oom)
 {
 	/* at most half full: a value that is not in the map (most values) then ends its probe within a
 	 * cache line or two, which matters once the map no longer fits in cache */
@@ -115,34 +120,22 @@ uint32_t pat_smap_put(pat_smap *m, const char *blob, uint32_t off, uint32_t len,
 	const char *k = blob + off;
 	uint64_t hh = pat_hash(k, len, seed), w0, w1;
 	pat_words(k, len, &w0, &w1);
-	uint32_t h = h32(hh), i = home(hh, m->mask);
+	uint32_t h = pat_h32(hh), i = pat_home(hh, m->mask);
 	for (;; i = (i + 1) & m->mask) {
 		pat_smap_ent *e = &m->e[i];
 		if (!e->hash)
 			break;
-		if (e->hash == h && e->len == len && memcmp(blob + e->off, k, len) == 0)
+		if (e->hash == h && e->len == len && e->w0 == w0 && e->w1 == w1 &&
+		    (len <= 16 || memcmp(blob + e->off + 16, k + 16, len - 16) == 0))
 			return e->val;
 	}
-	m->e[i] = (pat_smap_ent){.w0 = w0, .w1 = w1, .hash = h, .len = len, .off = off, .val = val};
+	m->e[i] = (pat_smap_ent){.w0 = w0, .w1 = w1, .hash = h, .len = len, .val = val};
+	if (len <= 16)
+		m->e[i].id = id;
+	else
+		m->e[i].off = off;
 	m->n++;
 	return val;
-}
-
-bool pat_smap_set(pat_smap *m, const char *blob, const char *k, size_t len, uint64_t seed, uint32_t val)
-{
-	if (!m->e)
-		return false;
-	uint64_t hh = pat_hash(k, len, seed);
-	uint32_t h = h32(hh);
-	for (uint32_t i = home(hh, m->mask);; i = (i + 1) & m->mask) {
-		pat_smap_ent *e = &m->e[i];
-		if (!e->hash)
-			return false;
-		if (e->hash == h && e->len == len && memcmp(blob + e->off, k, len) == 0) {
-			e->val = val;
-			return true;
-		}
-	}
 }
 
 void pat_nmap_put(pat_nmap *m, uint64_t key, uint32_t val, bool *oom)
@@ -157,7 +150,7 @@ void pat_nmap_put(pat_nmap *m, uint64_t key, uint32_t val, bool *oom)
 		for (uint32_t i = 0; m->e && i <= m->mask; i++) {
 			if (!m->e[i].used)
 				continue;
-			uint32_t j = home(nmap_hash(m->e[i].key), cap - 1);
+			uint32_t j = pat_home(nmap_hash(m->e[i].key), cap - 1);
 			while (ne[j].used)
 				j = (j + 1) & (cap - 1);
 			ne[j] = m->e[i];
@@ -166,7 +159,7 @@ void pat_nmap_put(pat_nmap *m, uint64_t key, uint32_t val, bool *oom)
 		m->e = ne;
 		m->mask = cap - 1;
 	}
-	uint32_t i = home(nmap_hash(key), m->mask);
+	uint32_t i = pat_home(nmap_hash(key), m->mask);
 	while (m->e[i].used) {
 		if (m->e[i].key == key)
 			return;
@@ -194,7 +187,7 @@ uint32_t pat_kmap_put(pat_kmap *m, const char *blob, uint32_t parent, uint32_t o
 		for (uint32_t i = 0; m->e && i <= m->mask; i++) {
 			if (!m->e[i].node)
 				continue;
-			uint32_t j = home(kid_hash(blob, &m->e[i]), cap - 1);
+			uint32_t j = pat_home(kid_hash(blob, &m->e[i]), cap - 1);
 			while (ne[j].node)
 				j = (j + 1) & (cap - 1);
 			ne[j] = m->e[i];
@@ -205,7 +198,7 @@ uint32_t pat_kmap_put(pat_kmap *m, const char *blob, uint32_t parent, uint32_t o
 	}
 	pat_kid k = {.len = len, .off = off, .parent = parent, .node = node};
 	pat_words(blob + off, len, &k.w0, &k.w1);
-	uint32_t i = home(kid_hash(blob, &k), m->mask);
+	uint32_t i = pat_home(kid_hash(blob, &k), m->mask);
 	for (;; i = (i + 1) & m->mask) {
 		const pat_kid *e = &m->e[i];
 		if (!e->node)

@@ -244,14 +244,11 @@ static inline bool dead(const pat_set *s, int k, uint32_t rule)
 	return k == 0 && s->dead && (s->dead[rule >> 6] >> (rule & 63) & 1);
 }
 
-/* Appends the rules core k matched to ids (count in *total). */
-static void collect(pat_walk *w, const pat_set *s, int k, uint32_t *ids, size_t cap, size_t *total)
+/* Appends core k's direct hits to ids (count in *total). */
+static void collect_hits(pat_walk *w, const pat_set *s, int k, uint32_t *ids, size_t cap, size_t *total)
 {
 	const pat_core *core = w->c[k];
-	pat_cs *cs = w->cs[k];
-	if (!core->stamp_hits && (cs->ncand || core->nalways)) /* candidates must not repeat a direct hit */
-		for (size_t i = 0; i < cs->nhits; i++)
-			cs->rule_stamp[cs->hits[i]] = w->ep;
+	const pat_cs *cs = w->cs[k];
 	for (size_t i = 0; i < cs->nhits; i++) {
 		uint32_t rule = cs->hits[i];
 		if (dead(s, k, rule))
@@ -260,6 +257,29 @@ static void collect(pat_walk *w, const pat_set *s, int k, uint32_t *ids, size_t 
 			ids[*total] = core->rule_ids[rule];
 		(*total)++;
 	}
+}
+
+/* Appends the rules core k matched to ids (count in *total). */
+static void collect(pat_walk *w, const pat_set *s, int k, uint32_t *ids, size_t cap, size_t *total)
+{
+	const pat_core *core = w->c[k];
+	pat_cs *cs = w->cs[k];
+	if (!core->stamp_hits && (cs->ncand || core->nalways)) /* candidates must not repeat a direct hit */
+		for (size_t i = 0; i < cs->nhits; i++)
+			cs->rule_stamp[cs->hits[i]] = w->ep;
+	if (cs->nhits <= 1 && cs->hits_cap && !s->dead && *total < cap && ids && core->nrules) {
+		/* one direct hit or none (a large set's usual event, often a coin toss which): stored
+		 * and counted without a branch on which; hits[0] is a rule of another set or event when
+		 * there is none, so it is masked to rule 0; its id was read with the probe when
+		 * pat_walk_deferred recorded it (hit0_ep) */
+		uint32_t rule = cs->hits[0] & (0u - (uint32_t)cs->nhits);
+		ids[*total] = cs->hit0_ep == w->ep ? cs->hit0_id : core->rule_ids[rule];
+		*total += cs->nhits;
+	} else {
+		collect_hits(w, s, k, ids, cap, total);
+	}
+	if (!cs->ncand && !core->nalways)
+		return;
 	for (int pass = 0; pass < 2; pass++) {
 		const uint32_t *list = pass ? core->always : cs->cand;
 		size_t cnt = pass ? core->nalways : cs->ncand;

@@ -39,6 +39,9 @@ typedef struct pat_cs {
 	size_t ncand, cand_cap;
 	uint32_t *hits;
 	size_t nhits, hits_cap;
+	/* hits[0]'s id when pat_walk_deferred recorded it (read from the map entry, so the rule_ids
+	 * line, a cache miss when the set is large, is not needed) in epoch hit0_ep */
+	uint32_t hit0_id, hit0_ep;
 } pat_cs;
 
 /* An exact-string probe of a large map, deferred to the end of the walk so its cache miss overlaps the

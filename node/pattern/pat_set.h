@@ -17,13 +17,17 @@
 #include "pat_int.h"
 
 /* Open-addressing hash map from a byte string to a u32. The first 16 key bytes live in the entry
- * (zero-padded), so keys up to 16 bytes compare without touching the blob; longer keys compare their
- * rest in the blob at off. */
+ * (zero-padded), so keys up to 16 bytes compare (and rehash) without touching the blob; longer keys
+ * compare their rest in the blob at off. */
 typedef struct pat_smap_ent {
 	uint64_t w0, w1;
 	uint32_t hash; /* low 32 bits of the key hash with bit 0 forced: 0 marks an empty slot */
 	uint32_t len;
-	uint32_t off;
+	union {
+		uint32_t off; /* keys over 16 bytes: where the key is in the blob */
+		uint32_t id;  /* keys of at most 16 bytes: pat_smap_put's id (the caller's id of a direct
+			       * val's rule, which matching then reads here instead of in rule_ids) */
+	};
 	uint32_t val;
 } pat_smap_ent;
 
@@ -305,6 +309,49 @@ static inline unsigned pat_key_bit(size_t n, unsigned char a, unsigned char b)
  * with the map's seed (pat_hash16 for n <= 16). */
 uint32_t pat_smap_get(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1,
 		      uint64_t hh);
+/* pat_smap_get3 for what it leaves: probes longer than three slots, keys over 16 bytes, and another
+ * key with the same hash. */
+uint32_t pat_smap_get3_slow(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1,
+			    uint64_t hh, uint32_t *id);
+
+/* The hash of an smap entry (bit 0 forced, so 0 marks a free slot) and its home slot, from the key's
+ * 64-bit hash. */
+static inline uint32_t pat_h32(uint64_t hh)
+{
+	return (uint32_t)hh | 1u;
+}
+static inline uint32_t pat_home(uint64_t hh, uint32_t mask)
+{
+	return (uint32_t)(hh >> 32) & mask;
+}
+
+/* Slot i (wrapped) of m ends a probe for entry hash h: it has h, or is free. */
+static inline uint32_t pat_smap_ends(const pat_smap *m, uint32_t i, uint32_t h)
+{
+	uint32_t x = m->e[i & m->mask].hash;
+	return (uint32_t)(x == h) | (x == 0);
+}
+
+/* pat_smap_get for a large map whose home slot and the two after it were prefetched: those three
+ * are compared without branches, so whether a value is there (often a coin toss when the map holds
+ * many rules' values) costs no mispredicted branch. m must have a table (m->e). *id: the entry's id
+ * (pat_smap_ent) when the key is found and at most 16 bytes long, else 0. */
+static inline uint32_t pat_smap_get3(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0,
+				     uint64_t w1, uint64_t hh, uint32_t *id)
+{
+	uint32_t h = pat_h32(hh), i = pat_home(hh, m->mask);
+	uint32_t stop = pat_smap_ends(m, i, h) | pat_smap_ends(m, i + 1, h) << 1 | pat_smap_ends(m, i + 2, h) << 2;
+	if (__builtin_expect(stop && n <= 16, 1)) {
+		const pat_smap_ent *e = &m->e[(i + (uint32_t)__builtin_ctz(stop)) & m->mask];
+		uint32_t got = e->hash == h, same = got & (e->len == n) & (e->w0 == w0) & (e->w1 == w1);
+		if (__builtin_expect(got == same, 1)) {
+			uint32_t miss = same - 1; /* all ones unless e holds the key */
+			*id = e->id & ~miss;
+			return e->val | miss;
+		}
+	}
+	return pat_smap_get3_slow(s, m, k, n, w0, w1, hh, id);
+}
 uint32_t pat_nmap_get(const pat_nmap *m, uint64_t key);
 uint32_t pat_kmap_get(const pat_core *s, uint32_t parent, const char *seg, size_t n, uint64_t w0, uint64_t w1);
 /* Child of parent named seg[0..n), or PAT_NONE. */
@@ -329,11 +376,10 @@ static inline uint32_t pat_child(const pat_core *s, uint32_t node, const char *k
 
 /* ---- build-time inserts (pat_map.c; the publishing thread). blob: the key bytes' buffer as it is
  * now (keys are at blob + off). *oom is set on allocation failure. ---- */
-/* Inserts key blob[off..off+len) unless present; returns the value stored for it. */
+/* Inserts key blob[off..off+len) unless present, with id kept beside val when len <= 16 (see
+ * pat_smap_ent); returns the value stored for it. */
 uint32_t pat_smap_put(pat_smap *m, const char *blob, uint32_t off, uint32_t len, uint64_t seed, uint32_t val,
-		      bool *oom);
-/* Replaces the value of an existing key; false if absent. */
-bool pat_smap_set(pat_smap *m, const char *blob, const char *k, size_t len, uint64_t seed, uint32_t val);
+		      uint32_t id, bool *oom);
 void pat_nmap_put(pat_nmap *m, uint64_t key, uint32_t val, bool *oom);
 /* Inserts (parent, blob[off..off+len)) -> node unless present; returns the node stored. */
 uint32_t pat_kmap_put(pat_kmap *m, const char *blob, uint32_t parent, uint32_t off, uint32_t len, uint32_t node,

@@ -3,7 +3,8 @@
  * or, where a one-rule set takes the same path, against the reference matcher (pat_ref.h):
  *  - many numeric ranges on one field (the interval tree) with bounds that the values hit exactly;
  *  - many wildcards and prefixes on one field (the affix indexes);
- *  - many exact values on one field (probes deferred to the end of the walk, direct hits);
+ *  - many exact values on one field (probes deferred to the end of the walk, direct hits), every one
+ *    finding its own rule's id;
  *  - many anything-buts of every kind on one field (excluded through the field's other indexes; past
  *    the first 64, generic), sharing values with positive matchers — against the reference matcher;
  *  - incremental publishing: a random stream of add / replace / remove with a publish after each
@@ -327,6 +328,74 @@ static void many_exact(void **st)
 				found |= ids[j] == cases[c].want[i];
 			if (!found)
 				fail_msg("%s: rule %u missing", cases[c].ev, cases[c].want[i]);
+		}
+	}
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
+/* Every value of a large exact map finds its own rule's id: ids scattered (not the rule's index: the
+ * id comes from the map entry on the deferred path, pat_smap_ent), values short and over 16 bytes
+ * (no id in the entry: read from rule_ids), probes of every length the map makes; then one at a
+ * time through pat_match_batch, and after a removal (the set's dead bits take the branchy path) and
+ * an addition (a delta core). */
+static void many_exact_ids(void **st)
+{
+	(void)st;
+	enum { N = 30000 };
+	pat_builder *b = pat_builder_new();
+	pat_scratch *sc = pat_scratch_new();
+	char p[160], ev[160];
+	for (uint32_t i = 0; i < N; i++) {
+		if (i % 3 == 0)
+			snprintf(p, sizeof p, "{\"f\":[\"a value longer than sixteen %u\"]}", i);
+		else
+			snprintf(p, sizeof p, "{\"f\":[\"v%u\"]}", i);
+		pat_rule *r = compile(p);
+		assert_int_equal(pat_builder_add(b, 1000000 - 7 * i, r), BB_OK);
+		pat_rule_free(r);
+	}
+	pat_set *s = pat_builder_publish(b);
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < N; i++) {
+			if (i % 3 == 0)
+				snprintf(ev, sizeof ev, "{\"f\":\"a value longer than sixteen %u\"}", i);
+			else
+				snprintf(ev, sizeof ev, "{\"f\":\"v%u\"}", i);
+			uint32_t ids[4] = {0};
+			size_t n = 0;
+			pat_batch_item it[2] = {{.event = ev, .len = strlen(ev), .ids = ids, .cap = 2},
+						{.event = "{\"f\":\"w\"}", .len = 9, .ids = ids + 2, .cap = 2}};
+			if (i & 1) {
+				pat_match_batch(s, sc, it, 2);
+				assert_int_equal(it[0].err, BB_OK);
+				assert_int_equal(it[1].err, BB_OK);
+				assert_int_equal(it[1].n, 0);
+				n = it[0].n;
+			} else {
+				assert_int_equal(pat_match(s, sc, ev, strlen(ev), ids, 2, &n), BB_OK);
+			}
+			size_t want = round == 1 && i == 5 ? 0 : round == 1 && i == 7 ? 2 : 1; /* removed; + delta */
+			bool found = false;
+			for (size_t j = 0; j < n && j < 2; j++)
+				found |= ids[j] == 1000000 - 7 * i;
+			if (n != want || (want && !found))
+				fail_msg("round %d %s: n=%zu id=%u, want %zu with id %u", round, ev, n, ids[0], want,
+					 1000000 - 7 * i);
+		}
+		if (round == 0) { /* rule 5 removed (dead in the base); a delta rule on the same field */
+			assert_int_equal(pat_builder_remove(b, 1000000 - 7 * 5), BB_OK);
+			pat_rule *r = compile("{\"f\":[\"v7\"]}");
+			assert_int_equal(pat_builder_add(b, 3, r), BB_OK);
+			pat_rule_free(r);
+			pat_set_release(s);
+			s = pat_builder_publish(b);
+			uint32_t ids[4];
+			size_t n = 0;
+			assert_int_equal(pat_match(s, sc, "{\"f\":\"v7\"}", 10, ids, 4, &n), BB_OK);
+			assert_int_equal(n, 2);
+			assert_true((ids[0] == 3 && ids[1] == 1000000 - 49) || (ids[1] == 3 && ids[0] == 1000000 - 49));
 		}
 	}
 	pat_set_release(s);
@@ -664,7 +733,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(many_ranges), cmocka_unit_test(ranges_in_arrays),
 					   cmocka_unit_test(many_affixes), cmocka_unit_test(many_anything_but),
-					   cmocka_unit_test(many_exact), cmocka_unit_test(batch_like_single),
+					   cmocka_unit_test(many_exact), cmocka_unit_test(many_exact_ids), cmocka_unit_test(batch_like_single),
 					   cmocka_unit_test(incremental), cmocka_unit_test(number_scanners), cmocka_unit_test(portable_walk)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
