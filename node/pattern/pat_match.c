@@ -89,6 +89,12 @@ static void cs_zero(pat_cs *cs)
  * future epoch. */
 static bool cs_fit(pat_cs *cs, const pat_core *c)
 {
+	if (__builtin_expect(c->npreds <= cs->npred_cap && c->nbr <= cs->nbr_cap && c->nrules <= cs->nrule_cap &&
+				     c->nfields <= cs->nfield_cap && cs->nhull_cap >= cs->nfield_cap,
+			     1)) { /* the usual event: sized already */
+		cs->ncand = cs->npairs = cs->nfv = cs->nhits = 0;
+		return true;
+	}
 	uint32_t **p3[] = {&cs->pred_seen, &cs->pred_free, &cs->pred_head};
 	uint32_t **b2[] = {&cs->br_stamp, &cs->br_cnt};
 	uint32_t **r1[] = {&cs->rule_stamp};
@@ -335,7 +341,18 @@ static bb_err walk(const pat_set *s, pat_scratch *sc, const char *event, size_t 
 		e--;
 	if (e - p < 2 || *p != '{' || e[-1] != '}')
 		return BB_EINVAL;
-	*w = (pat_walk){.c = {s->base, s->delta}, .cs = {&sc->cs[0], &sc->cs[1]}, .sc = sc, .start = event, .end = e};
+	/* field by field: the cursor (most of the struct) is set up by the walk itself */
+	w->c[0] = s->base;
+	w->c[1] = s->delta;
+	w->cs[0] = &sc->cs[0];
+	w->cs[1] = &sc->cs[1];
+	w->sc = sc;
+	w->start = event;
+	w->end = e;
+	w->bad = w->stopped = w->stop_live = false;
+	w->stop_next = NULL;
+	w->stop_scan = NULL;
+	w->xmask = 0;
 	w->ep = ++sc->epoch;
 	sc->ndefer = 0;
 	if (s->base->nodes[0].nchild || (s->delta && s->delta->nodes[0].nchild)) {

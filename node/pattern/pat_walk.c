@@ -519,13 +519,20 @@ static bool string_value(pat_walk *w, const char *p, const char *q, bool esc, pa
 		v->n = w->sc->str.len;
 		return true;
 	}
+	if (v->n <= 16 && w->end - v->s >= 16) { /* one load: the control-byte test and the words */
+		__m128i x = first_bytes(v->s, v->n);
+		__m128i pad = _mm_cmpgt_epi8(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+					     _mm_set1_epi8((char)(v->n - 1))); /* the zeroed bytes past the value */
+		__m128i ctl = _mm_andnot_si128(pad, _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x));
+		if (_mm_movemask_epi8(ctl))
+			return false;
+		split_words(x, &v->w0, &v->w1);
+		v->hw = true;
+		return true;
+	}
 	for (size_t i = 0; i < v->n; i++)
 		if ((unsigned char)v->s[i] < 0x20)
 			return false;
-	if (v->n <= 16 && w->end - v->s >= 16) {
-		split_words(first_bytes(v->s, v->n), &v->w0, &v->w1);
-		v->hw = true;
-	}
 	return true;
 }
 

@@ -81,8 +81,8 @@ WATTR static inline bool WNAME(has_escape)(const pat_cur *cur, const char *k, co
  * member of this object — no bracket outside strings in between (so the same depth), x - 1 a quote
  * bit that opens a string, preceded by ',' — else NULL. Every member in between has a key without a
  * label and without a backslash, so none is used by any core here: the walk goes straight to x - 1
- * (their bytes are not checked for well-formedness; pat.h). The cursor moves only when the answer is
- * not NULL. */
+ * (their bytes are not checked for well-formedness; pat.h). The cursor moves past p only when the
+ * answer is not NULL. */
 WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, const char *x)
 {
 	if (!x || x - 1 <= p || x >= w->end || x[-1] != '"')
@@ -92,29 +92,29 @@ WATTR static const char *WNAME(jump)(pat_walk *w, pat_cur *cur, const char *p, c
 		c--;
 	if (*c != ',')
 		return NULL;
-	pat_cur t = *cur;
-	if (p - t.blk >= 64)
-		(void)WC(seek)(&t, p);
-	uint64_t from = ~0ULL << (p - t.blk); /* p is in the cursor's block now */
-	while (q - t.blk >= 64) {
-		if ((t.open | t.close) & from)
-			return NULL;
-		if (!WC(advance)(&t))
-			return NULL;
+	if (p - cur->blk >= 64) /* the walk goes on from p either way */
+		(void)WC(seek)(cur, p);
+	pat_cur t0 = *cur; /* to go back to when the answer is NULL */
+	uint64_t from = ~0ULL << (p - cur->blk); /* p is in the cursor's block now */
+	while (q - cur->blk >= 64) {
+		if (((cur->open | cur->close) & from) || !WC(advance)(cur))
+			goto back;
 		from = ~0ULL;
 	}
-	unsigned b = (unsigned)(q - t.blk);
-	if (((t.open | t.close) & from & ((1ULL << b) - 1)) || !(t.quote >> b & 1))
-		return NULL;
+	unsigned b = (unsigned)(q - cur->blk);
+	if (((cur->open | cur->close) & from & ((1ULL << b) - 1)) || !(cur->quote >> b & 1))
+		goto back;
 	/* q must open a string (a value may end in ','): the string state just after q is the block's
 	 * incoming state (its outgoing one less the parity of all its quotes) and the parity of its
 	 * quotes up to q */
-	unsigned all = (unsigned)__builtin_popcountll(t.quote);
-	unsigned upto = (unsigned)__builtin_popcountll(t.quote & ((2ULL << b) - 1));
-	if (!(((unsigned)t.in_str ^ all ^ upto) & 1))
-		return NULL;
-	*cur = t;
+	unsigned all = (unsigned)__builtin_popcountll(cur->quote);
+	unsigned upto = (unsigned)__builtin_popcountll(cur->quote & ((2ULL << b) - 1));
+	if (!(((unsigned)cur->in_str ^ all ^ upto) & 1))
+		goto back;
 	return q;
+back:
+	*cur = t0;
+	return NULL;
 }
 
 /* The early-stop test at p, a member boundary outside every array (pat_stop.c): true (and

@@ -1,5 +1,6 @@
 /* tests/unit/test_pat_builder.c — builder add/replace/remove by id, published sets stay valid while the
- * builder keeps changing, match ids reported once each, cap/total semantics, malformed events.
+ * builder keeps changing, match ids reported once each, cap/total semantics, malformed events (raw
+ * control bytes in string values among them).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,6 +68,37 @@ static void lifecycle(void **st)
 	pat_builder_free(b);
 }
 
+/* A raw control byte (below 0x20) inside a used string value makes the event malformed wherever it
+ * is — first, middle or last byte, in values of at most 16 bytes (tested in one load) and longer
+ * ones — while control bytes just after the closing quote (whitespace) and escaped ones are fine. */
+static void control_bytes(void **st)
+{
+	(void)st;
+	pat_builder *b = pat_builder_new();
+	pat_scratch *sc = pat_scratch_new();
+	add(b, 1, "{\"a\":[{\"prefix\":\"\"}]}");
+	pat_set *s = pat_builder_publish(b);
+	uint32_t ids[4];
+	static const char *const bad[] = {"\x01" "bc", "a\x1f" "c", "ab\n", "\t", "0123456789abcde\x02",
+					  "0123456789abcdef\x02", "0123456789abcdefghij\x1f" "0123456789"};
+	char ev[128];
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(ev, sizeof ev, "{\"a\":\"%s\",\"z\":\"....................\"}", bad[i]);
+		size_t n = 7;
+		if (pat_match(s, sc, ev, strlen(ev), ids, 4, &n) != BB_EINVAL || n != 0)
+			fail_msg("value %zu with a control byte was accepted", i);
+	}
+	static const char *const good[] = {"{\"a\":\"ab\"\n,\"z\":\"................\"}",
+					   "{\"a\":\"\"\t}", "{\"a\":\"a\\tb\\u0001\",\"z\":\"................\"}",
+					   "{\"a\":\"0123456789abcdef\"\r\n,\"z\":\"................\"}"};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		if (match(s, sc, good[i], ids, 4) != 1)
+			fail_msg("event %zu did not match", i);
+	pat_set_release(s);
+	pat_scratch_free(sc);
+	pat_builder_free(b);
+}
+
 static void many(void **st)
 {
 	(void)st;
@@ -94,6 +126,7 @@ static void many(void **st)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(lifecycle), cmocka_unit_test(many)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(lifecycle), cmocka_unit_test(control_bytes),
+					   cmocka_unit_test(many)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
