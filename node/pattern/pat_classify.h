@@ -1,7 +1,8 @@
 /* node/pattern/pat_classify.h — private: classifying 64 bytes of JSON into bit masks (quotes,
  * backslashes, dots, opening and closing brackets), the escape and in-string arithmetic on those
- * masks, for SSE2 (every x86-64) and AVX2 + PCLMUL. Static inline, for pat_walk.c's cursor instances
- * (pat_cursor_impl.h) only.
+ * masks, for SSE2 (every x86-64) and AVX2 + PCLMUL; the commas and closing braces of 64 bytes (for
+ * array elements read by template). Static inline, for pat_walk.c's cursor and walk instances
+ * (pat_cursor_impl.h, pat_walk_impl.h) only.
  */
 #ifndef PAT_CLASSIFY_H
 #define PAT_CLASSIFY_H
@@ -105,6 +106,20 @@ static inline __attribute__((always_inline)) blk classify_sse2(const char *p)
 	return classify_sse2_k(p, Q, B, O, C, D, S);
 }
 
+/* The ',' bits of p[0..64), its '}' bits in *close (an array element read by its template,
+ * pat_walk_impl.h elem_par). */
+static inline __attribute__((always_inline)) uint64_t commas_sse2(const char *p, uint64_t *close)
+{
+	uint64_t cm = 0, cl = 0;
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+		cm |= mask16(v, _mm_set1_epi8(',')) << (16 * k);
+		cl |= mask16(v, _mm_set1_epi8('}')) << (16 * k);
+	}
+	*close = cl;
+	return cm;
+}
+
 #define AVX2_ATTR __attribute__((target("avx2,pclmul,popcnt,bmi")))
 
 AVX2_ATTR static inline __attribute__((always_inline)) uint64_t mask32(__m256i v, __m256i c)
@@ -148,6 +163,14 @@ AVX2_ATTR static inline __attribute__((always_inline)) blk classify_avx2(const c
 {
 	AVX2_CONSTS;
 	return classify_avx2_k(p, Q, B, O, C, D, S);
+}
+
+AVX2_ATTR static inline __attribute__((always_inline)) uint64_t commas_avx2(const char *p, uint64_t *close)
+{
+	__m256i lo = _mm256_loadu_si256((const __m256i *)p), hi = _mm256_loadu_si256((const __m256i *)(p + 32));
+	__m256i cm = _mm256_set1_epi8(','), cl = _mm256_set1_epi8('}');
+	*close = mask32(lo, cl) | mask32(hi, cl) << 32;
+	return mask32(lo, cm) | mask32(hi, cm) << 32;
 }
 
 AVX2_ATTR static inline __attribute__((always_inline)) uint64_t prefix_xor_clmul(uint64_t x)

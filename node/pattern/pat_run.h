@@ -77,11 +77,13 @@ typedef struct pat_tmpl {
 	_Alignas(16) uint8_t head[PAT_TMPL_MAX][16]; /* zero-padded */
 	unsigned n;                   /* members; 0: none yet */
 	unsigned hlen[PAT_TMPL_MAX];  /* head bytes (at most 16) */
+	unsigned hmask[PAT_TMPL_MAX]; /* (1 << hlen) - 1: the head's bits of a 16-byte compare */
 	int32_t field[PAT_TMPL_MAX][2]; /* the member's field for each core (-1: none) */
 	bool used[PAT_TMPL_MAX];        /* some core has a node there (its value is read as leaf() does) */
 	const char *npre[PAT_TMPL_MAX]; /* the member's one field's number prefix (pat_field.npre) or NULL */
 	uint8_t npre_len[PAT_TMPL_MAX];
 	int8_t far[PAT_TMPL_MAX];       /* the core whose field is the member's only one and far, or -1 */
+	const pat_field *farf[PAT_TMPL_MAX]; /* that field (in that core) */
 	uint64_t uid[2];              /* whose: the cores (0: no delta) ... */
 	uint32_t nd[2];               /* ... and the array's nodes */
 } pat_tmpl;

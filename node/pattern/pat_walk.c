@@ -652,6 +652,7 @@ static bool tmpl_build(const pat_walk *w, int wk, const char *p, const char *end
 			return false; /* tmpl_elem could not read it either */
 		_mm_store_si128((__m128i *)t->head[n], first_bytes(pos, hl));
 		t->hlen[n] = hl;
+		t->hmask[n] = (1u << hl) - 1;
 		t->used[n] = false;
 		for (int c = 0; c < 2; c++) {
 			uint32_t ch = c < wk ? key_child(w->c[c], nd[c], k, kn, w->end) : PAT_NONE;
@@ -663,12 +664,14 @@ static bool tmpl_build(const pat_walk *w, int wk, const char *p, const char *end
 		t->npre[n] = NULL;
 		t->npre_len[n] = 0;
 		t->far[n] = -1;
+		t->farf[n] = NULL;
 		if ((t->field[n][0] >= 0) != (t->field[n][1] >= 0)) {
 			int c = t->field[n][0] >= 0 ? 0 : 1;
 			const pat_field *f = &w->c[c]->fields[t->field[n][c]];
 			t->npre[n] = f->npre_len ? f->npre : NULL;
 			t->npre_len[n] = f->npre_len;
 			t->far[n] = f->far ? (int8_t)c : -1;
+			t->farf[n] = f->far ? f : NULL;
 		}
 		pos = q + 2;
 		if (*pos == '"' || *pos == '{' || *pos == '[')

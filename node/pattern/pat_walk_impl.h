@@ -294,6 +294,60 @@ WATTR static inline __attribute__((always_inline)) bool WNAME(give)(pat_walk *w,
 	return true;
 }
 
+/* tmpl_elem for an element whose '}' is among its first 64 bytes (e - p >= 96): its member
+ * boundaries come at once from the bits of ',' and '}' there — the m-th comma starts member m — so
+ * the members are checked independently of one another instead of each waiting for the end of the
+ * one before (a chain of loads and scans per member). Every member's head must match at its boundary
+ * and its value end exactly at the next one, which is what the member-by-member reading accepts, so
+ * both accept the same elements (a key holding ',' or '}' fails here and is read the other way).
+ * 1: read (values to give in *give, *end at the '}'); 0: its '}' is further (read member by member);
+ * -1: written otherwise than the template. */
+WATTR static inline __attribute__((always_inline)) int WNAME(elem_par)(pat_walk *w, const char *p, const pat_tmpl *t,
+									pat_value *v, unsigned *give, const char **end)
+{
+	const char *e = w->end;
+	uint64_t close, comma = WC(commas)(p, &close);
+	if (!close)
+		return 0;
+	unsigned n = t->n, cp = (unsigned)__builtin_ctzll(close);
+	uint64_t cm = comma & ((1ULL << cp) - 1); /* the commas before the first '}' */
+	if ((unsigned)__builtin_popcountll(cm) != n - 1)
+		return -1;
+	const char *b[PAT_TMPL_MAX + 1];
+	b[0] = p;
+	for (unsigned m = 1; m < n; m++, cm &= cm - 1)
+		b[m] = p + __builtin_ctzll(cm);
+	b[n] = p + cp;
+	unsigned g = 0;
+	for (unsigned m = 0; m < n; m++) {
+		__m128i h = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)b[m]), _mm_load_si128((const __m128i *)t->head[m]));
+		if (((unsigned)_mm_movemask_epi8(h) & t->hmask[m]) != t->hmask[m])
+			return -1;
+		const char *vs = b[m] + t->hlen[m], *q = NULL;
+		if (vs >= b[m + 1] || *vs == '"' || (*vs | 0x20) == '{')
+			return -1;
+		if (t->npre[m]) {
+			q = num_skip(vs, e, t->npre[m], t->npre_len[m]);
+		} else if (t->farf[m]) {
+			int c = t->far[m];
+			q = num_far(w, c, (uint32_t)t->field[m][c], t->farf[m], vs, e);
+		}
+		if (!q) {
+			if (t->used[m]) {
+				g |= 1u << m;
+				q = scalar_value(w->start, vs, e, &v[m]);
+			} else {
+				q = scalar_end(vs, e);
+			}
+		}
+		if (q != b[m + 1])
+			return -1;
+	}
+	*give = g;
+	*end = b[n];
+	return 1;
+}
+
 /* The object element at p (of the array aid, inside element parent) read with its array's template t
  * (pat_walk.c): true, *out just past its '}', when every member's head has the template's bytes and
  * its value is a scalar — an unused one ends where the member loop's would, a used one is read as
@@ -306,14 +360,19 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 {
 	const char *e = w->end, *pos = p;
 	pat_value v[PAT_TMPL_MAX];
-	bool give[PAT_TMPL_MAX]; /* members whose values are given */
-	for (unsigned m = 0; m < t->n; m++) {
-		give[m] = false;
+	unsigned give = 0; /* members whose values are given, as bits */
+	if (e - p >= 96) { /* within its first 64 bytes: read in parallel (elem_par) */
+		int r = WNAME(elem_par)(w, p, t, v, &give, &pos);
+		if (r < 0)
+			return false;
+		if (r > 0)
+			goto done;
+	}
+	for (unsigned m = 0, n = t->n; m < n; m++) {
 		if (e - pos < 16)
 			return false;
-		unsigned hm = (1u << t->hlen[m]) - 1;
 		__m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)pos), _mm_load_si128((const __m128i *)t->head[m]));
-		if (((unsigned)_mm_movemask_epi8(b) & hm) != hm)
+		if (((unsigned)_mm_movemask_epi8(b) & t->hmask[m]) != t->hmask[m])
 			return false;
 		pos += t->hlen[m];
 		if (*pos == '"' || (*pos | 0x20) == '{') /* a string, object or array ('[' | 0x20 is '{') */
@@ -321,28 +380,34 @@ WATTR static bool WNAME(tmpl_elem)(pat_walk *w, const char *p, const pat_tmpl *t
 		const char *q = NULL;
 		if (t->npre[m]) {
 			q = num_skip(pos, e, t->npre[m], t->npre_len[m]);
-		} else if (t->far[m] >= 0) {
+		} else if (t->farf[m]) {
 			int c = t->far[m];
-			uint32_t fid = (uint32_t)t->field[m][c];
-			q = num_far(w, c, fid, &w->c[c]->fields[fid], pos, e);
+			q = num_far(w, c, (uint32_t)t->field[m][c], t->farf[m], pos, e);
 		}
 		if (q) { /* a number its one field cannot want */
 			pos = q;
 			continue;
 		}
-		give[m] = t->used[m];
-		pos = t->used[m] ? scalar_value(w->start, pos, e, &v[m]) : scalar_end(pos, e);
+		if (t->used[m]) {
+			give |= 1u << m;
+			pos = scalar_value(w->start, pos, e, &v[m]);
+		} else {
+			pos = scalar_end(pos, e);
+		}
 		if (!pos)
 			return false;
 	}
 	if (*pos != '}')
 		return false;
+done:;
 	uint32_t elem = 0;
-	for (unsigned m = 0; m < t->n; m++)
-		if (give[m] && !WNAME(give)(w, t->field[m], &v[m], parent, aid, &elem)) {
+	for (; give; give &= give - 1) {
+		unsigned m = (unsigned)__builtin_ctz(give);
+		if (!WNAME(give)(w, t->field[m], &v[m], parent, aid, &elem)) {
 			*out = NULL;
 			return true;
 		}
+	}
 	*out = pos + 1;
 	return true;
 }

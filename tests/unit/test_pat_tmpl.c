@@ -2,7 +2,8 @@
  * tmpl_elem): arrays of small records read by comparing member heads with the first element's must
  * answer exactly as the member loop does. Randomized against the reference matcher (pat_ref.h): events
  * hold arrays of records that mostly share one tight shape, with per-element departures — whitespace,
- * reordered, missing, extra, duplicate, escaped or dotted keys, string/object/array/literal values,
+ * reordered, missing, extra, duplicate, escaped or dotted keys, keys holding ',' or '}' (which the
+ * parallel reading of short elements, elem_par, must leave to the others), string/object/array/literal values,
  * number spellings (exponents, long digit runs, -0), scalars and nested arrays among the records — and
  * a scratch reused across events and sets (its kept templates: another set, or another array, must
  * never use them), with the set as one core and as base + delta.
@@ -49,13 +50,14 @@ static const char *const pats[] = {
 	"{\"b\":{\"x\":[3]},\"a\":{\"y\":[4]}}",
 	"{\"t\":[\"P\"],\"a\":{\"x\":[{\"numeric\":[\"<\",0]}]}}",
 	"{\"a\":{\"a\":{\"x\":[3]}}}",
+	"{\"a\":{\"x,y\":[3],\"}\":[4]}}", /* keys holding a member's and an element's end */
 	/* from EXACT_ONLY on, also alone in set 3: fields with exact fractional numbers only, whose numbers outside
 	 * the hull the templates skip unread by their text (pat_field.npre) */
 	"{\"a\":{\"x\":[-122.42916360922355,-122.4291636092235]}}",
 	"{\"a\":{\"y\":[37.729900216217324]}}",
 	"{\"t\":[\"P\"],\"a\":{\"y\":[37.8]}}",
 };
-enum { NP = sizeof pats / sizeof pats[0], EXACT_ONLY = 16 };
+enum { NP = sizeof pats / sizeof pats[0], EXACT_ONLY = 17 };
 /* set 4: fields with ranges and exact numbers and nothing else (x, y, z), whose numbers outside
  * both hulls the templates skip unread by comparing their text with the bounds' (pat_field.far) */
 #define FAR_SET ((1u << 0) | (1u << 1) | (1u << 2) | (1u << 4))
@@ -131,7 +133,7 @@ static void value(sb *b, int depth)
 /* One record: mostly {"x":n,"y":n,"z":n} written tightly. */
 static void record(sb *b, int depth, unsigned shape)
 {
-	static const char *const keys[] = {"x", "y", "z", "w", "x.q", "\\u0078", "xx", "a"};
+	static const char *const keys[] = {"x", "y", "z", "w", "x.q", "\\u0078", "xx", "a", "x,y", "}"};
 	const char *ws = rn(12) == 0 ? " " : "";
 	unsigned n = rn(10) == 0 ? rn(5) : 3;
 	put(b, "{%s", ws);
