@@ -358,6 +358,7 @@ static bool affix_small(pat_affix *a, bool suffix)
 	a->sm = malloc(a->map.n * sizeof(pat_affix_small));
 	if (!a->sm)
 		return false;
+	a->sm_word = !suffix && a->lens[a->nlens - 1] <= 8;
 	for (uint32_t i = 0; i <= a->map.mask; i++) {
 		const pat_smap_ent *e = &a->map.e[i];
 		if (!e->hash)
@@ -368,6 +369,9 @@ static bool affix_small(pat_affix *a, bool suffix)
 			j--;
 		}
 		uint32_t L = e->len; /* <= 16 */
+		for (uint32_t b = 0; b < L && b < 8; b++)
+			if (!(e->w0 >> (8 * b) & 0xFF))
+				a->sm_word = false;
 		uint64_t m0 = L >= 8 ? ~0ULL : (1ULL << (8 * L)) - 1;
 		uint64_t m1 = L <= 8 ? 0 : L == 16 ? ~0ULL : (1ULL << (8 * (L - 8))) - 1;
 		pat_affix_small x = {.w0 = e->w0, .w1 = e->w1, .m0 = m0, .m1 = m1, .len = L, .val = e->val};
@@ -438,11 +442,13 @@ static bool ment_text(bctx *b, uint32_t i, const pat_matcher *m)
 	if (!s->ment_soff) {
 		s->ment_soff = calloc(s->nments, sizeof(uint32_t));
 		s->ment_slen = calloc(s->nments, sizeof(uint32_t));
-		if (!s->ment_soff || !s->ment_slen)
+		s->ment_ascii = calloc(s->nments, 1);
+		if (!s->ment_soff || !s->ment_slen || !s->ment_ascii)
 			return false;
 	}
 	s->ment_soff[i] = blob_add(b, m->s.p, m->s.n);
 	s->ment_slen[i] = m->s.n;
+	s->ment_ascii[i] = ascii(m->s.p, m->s.n);
 	return !b->oom;
 }
 
@@ -666,6 +672,7 @@ static void core_free(pat_core *s)
 	free(s->pred_lists);
 	free(s->ment_soff);
 	free(s->ment_slen);
+	free(s->ment_ascii);
 	free(s->alias_next);
 	free(s->pred_branch);
 	free(s->br);
@@ -689,7 +696,7 @@ static size_t core_bytes(const pat_core *s)
 	t += (s->kids.e ? (s->kids.mask + 1) : 0) * sizeof(pat_kid) + s->nstop * sizeof(pat_lab);
 	t += s->nfields * sizeof(pat_field) + s->nments * sizeof(pat_ment) + s->ngm * (sizeof(pat_matcher) + 4);
 	t += s->nments * 4 + s->npreds * 4 + s->nbr * sizeof(pat_br) + s->nalways * 4 + s->nrules * 4;
-	t += s->npreds * sizeof(pat_bcond);
+	t += s->npreds * sizeof(pat_bcond) + (s->ment_soff ? s->nments * (4 + 4 + 1) : 0);
 	for (uint32_t i = 0; i < s->nfields; i++) {
 		const pat_field *f = &s->fields[i];
 		const pat_smap *ms[9] = {&f->exact,	   &f->numtext, &f->prefix.map, &f->suffix.map, &f->prefix_ic.map,

@@ -136,6 +136,16 @@ static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value 
 		memcpy(&t0, v->s + v->n - 16, 8);
 		memcpy(&t1, v->s + v->n - 8, 8);
 	}
+	if (small && a->sm_word) { /* a prefix: each affix against the first word, no branch per affix */
+		uint32_t got = 0;
+		for (uint32_t i = 0; i < a->nsm; i++)
+			got |= (uint32_t)((t0 & a->sm[i].m0) == a->sm[i].w0) << i;
+		for (; got; got &= got - 1)
+			for (uint32_t m = a->sm[__builtin_ctz(got)].val; m != PAT_NONE; m = c->alias_next[m])
+				if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
+					hit_ment(w, k, m, elem);
+		return;
+	}
 	if (small) {
 		for (uint32_t i = 0; i < a->nsm && a->sm[i].len <= v->n; i++) {
 			const pat_affix_small *e = &a->sm[i];
@@ -257,8 +267,11 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 		}
 		uint32_t m = pat_smap_get(c, &f->eic, key, kn, w0, w1, h);
 		for (; m != PAT_NONE; m = f->eic_next[m]) {
-			/* the fold key only narrows; event-ruler's per-character rule decides */
-			if (pat_eic_equal(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
+			/* the fold key only narrows; event-ruler's per-character rule decides — except for an
+			 * ASCII value (lowered: its words are the key) and an ASCII pattern, whose fold key is
+			 * its lowercase: the same key is the same letters */
+			if ((lowered && c->ment_ascii[m]) ||
+			    pat_eic_equal(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
 				hit_ment(w, k, m, elem);
 		}
 	}

@@ -255,6 +255,12 @@ static void collect_hits(pat_walk *w, const pat_set *s, int k, uint32_t *ids, si
 {
 	const pat_core *core = w->c[k];
 	const pat_cs *cs = w->cs[k];
+	if (!s->dead && *total + cs->nhits <= cap) { /* no rule removed, room for all: straight copy */
+		for (size_t i = 0; i < cs->nhits; i++)
+			ids[*total + i] = core->rule_ids[cs->hits[i]];
+		*total += cs->nhits;
+		return;
+	}
 	for (size_t i = 0; i < cs->nhits; i++) {
 		uint32_t rule = cs->hits[i];
 		if (dead(s, k, rule))

@@ -72,6 +72,8 @@ typedef struct pat_affix {
 	uint32_t nlens;
 	pat_affix_small *sm; /* NULL unless small */
 	uint32_t nsm;
+	bool sm_word; /* a prefix table whose listed affixes have at most 8 bytes, none 0: a value's first
+		       * word decides each (a shorter value's zero padding meets a byte the affix has) */
 } pat_affix;
 
 /* A unique matcher on a field: the predicates it satisfies. gen >= 0: index in the field's generic
@@ -253,6 +255,8 @@ typedef struct pat_core {
 	uint32_t *pred_lists;
 	uint32_t *alias_next; /* affix ments sharing one key (case-insensitive variants): chain */
 	uint32_t *ment_soff, *ment_slen; /* equals-ignore-case ments: the pattern text (for confirmation) */
+	uint8_t *ment_ascii; /* and whether that text is ASCII: a value's lowered ASCII words that find its
+			      * fold key then equal it ignoring case, with no confirmation (pat_emit.c) */
 	pat_matcher *gm;  /* generic matchers */
 	uint32_t *gm_ment; /* each one's ment, or its rule with PAT_DIRECT when it alone matches the rule */
 	uint32_t ngm;

@@ -100,6 +100,18 @@ static void string_operators(void **st)
 	F("{\"a\":[{\"prefix\":{\"equals-ignore-case\":\"z`\"}}]}", "{\"a\":\"Z@[\",\"pad\":\"0123456789abcdef\"}");
 	T("{\"a\":[{\"suffix\":{\"equals-ignore-case\":\"@[\"}}]}", "{\"a\":\"Z@[\",\"pad\":\"0123456789abcdef\"}");
 	F("{\"a\":[{\"suffix\":{\"equals-ignore-case\":\"`{\"}}]}", "{\"a\":\"Z@[\",\"pad\":\"0123456789abcdef\"}");
+	/* short values compared by their first word: a prefix holding a NUL byte, or longer than the
+	 * value, must not meet the value's zero padding */
+	F("{\"a\":[{\"prefix\":\"ab\\u0000\"}]}", "{\"a\":\"ab\",\"pad\":\"0123456789abcdef\"}");
+	T("{\"a\":[{\"prefix\":\"ab\\u0000\"}]}", "{\"a\":\"ab\\u0000c\",\"pad\":\"0123456789abcdef\"}");
+	F("{\"a\":[{\"prefix\":\"abcd\"}]}", "{\"a\":\"abc\",\"pad\":\"0123456789abcdef\"}");
+	T("{\"a\":[{\"prefix\":\"abcd\"}]}", "{\"a\":\"abcd\",\"pad\":\"0123456789abcdef\"}");
+	/* an ASCII value whose lowered words find a non-ASCII pattern's fold key is still confirmed
+	 * (Kelvin sign: its lowercase is 'k', its uppercase itself, so 'K' is not among them) */
+	T("{\"a\":[{\"equals-ignore-case\":\"\u212a\"}]}", "{\"a\":\"k\",\"pad\":\"0123456789abcdef\"}");
+	F("{\"a\":[{\"equals-ignore-case\":\"\u212a\"}]}", "{\"a\":\"K\",\"pad\":\"0123456789abcdef\"}");
+	T("{\"a\":[{\"equals-ignore-case\":\"k\"}]}", "{\"a\":\"K\",\"pad\":\"0123456789abcdef\"}");
+	F("{\"a\":[{\"equals-ignore-case\":\"k\"}]}", "{\"a\":\"\u212a\",\"pad\":\"0123456789abcdef\"}");
 	T("{\"a\":[{\"equals-ignore-case\":\"привет\"}]}", "{\"a\":\"ПРИВЕТ\"}");
 	F("{\"a\":[{\"equals-ignore-case\":\"abc\"}]}", "{\"a\":\"abd\"}");
 	T("{\"a\":[{\"wildcard\":\"*/lib/*.png\"}]}", "{\"a\":\"x/lib/y.png\"}");
