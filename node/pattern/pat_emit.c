@@ -122,41 +122,12 @@ static void words_prefix(const pat_value *v, size_t L, uint64_t *w0, uint64_t *w
 	pat_words(v->s, L, w0, w1);
 }
 
-static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value *v, const char *s, bool suffix,
-			bool wild, uint32_t elem)
+/* A table's probe by hashing once per distinct affix length (a table not listed small, or a value
+ * whose words are not at hand). */
+static void affix_map(pat_walk *w, int k, const pat_affix *a, const pat_value *v, const char *s, bool suffix,
+		      bool wild, uint32_t elem)
 {
 	const pat_core *c = w->c[k];
-	/* few short affixes: compare words — a prefix's with the value's first 16 bytes (loaded by the
-	 * walk), a suffix's with the 16 ending at the value's end (inside the event, which starts
-	 * earlier) */
-	uint64_t t0 = v->w0, t1 = v->w1;
-	bool small = a->sm && s == v->s && (suffix ? v->s >= w->start && v->s + v->n < w->end && v->s + v->n - w->start >= 16
-					       : v->hw);
-	if (small && suffix) {
-		memcpy(&t0, v->s + v->n - 16, 8);
-		memcpy(&t1, v->s + v->n - 8, 8);
-	}
-	if (small && a->sm_word) { /* a prefix: each affix against the first word, no branch per affix */
-		uint32_t got = 0;
-		for (uint32_t i = 0; i < a->nsm; i++)
-			got |= (uint32_t)((t0 & a->sm[i].m0) == a->sm[i].w0) << i;
-		for (; got; got &= got - 1)
-			for (uint32_t m = a->sm[__builtin_ctz(got)].val; m != PAT_NONE; m = c->alias_next[m])
-				if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
-					hit_ment(w, k, m, elem);
-		return;
-	}
-	if (small) {
-		for (uint32_t i = 0; i < a->nsm && a->sm[i].len <= v->n; i++) {
-			const pat_affix_small *e = &a->sm[i];
-			if ((t0 & e->m0) != e->w0 || (t1 & e->m1) != e->w1)
-				continue;
-			for (uint32_t m = e->val; m != PAT_NONE; m = c->alias_next[m])
-				if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
-					hit_ment(w, k, m, elem);
-		}
-		return;
-	}
 	for (uint32_t i = 0; i < a->nlens; i++) {
 		uint32_t L = a->lens[i];
 		if (L > v->n)
@@ -169,6 +140,38 @@ static void affix_probe(pat_walk *w, int k, const pat_affix *a, const pat_value 
 			pat_words(key, L, &w0, &w1);
 		uint64_t h = L <= 16 ? pat_hash16(w0, w1, L, PAT_SEED_AFFIX) : pat_hash(key, L, PAT_SEED_AFFIX);
 		for (uint32_t m = pat_smap_get(c, &a->map, key, L, w0, w1, h); m != PAT_NONE; m = c->alias_next[m])
+			if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
+				hit_ment(w, k, m, elem);
+	}
+}
+
+/* Few short affixes (a->sm): compared as words — a prefix's with the value's first 16 bytes (loaded
+ * by the walk), a suffix's with the 16 ending at the value's end (inside the event, which starts
+ * earlier): t0/t1, when words (emit_string tells which it has); else affix_map. */
+static inline __attribute__((always_inline)) void affix_probe(pat_walk *w, int k, const pat_affix *a,
+							       const pat_value *v, const char *s, bool suffix, bool wild,
+							       uint32_t elem, bool words, uint64_t t0, uint64_t t1)
+{
+	if (!a->sm || !words) {
+		affix_map(w, k, a, v, s, suffix, wild, elem);
+		return;
+	}
+	const pat_core *c = w->c[k];
+	if (a->sm_word) { /* a prefix: each affix against the first word, no branch per affix */
+		uint32_t got = 0;
+		for (uint32_t i = 0; i < a->nsm; i++)
+			got |= (uint32_t)((t0 & a->sm[i].m0) == a->sm[i].w0) << i;
+		for (; got; got &= got - 1)
+			for (uint32_t m = a->sm[__builtin_ctz(got)].val; m != PAT_NONE; m = c->alias_next[m])
+				if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
+					hit_ment(w, k, m, elem);
+		return;
+	}
+	for (uint32_t i = 0; i < a->nsm && a->sm[i].len <= v->n; i++) {
+		const pat_affix_small *e = &a->sm[i];
+		if ((t0 & e->m0) != e->w0 || (t1 & e->m1) != e->w1)
+			continue;
+		for (uint32_t m = e->val; m != PAT_NONE; m = c->alias_next[m])
 			if (!wild || pat_wildcard_match(c->blob + c->ment_soff[m], c->ment_slen[m], v->s, v->n))
 				hit_ment(w, k, m, elem);
 	}
@@ -223,14 +226,23 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 				hit(w, k, m, elem);
 		}
 	}
+	/* the 16 bytes ending at the value's end, for the suffix lists: inside the event, which starts
+	 * earlier (a decoded value has no such words) */
+	bool tail = (f->suffix.sm || f->wsuf.sm) && v->s >= w->start && v->s + v->n < w->end &&
+		    v->s + v->n - w->start >= 16;
+	uint64_t t0 = 0, t1 = 0;
+	if (tail) {
+		memcpy(&t0, v->s + v->n - 16, 8);
+		memcpy(&t1, v->s + v->n - 8, 8);
+	}
 	if (f->prefix.nlens)
-		affix_probe(w, k, &f->prefix, v, v->s, false, false, elem);
+		affix_probe(w, k, &f->prefix, v, v->s, false, false, elem, v->hw, v->w0, v->w1);
 	if (f->suffix.nlens)
-		affix_probe(w, k, &f->suffix, v, v->s, true, false, elem);
+		affix_probe(w, k, &f->suffix, v, v->s, true, false, elem, tail, t0, t1);
 	if (f->wpre.nlens)
-		affix_probe(w, k, &f->wpre, v, v->s, false, true, elem);
+		affix_probe(w, k, &f->wpre, v, v->s, false, true, elem, v->hw, v->w0, v->w1);
 	if (f->wsuf.nlens)
-		affix_probe(w, k, &f->wsuf, v, v->s, true, true, elem);
+		affix_probe(w, k, &f->wsuf, v, v->s, true, true, elem, tail, t0, t1);
 	uint64_t lw[2];
 	bool lowered = (f->prefix_ic.nlens || f->suffix_ic.nlens || f->eic.e) && lower_words(v, &lw[0], &lw[1]);
 	if (f->prefix_ic.nlens || f->suffix_ic.nlens) {
@@ -244,9 +256,9 @@ static void emit_string(pat_walk *w, int k, const pat_field *f, pat_value *v, ui
 			low = sc->low.p;
 		}
 		if (f->prefix_ic.nlens)
-			affix_probe(w, k, &f->prefix_ic, v, low, false, false, elem);
+			affix_map(w, k, &f->prefix_ic, v, low, false, false, elem);
 		if (f->suffix_ic.nlens)
-			affix_probe(w, k, &f->suffix_ic, v, low, true, false, elem);
+			affix_map(w, k, &f->suffix_ic, v, low, true, false, elem);
 	}
 	if (f->eic.e) {
 		const char *key = v->s; /* read by the map only past 16 bytes */
