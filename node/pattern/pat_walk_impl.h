@@ -326,6 +326,8 @@ WATTR static inline __attribute__((always_inline)) int WNAME(elem_par)(pat_walk 
 		const char *vs = b[m] + t->hlen[m], *q = NULL;
 		if (vs >= b[m + 1] || *vs == '"' || (*vs | 0x20) == '{')
 			return -1;
+		/* the value step is tmpl_elem's, written out: one always_inline helper for both cost
+		 * COMPLEX_ARRAYS 1.3 % (GCC 12 arranged the loops worse) */
 		if (t->npre[m]) {
 			q = num_skip(vs, e, t->npre[m], t->npre_len[m]);
 		} else if (t->farf[m]) {
