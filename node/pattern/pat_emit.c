@@ -512,9 +512,11 @@ void pat_walk_deferred(pat_walk *w)
 			cs->hits[0] = (m & ~PAT_DIRECT) & (0u - got);
 			cs->nhits = got;
 			cs->hit0_id = id;
-			cs->hit0_ep = w->ep;
+			cs->hit0_ep = w->ep; /* set on a miss too: collect's test of it then costs no branch
+					      * mispredict (a miss leaves no hit to read it for) */
 		} else if (m != PAT_NONE) {
 			hit(w, d->k, m, d->elem);
+			cs->hit0_ep = 0; /* hits[0] may now be this one (a long key after a miss) */
 		}
 	}
 	sc->ndefer = 0;

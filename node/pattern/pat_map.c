@@ -13,34 +13,36 @@
 
 #include "pat_set.h"
 
-uint32_t pat_smap_get(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1,
-		      uint64_t hh)
+/* The entry of key k in m, or NULL (pat_smap_get's arguments). */
+static inline __attribute__((always_inline)) const pat_smap_ent *
+smap_find(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1, uint64_t hh)
 {
 	if (!m->e)
-		return PAT_NONE;
+		return NULL;
 	uint32_t h = pat_h32(hh);
 	for (uint32_t i = pat_home(hh, m->mask);; i = (i + 1) & m->mask) {
 		const pat_smap_ent *e = &m->e[i];
 		if (!e->hash)
-			return PAT_NONE;
+			return NULL;
 		if (e->hash == h && e->len == n && e->w0 == w0 && e->w1 == w1 &&
 		    (n <= 16 || memcmp(s->blob + e->off + 16, k + 16, n - 16) == 0))
-			return e->val;
+			return e;
 	}
+}
+
+uint32_t pat_smap_get(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1,
+		      uint64_t hh)
+{
+	const pat_smap_ent *e = smap_find(s, m, k, n, w0, w1, hh);
+	return e ? e->val : PAT_NONE;
 }
 
 uint32_t pat_smap_get3_slow(const pat_core *s, const pat_smap *m, const char *k, size_t n, uint64_t w0, uint64_t w1,
 			    uint64_t hh, uint32_t *id)
 {
-	*id = 0;
-	uint32_t v = pat_smap_get(s, m, k, n, w0, w1, hh);
-	if (v != PAT_NONE && n <= 16) /* the key is there: find its entry for the id */
-		for (uint32_t h = pat_h32(hh), i = pat_home(hh, m->mask);; i = (i + 1) & m->mask)
-			if (m->e[i].hash == h && m->e[i].len == n && m->e[i].w0 == w0 && m->e[i].w1 == w1) {
-				*id = m->e[i].id;
-				break;
-			}
-	return v;
+	const pat_smap_ent *e = smap_find(s, m, k, n, w0, w1, hh);
+	*id = e && n <= 16 ? e->id : 0;
+	return e ? e->val : PAT_NONE;
 }
 
 static uint64_t nmap_hash(uint64_t key)

@@ -70,6 +70,7 @@ static bool grow(uint32_t **arrs[], int k, size_t need, size_t *cap)
 
 static void cs_zero(pat_cs *cs)
 {
+	cs->hit0_ep = 0;
 	if (cs->pred_seen) {
 		memset(cs->pred_seen, 0, cs->npred_cap * 4);
 		memset(cs->pred_free, 0, cs->npred_cap * 4);

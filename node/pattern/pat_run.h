@@ -40,7 +40,8 @@ typedef struct pat_cs {
 	uint32_t *hits;
 	size_t nhits, hits_cap;
 	/* hits[0]'s id when pat_walk_deferred recorded it (read from the map entry, so the rule_ids
-	 * line, a cache miss when the set is large, is not needed) in epoch hit0_ep */
+	 * line, a cache miss when the set is large, is not needed) in epoch hit0_ep; any other epoch (0:
+	 * a later hit may have taken hits[0]) says to read rule_ids */
 	uint32_t hit0_id, hit0_ep;
 } pat_cs;
 

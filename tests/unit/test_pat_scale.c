@@ -384,6 +384,23 @@ static void many_exact_ids(void **st)
 				fail_msg("round %d %s: n=%zu id=%u, want %zu with id %u", round, ev, n, ids[0], want,
 					 1000000 - 7 * i);
 		}
+		if (round == 0) {
+			/* a short value that misses, then a long one that hits (its id is not in the entry):
+			 * the first must leave nothing the second's id could be taken from */
+			static const char ev2[] = "{\"f\":[\"nope\",\"a value longer than sixteen 3\"]}";
+			uint32_t ids[4] = {0};
+			size_t n = 0;
+			assert_int_equal(pat_match(s, sc, ev2, strlen(ev2), ids, 4, &n), BB_OK);
+			assert_int_equal(n, 1);
+			assert_int_equal(ids[0], 1000000 - 7 * 3);
+			pat_batch_item it[2] = {{.event = ev2, .len = strlen(ev2), .ids = ids, .cap = 4},
+						{.event = ev2, .len = strlen(ev2), .ids = ids + 2, .cap = 2}};
+			pat_match_batch(s, sc, it, 2);
+			assert_int_equal(it[0].n, 1);
+			assert_int_equal(it[1].n, 1);
+			assert_int_equal(ids[0], 1000000 - 7 * 3);
+			assert_int_equal(ids[2], 1000000 - 7 * 3);
+		}
 		if (round == 0) { /* rule 5 removed (dead in the base); a delta rule on the same field */
 			assert_int_equal(pat_builder_remove(b, 1000000 - 7 * 5), BB_OK);
 			pat_rule *r = compile("{\"f\":[\"v7\"]}");
