@@ -138,7 +138,8 @@ const char *pat_stop_scan_avx2(const char *lo, const char *p, const char *end, c
 const char *pat_stop_scan_avx512(const char *lo, const char *p, const char *end, const pat_lab *l, unsigned n);
 typedef const char *(*pat_stop_fn)(const char *lo, const char *p, const char *end, const pat_lab *l, unsigned n);
 
-/* One walk. */
+/* One walk. pat_match.c's walk() sets every field but cur (the walk's own to set up) one by one, not
+ * by zeroing the struct: a field added here must be set there. */
 typedef struct pat_walk {
 	pat_cur cur;
 	const pat_core *c[2]; /* c[1] NULL when the set has no delta */
